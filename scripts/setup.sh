@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything Zeppelin needs on a Debian 12 machine, as root, idempotently:
+# Debian packages (compilers, libraries, Podman + runc, busybox-static for test images) and
+# the npm packages pinned in package-lock.json (anvil, cast, forge, solc-js).
+# Fast when everything is already there: it only asks apt/npm when something is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache git pkg-config ca-certificates
+  clang libclang-rt-14-dev
+  libsecp256k1-dev libcrypto++-dev libssl-dev libboost-dev libsqlite3-dev libzstd-dev
+  libarchive-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  podman runc busybox-static uidmap iproute2 procps psmisc
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# Node.js and npm: Debian's (Node 18, npm 9) unless a node/npm is already on the machine
+# (e.g. a NodeSource build, which conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: need root to install packages (run as root, or install: ${missing[*]})" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages, exactly as locked. Re-run only when the lock changed since the last install.
+stamp=node_modules/.zeppelin-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x node_modules/.bin/anvil ]; then
+  echo "setup: installing npm packages from package-lock.json"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi

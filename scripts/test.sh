@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command: set-up, build, then every test suite against real components.
+#   unit + integration + differential tests (CTest; anvil started by the tests, Podman's
+#   Docker API service started here), Foundry tests of the contracts, short fuzz runs.
+# Idempotent; safe to re-run. Exit code is non-zero if anything failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/env.sh
+
+bash scripts/build.sh
+
+eval "$(bash scripts/services.sh start)"
+trap 'bash scripts/services.sh stop' EXIT
+
+status=0
+echo "== C++ tests (ctest) =="
+ctest --test-dir build --output-on-failure -j2 --timeout 900 || status=1
+
+if [ -x contracts/test.sh ]; then
+  echo "== Solidity tests (forge) =="
+  bash contracts/test.sh || status=1
+fi
+
+if [ -x scripts/fuzz.sh ]; then
+  echo "== Fuzzing (short run) =="
+  FUZZ_SECONDS="${FUZZ_SECONDS:-10}" bash scripts/fuzz.sh || status=1
+fi
+
+exit $status
