@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Prints the gas figures of the DESIGN.md targets (measured by test/Gas.t.sol) next to iExec PoCo's published
+# test-suite averages (peer: ~1.63M gas for its one-worker flow, ~2.67M with three workers), with the ratio.
+# Also prints forge's per-function gas report of WorkerDispatcher.
+set -euo pipefail
+cd "$(dirname "$0")"
+export FOUNDRY_CACHE_PATH="$PWD/cache"
+export FOUNDRY_OUT="$PWD/out"
+FORGE=../node_modules/.bin/forge
+log=$("$FORGE" test --offline --use ./scripts/solc-adapter.js --mc 'Gas' -vv 2>&1) || { echo "$log"; exit 1; }
+echo "== Per-step gas (transaction gas: execution + 21000 + calldata) =="
+echo "$log" | grep -E '^\s+(1h|24h) ' | sed 's/^ */  /'
+echo
+echo "== Targets (DESIGN.md) and the peer (iExec PoCo published averages) =="
+get() { echo "$log" | grep -E "^\s+$1: " | head -1 | awk -F': ' '{print $2}'; }
+h1=$(get '1h lifecycle total'); h24=$(get '24h lifecycle total')
+b10=$(get 'buyContract gas, 10 workers \(execution, mean of 20\)'); b10k=$(get 'buyContract gas, 10000 workers \(execution, mean of 20\)')
+printf '%-44s %10s %10s %14s %14s\n' "figure" "gas" "target" "vs PoCo 1.63M" "vs PoCo 2.67M"
+row() { awk -v n="$1" -v g="$2" -v t="$3" 'BEGIN{printf "%-44s %10d %10s %13.2fx %13.2fx\n", n, g, t, 1630000/g, 2670000/g}'; }
+row "lifecycle, 3 verifiers, 1-hour job" "$h1" "450000"
+row "lifecycle, 3 verifiers, 24-hour job" "$h24" "600000"
+awk -v a="$b10" -v b="$b10k" 'BEGIN{d=(b>a)?b-a:a-b; printf "%-44s %10d\n%-44s %10d   difference %.2f%% (target < 5%%)\n", "buyContract, 10 workers", a, "buyContract, 10,000 workers", b, 100*d/a}'
+echo "(ratio columns: how many times less gas than the peer's flow)"
+echo
+echo "== Cross-check with real transactions on a private anvil (receipts' gasUsed) =="
+./scripts/build.sh >/dev/null
+./scripts/anvil-lifecycle.sh 3600 | tail -1
+./scripts/anvil-lifecycle.sh 86400 | tail -1
+echo
+echo "== forge gas report (WorkerDispatcher, lifecycle and unit tests) =="
+"$FORGE" test --offline --use ./scripts/solc-adapter.js --mc 'GasTest|WorkerDispatcherTest' --gas-report 2>&1 \
+  | sed -n '/WorkerDispatcher Contract/,/^╰/p'
