@@ -15,12 +15,14 @@ alive() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 case "${1:-}" in
   start)
     mkdir -p "$RUN_DIR"
+    command -v podman >/dev/null || { echo "services: podman is not installed (bash scripts/setup.sh)" >&2; exit 1; }
+    command -v runc >/dev/null || { echo "services: runc is not installed (bash scripts/setup.sh)" >&2; exit 1; }
     if ! alive; then
       rm -f "$SOCK"
       setsid "${PODMAN[@]}" system service --time=0 "unix://$SOCK" >"$RUN_DIR/podman.log" 2>&1 < /dev/null &
       echo $! > "$PIDFILE"
     fi
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 300); do  # up to 30 s: a loaded 2-core machine starts podman slowly
       if [ -S "$SOCK" ] && curl -sf --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; then
         echo "export ZEPPELIN_DOCKER_HOST=unix://$SOCK"
         exit 0
