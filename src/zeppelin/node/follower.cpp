@@ -1,0 +1,89 @@
+#include "zeppelin/node/follower.hpp"
+
+#include <algorithm>
+
+namespace zeppelin::node {
+
+Result<Follower> Follower::open(eth::RpcClient& rpc, Database& db, FollowerConfig config) {
+    ZP_CHECK(db.exec(
+        "CREATE TABLE IF NOT EXISTS follower_blocks (number INTEGER PRIMARY KEY, hash BLOB NOT NULL)"));
+    return Follower{rpc, db, config};
+}
+
+Result<std::optional<std::uint64_t>> Follower::last_processed() {
+    auto q = ZP_TRY(db_->prepare("SELECT MAX(number) FROM follower_blocks"));
+    ZP_CHECK(q.bind({}));
+    if (!ZP_TRY(q.step()) || q.column_is_null(0)) return std::optional<std::uint64_t>{};
+    return std::optional<std::uint64_t>{static_cast<std::uint64_t>(q.column_int(0))};
+}
+
+Result<bool> Follower::rewind_if_reorged() {
+    // Newest first: the first remembered block still on the chain is the fork point.
+    auto q = ZP_TRY(db_->prepare("SELECT number, hash FROM follower_blocks ORDER BY number DESC"));
+    ZP_CHECK(q.bind({}));
+    bool first = true;
+    while (ZP_TRY(q.step())) {
+        const auto number = static_cast<std::uint64_t>(q.column_int(0));
+        const auto hash = fixed_from<32>(q.column_blob(1));
+        auto header = ZP_TRY(rpc_->get_block_header(eth::BlockTag::number(number)));
+        if (header && header->hash == hash) {
+            if (first) return false;
+            auto del = ZP_TRY(db_->prepare("DELETE FROM follower_blocks WHERE number > ?"));
+            ZP_CHECK(del.run({static_cast<std::int64_t>(number)}));
+            return true;
+        }
+        first = false;
+    }
+    if (first) return false;  // nothing remembered yet
+    // Even the oldest remembered block is gone: start over from the configured start.
+    ZP_CHECK(db_->exec("DELETE FROM follower_blocks"));
+    return true;
+}
+
+Result<Batch> Follower::next() {
+    Batch batch;
+    batch.reorged = ZP_TRY(rewind_if_reorged());
+    const auto head = ZP_TRY(rpc_->block_number());
+    if (head < config_.confirmations) return batch;
+    const auto safe_head = head - config_.confirmations;
+    const auto last = ZP_TRY(last_processed());
+    const auto from = last ? *last + 1 : config_.start_block;
+    if (from > safe_head) return batch;
+    const auto to = std::min(safe_head, from + config_.max_range - 1);
+    eth::LogFilter filter;
+    filter.from_block = from;
+    filter.to_block = to;
+    filter.addresses = {config_.contract};
+    batch.logs = ZP_TRY(rpc_->get_logs(filter));
+    std::sort(batch.logs.begin(), batch.logs.end(), [](const eth::Log& a, const eth::Log& b) {
+        return a.block_number != b.block_number ? a.block_number < b.block_number : a.log_index < b.log_index;
+    });
+    batch.from_block = from;
+    batch.to_block = to;
+    batch.has_range = true;
+    return batch;
+}
+
+Result<void> Follower::commit(const Batch& batch) {
+    if (!batch.has_range) return {};
+    // Remember the hash of the batch's last block (enough to detect a re-org below it on the
+    // next step), and prune old entries.
+    auto header = ZP_TRY(rpc_->get_block_header(eth::BlockTag::number(batch.to_block)));
+    if (!header) return Error{Errc::rpc_bad_reply, "node does not know block " + std::to_string(batch.to_block)};
+    // If the block we fetched logs for was replaced meanwhile, the logs' block hashes disagree:
+    // do not commit, the next step will notice the re-org.
+    for (const auto& log : batch.logs)
+        if (log.block_number == batch.to_block && log.block_hash != header->hash)
+            return Error{Errc::rpc_bad_reply, "chain re-organized while reading block " + std::to_string(batch.to_block)};
+    return db_->transaction([&]() -> Result<void> {
+        auto ins = ZP_TRY(db_->prepare("INSERT OR REPLACE INTO follower_blocks (number, hash) VALUES (?, ?)"));
+        ZP_CHECK(ins.run({static_cast<std::int64_t>(batch.to_block), to_bytes(header->hash)}));
+        auto prune = ZP_TRY(db_->prepare(
+            "DELETE FROM follower_blocks WHERE number NOT IN "
+            "(SELECT number FROM follower_blocks ORDER BY number DESC LIMIT ?)"));
+        ZP_CHECK(prune.run({static_cast<std::int64_t>(kMaxRemembered)}));
+        return {};
+    });
+}
+
+}  // namespace zeppelin::node
