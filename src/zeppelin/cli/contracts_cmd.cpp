@@ -1,0 +1,158 @@
+// `zeppelin contracts ...`: the WorkerDispatcher contract (contracts/src/WorkerDispatcher.sol).
+//
+//   contracts deploy   deploy the embedded WorkerDispatcher build, wait for the receipt, check the
+//                      code, write the deployment record (see market/deployment.hpp).
+//   contracts abi      print the embedded JSON ABI.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "zeppelin/cli/commands.hpp"
+#include "zeppelin/core/hex.hpp"
+#include "zeppelin/core/units.hpp"
+#include "zeppelin/eth/address.hpp"
+#include "zeppelin/eth/keystore.hpp"
+#include "zeppelin/eth/rpc.hpp"
+#include "zeppelin/eth/sender.hpp"
+#include "zeppelin/market/artifacts.hpp"
+#include "zeppelin/market/deployment.hpp"
+#include "zeppelin/market/dispatcher.hpp"
+
+namespace zeppelin::cli {
+namespace {
+
+template <class T>
+T or_throw(Result<T> r, std::string_view what) {
+    if (!r) throw Exception{r.error().wrap(what)};
+    return std::move(r).value();
+}
+
+[[noreturn]] void fail(Errc code, std::string message) { throw Exception{Error{code, std::move(message)}}; }
+
+struct DeployOptions {
+    std::string rpc_url;
+    std::string private_key;
+    std::string keystore;
+    std::string password_file;
+    std::string password_env;
+    std::string min_stake{"1ether"};
+    std::string accept_window{"3600"};
+    std::string start_window{"3600"};
+    std::string report_window{"3600"};
+    std::string cool_down{"604800"};
+    std::string verifier_fee_bps{"500"};
+    std::string slash_bps{"10000"};
+    std::string out;
+    bool json{false};
+};
+
+u256 whole(const std::string& text, std::string_view what) {
+    auto v = parse_u256(text);
+    if (!v) fail(Errc::invalid_argument, fmt::format("{} must be a whole number, got \"{}\"", what, text));
+    return *v;
+}
+
+std::string read_password(const DeployOptions& o) {
+    if (!o.password_file.empty()) {
+        std::ifstream in{o.password_file};
+        if (!in) fail(Errc::io, "cannot read the password file " + o.password_file);
+        std::string line;
+        std::getline(in, line);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return line;
+    }
+    if (!o.password_env.empty()) {
+        const char* v = std::getenv(o.password_env.c_str());
+        if (v == nullptr) fail(Errc::invalid_argument, "environment variable " + o.password_env + " is not set");
+        return v;
+    }
+    if (const char* v = std::getenv("ZEPPELIN_PASSWORD")) return v;
+    fail(Errc::invalid_argument, "--keystore needs a password: use --password-file, --password-env or ZEPPELIN_PASSWORD");
+}
+
+eth::PrivateKey load_key(const DeployOptions& o) {
+    if (!o.private_key.empty()) return or_throw(eth::PrivateKey::from_hex(o.private_key), "--private-key");
+    if (o.keystore.empty()) fail(Errc::invalid_argument, "give the deployer's key with --private-key or --keystore");
+    const auto text = or_throw(eth::read_keystore_text(o.keystore), "--keystore");
+    return or_throw(eth::decrypt_keystore(text, read_password(o)), "cannot decrypt " + o.keystore);
+}
+
+void run_deploy(const DeployOptions& o) {
+    std::string url = o.rpc_url;
+    if (url.empty()) {
+        if (const char* e = std::getenv("ZEPPELIN_RPC_URL")) url = e;
+    }
+    if (url.empty()) fail(Errc::invalid_argument, "--rpc-url (or ZEPPELIN_RPC_URL) is required");
+    market::DispatcherConfig config;
+    config.min_stake = or_throw(parse_amount(o.min_stake), "--min-stake");
+    config.accept_window = whole(o.accept_window, "--accept-window");
+    config.start_window = whole(o.start_window, "--start-window");
+    config.report_window = whole(o.report_window, "--report-window");
+    config.cool_down = whole(o.cool_down, "--cool-down");
+    config.verifier_fee_bps = whole(o.verifier_fee_bps, "--verifier-fee-bps");
+    config.slash_bps = whole(o.slash_bps, "--slash-bps");
+    const auto key = load_key(o);
+
+    auto rpc = or_throw(eth::RpcClient::connect(url), "--rpc-url");
+    (void)market::add_errors_to(*rpc);
+    const auto chain_id = or_throw(rpc->chain_id(), "cannot reach the node at " + url);
+    auto sender = or_throw(eth::TxSender::create(*rpc, key), "cannot set up the sender");
+    const auto deployed = or_throw(market::deploy_dispatcher(*rpc, *sender, config), "deploy");
+
+    market::Deployment record{chain_id, url, deployed.address, deployed.block_number, sender->from(),
+                              deployed.transaction_hash};
+    const auto path = or_throw(market::deployment_path(o.out), "deployment record");
+    or_throw(market::save_deployment(path, record), "cannot save the deployment record");
+    if (o.json || global_options().json) {
+        auto j = nlohmann::json::parse(market::deployment_to_json(record));
+        j["gas_used"] = deployed.gas_used;
+        j["record"] = path.string();
+        fmt::print("{}\n", j.dump(2));
+    } else {
+        fmt::print("{}\n", eth::to_checksum(deployed.address));
+        fmt::print(stderr, "WorkerDispatcher deployed on chain {} at block {} (gas {}); record: {}\n", chain_id,
+                   deployed.block_number, deployed.gas_used, path.string());
+    }
+}
+
+}  // namespace
+
+void add_contracts_commands(CLI::App& app) {
+    auto* group = app.add_subcommand("contracts", "The WorkerDispatcher contract: deploy it, show its ABI");
+    group->require_subcommand(1);
+
+    auto opts = std::make_shared<DeployOptions>();
+    auto* deploy = group->add_subcommand("deploy", "Deploy WorkerDispatcher and write the deployment record");
+    deploy->add_option("--rpc-url", opts->rpc_url, "Node URL (default: $ZEPPELIN_RPC_URL)");
+    auto* pk = deploy->add_option("--private-key", opts->private_key, "Deployer key, 32 bytes of hex");
+    auto* ks = deploy->add_option("--keystore", opts->keystore, "Deployer keystore file (v3)");
+    pk->excludes(ks);
+    deploy->add_option("--password-file", opts->password_file, "Keystore password: first line of this file");
+    deploy->add_option("--password-env", opts->password_env, "Keystore password: this environment variable");
+    deploy->add_option("--min-stake", opts->min_stake, "Minimum worker stake (1ether)")->capture_default_str();
+    deploy->add_option("--accept-window", opts->accept_window, "Seconds a worker has to accept")->capture_default_str();
+    deploy->add_option("--start-window", opts->start_window, "Seconds to start after accepting")->capture_default_str();
+    deploy->add_option("--report-window", opts->report_window, "Seconds verifiers have after the end")
+        ->capture_default_str();
+    deploy->add_option("--cool-down", opts->cool_down, "Seconds before an unregistered worker's stake is free")
+        ->capture_default_str();
+    deploy->add_option("--verifier-fee-bps", opts->verifier_fee_bps, "Verifier reward per period, basis points")
+        ->capture_default_str();
+    deploy->add_option("--slash-bps", opts->slash_bps, "Stake slashed per failed period, basis points")
+        ->capture_default_str();
+    deploy->add_option("--out,--deployment", opts->out,
+                       "Deployment record to write (default: $ZEPPELIN_DEPLOYMENT or ~/.zeppelin/devnet/deployment.json)");
+    deploy->add_flag("--json", opts->json, "Print the record as JSON");
+    deploy->callback([opts] { run_deploy(*opts); });
+
+    auto* abi = group->add_subcommand("abi", "Print the embedded WorkerDispatcher JSON ABI");
+    abi->callback([] { fmt::print("{}\n", market::worker_dispatcher_abi_json()); });
+}
+
+}  // namespace zeppelin::cli

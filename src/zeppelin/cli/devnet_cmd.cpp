@@ -1,0 +1,356 @@
+// `zeppelin devnet up|down|status`: a local anvil with WorkerDispatcher deployed, for trying
+// Zeppelin on one machine.
+//
+// Files (in <zeppelin home>/devnet, zeppelin home = $ZEPPELIN_HOME or ~/.zeppelin):
+//   anvil.json        {"pid", "port", "rpc_url", "log"} of the running anvil
+//   anvil.log         anvil's output
+//   deployment.json   the deployment record (market/deployment.hpp) other commands read
+// anvil: $ZEPPELIN_ANVIL, else node_modules/.bin/anvil of the repository the executable was built
+// in (found by walking up from the executable), else `anvil` on PATH.
+// The devnet dispatcher uses short windows (DispatcherConfig::devnet_defaults): stake 1 ether,
+// accept/start/report windows 600 s, cool-down 60 s, verifier fee 5 %, slash 100 %.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "zeppelin/cli/commands.hpp"
+#include "zeppelin/eth/address.hpp"
+#include "zeppelin/eth/rpc.hpp"
+#include "zeppelin/eth/sender.hpp"
+#include "zeppelin/market/deployment.hpp"
+#include "zeppelin/market/dispatcher.hpp"
+
+namespace zeppelin::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// anvil's account 0 from the mnemonic "test test ... junk": a PUBLIC, well-known test key that
+// anvil funds on every devnet. Never use it for anything of value.
+constexpr std::string_view kAnvilTestKey0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+template <class T>
+T or_throw(Result<T> r, std::string_view what) {
+    if (!r) throw Exception{r.error().wrap(what)};
+    return std::move(r).value();
+}
+
+[[noreturn]] void fail(Errc code, std::string message) { throw Exception{Error{code, std::move(message)}}; }
+
+struct DevnetOptions {
+    unsigned port{8545};
+    bool json{false};
+};
+
+struct AnvilState {
+    pid_t pid{0};
+    unsigned port{0};
+    std::string rpc_url;
+};
+
+fs::path dir() { return or_throw(market::devnet_dir(), "devnet"); }
+fs::path state_file() { return dir() / "anvil.json"; }
+fs::path log_file() { return dir() / "anvil.log"; }
+fs::path record_file() { return dir() / "deployment.json"; }
+
+bool is_executable(const fs::path& p) { return ::access(p.c_str(), X_OK) == 0 && fs::is_regular_file(p); }
+
+fs::path find_anvil() {
+    if (const char* e = std::getenv("ZEPPELIN_ANVIL"); e != nullptr && *e != '\0') {
+        if (!is_executable(e)) fail(Errc::not_found, std::string{"ZEPPELIN_ANVIL="} + e + " is not an executable file");
+        return e;
+    }
+    std::error_code ec;
+    const auto exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        for (auto p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path()) {
+            const auto candidate = p / "node_modules" / ".bin" / "anvil";
+            if (is_executable(candidate)) return candidate;
+        }
+    }
+    if (const char* path = std::getenv("PATH")) {
+        std::stringstream ss{path};
+        std::string entry;
+        while (std::getline(ss, entry, ':')) {
+            if (entry.empty()) continue;
+            const auto candidate = fs::path{entry} / "anvil";
+            if (is_executable(candidate)) return candidate;
+        }
+    }
+    fail(Errc::not_found,
+         "anvil not found: set ZEPPELIN_ANVIL, run scripts/setup.sh in the repository (node_modules/.bin/anvil), "
+         "or put anvil on PATH");
+}
+
+std::optional<AnvilState> read_state() {
+    std::ifstream in{state_file()};
+    if (!in) return std::nullopt;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer() ||
+        !j.contains("port") || !j["port"].is_number_unsigned() || !j.contains("rpc_url") || !j["rpc_url"].is_string())
+        return std::nullopt;
+    return AnvilState{j["pid"].get<pid_t>(), j["port"].get<unsigned>(), j["rpc_url"].get<std::string>()};
+}
+
+void write_state(const AnvilState& s) {
+    const nlohmann::json j{{"pid", s.pid}, {"port", s.port}, {"rpc_url", s.rpc_url}, {"log", log_file().string()}};
+    std::ofstream out{state_file(), std::ios::trunc};
+    out << j.dump(2) << "\n";
+    if (!out) fail(Errc::io, "cannot write " + state_file().string());
+}
+
+/// True if `pid` is alive and is an anvil (guards against a recycled pid).
+bool anvil_alive(pid_t pid) {
+    if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+    std::ifstream in{"/proc/" + std::to_string(pid) + "/cmdline"};
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return cmd.find("anvil") != std::string::npos;
+}
+
+bool port_busy(unsigned port) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket s{io};
+    boost::system::error_code ec;
+    s.connect({boost::asio::ip::make_address_v4("127.0.0.1"), static_cast<std::uint16_t>(port)}, ec);
+    return !ec;
+}
+
+std::unique_ptr<eth::RpcClient> quick_client(const std::string& url) {
+    eth::RpcOptions o;
+    o.max_retries = 0;
+    o.http.connect_timeout = 1000ms;
+    o.http.request_timeout = 5000ms;
+    auto rpc = or_throw(eth::RpcClient::connect(url, o), "rpc url");
+    (void)market::add_errors_to(*rpc);
+    return rpc;
+}
+
+/// The recorded dispatcher if it has code on the node at `url`.
+std::optional<market::Deployment> live_deployment(eth::RpcClient& rpc) {
+    auto record = market::load_deployment(record_file());
+    if (!record) return std::nullopt;
+    auto code = rpc.get_code(record->dispatcher);
+    if (!code || code->empty()) return std::nullopt;
+    return *record;
+}
+
+pid_t spawn_anvil(const fs::path& anvil, unsigned port) {
+    const std::string port_text = std::to_string(port);
+    const std::string log = log_file().string();
+    const pid_t pid = ::fork();
+    if (pid < 0) fail(Errc::io, "fork failed");
+    if (pid == 0) {
+        ::setsid();  // detached: survives this command and its terminal
+        const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const int null_fd = ::open("/dev/null", O_RDONLY);
+        if (null_fd >= 0) ::dup2(null_fd, 0);
+        if (fd >= 0) {
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+        }
+        const std::string bin = anvil.string();
+        std::vector<char*> argv{const_cast<char*>(bin.c_str()), const_cast<char*>("--port"),
+                                const_cast<char*>(port_text.c_str()), const_cast<char*>("--host"),
+                                const_cast<char*>("127.0.0.1"), nullptr};
+        ::execv(bin.c_str(), argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+struct Status {
+    bool running{false};
+    std::optional<AnvilState> anvil;
+    std::uint64_t chain_id{0};
+    std::uint64_t block{0};
+    std::optional<market::Deployment> deployment;
+    std::optional<std::uint64_t> workers;
+    std::string problem;
+};
+
+Status read_status() {
+    Status st;
+    st.anvil = read_state();
+    if (!st.anvil || !anvil_alive(st.anvil->pid)) return st;
+    auto rpc = quick_client(st.anvil->rpc_url);
+    auto chain = rpc->chain_id();
+    if (!chain) {
+        st.problem = "anvil (pid " + std::to_string(st.anvil->pid) + ") does not answer: " + chain.error().message();
+        return st;
+    }
+    st.running = true;
+    st.chain_id = *chain;
+    st.block = rpc->block_number().value_or(0);
+    st.deployment = live_deployment(*rpc);
+    if (st.deployment) {
+        market::Dispatcher d{*rpc, st.deployment->dispatcher};
+        auto n = d.worker_count();
+        if (n) st.workers = *n;
+    }
+    return st;
+}
+
+void print_status(const Status& st, bool json) {
+    if (json) {
+        nlohmann::json j{{"running", st.running}};
+        if (st.anvil && st.running) {
+            j["pid"] = st.anvil->pid;
+            j["port"] = st.anvil->port;
+            j["rpc_url"] = st.anvil->rpc_url;
+            j["chain_id"] = st.chain_id;
+            j["block_number"] = st.block;
+            j["log"] = log_file().string();
+        }
+        if (st.deployment) {
+            j["dispatcher"] = eth::to_checksum(st.deployment->dispatcher);
+            j["deploy_block"] = st.deployment->deploy_block;
+            j["deployment"] = record_file().string();
+        }
+        if (st.workers) j["worker_count"] = *st.workers;
+        if (!st.problem.empty()) j["problem"] = st.problem;
+        fmt::print("{}\n", j.dump(2));
+        return;
+    }
+    if (!st.running) {
+        fmt::print("devnet: stopped{}\n", st.problem.empty() ? "" : " (" + st.problem + ")");
+        return;
+    }
+    fmt::print("devnet: running (pid {}, {})\n", st.anvil->pid, st.anvil->rpc_url);
+    fmt::print("chain id: {}\nblock: {}\n", st.chain_id, st.block);
+    if (st.deployment) {
+        fmt::print("dispatcher: {}\n", eth::to_checksum(st.deployment->dispatcher));
+        fmt::print("workers: {}\n", st.workers ? std::to_string(*st.workers) : "?");
+        fmt::print("deployment record: {}\n", record_file().string());
+    } else {
+        fmt::print("dispatcher: not deployed\n");
+    }
+}
+
+market::Deployment deploy_devnet(eth::RpcClient& rpc, const std::string& url) {
+    const auto key = or_throw(eth::PrivateKey::from_hex(kAnvilTestKey0), "anvil test key");
+    eth::SenderOptions so;
+    so.poll_interval = 50ms;
+    so.timeout = 60s;
+    auto sender = or_throw(eth::TxSender::create(rpc, key, so), "cannot set up the deployer");
+    const auto chain = or_throw(rpc.chain_id(), "chain id");
+    const auto deployed =
+        or_throw(market::deploy_dispatcher(rpc, *sender, market::DispatcherConfig::devnet_defaults()), "deploy");
+    market::Deployment record{chain, url, deployed.address, deployed.block_number, sender->from(),
+                              deployed.transaction_hash};
+    or_throw(market::save_deployment(record_file(), record), "cannot save the deployment record");
+    return record;
+}
+
+void run_up(const DevnetOptions& o) {
+    std::error_code ec;
+    fs::create_directories(dir(), ec);
+    if (ec) fail(Errc::io, "cannot create " + dir().string() + ": " + ec.message());
+    const bool json = o.json || global_options().json;
+
+    auto state = read_state();
+    if (state && anvil_alive(state->pid)) {
+        auto rpc = quick_client(state->rpc_url);
+        if (!rpc->chain_id())
+            fail(Errc::rpc_unreachable, "anvil (pid " + std::to_string(state->pid) + ") at " + state->rpc_url +
+                                            " does not answer; run `zeppelin devnet down` and try again");
+        if (!live_deployment(*rpc)) deploy_devnet(*rpc, state->rpc_url);
+        print_status(read_status(), json);
+        return;
+    }
+
+    if (o.port == 0 || o.port > 65535) fail(Errc::invalid_argument, "--port must be 1..65535");
+    if (port_busy(o.port))
+        fail(Errc::already_exists, fmt::format("port {} is busy (another node?): choose another with --port", o.port));
+    const auto anvil = find_anvil();
+    const pid_t pid = spawn_anvil(anvil, o.port);
+    AnvilState s{pid, o.port, fmt::format("http://127.0.0.1:{}", o.port)};
+    write_state(s);
+
+    auto rpc = quick_client(s.rpc_url);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    for (;;) {
+        int wstatus = 0;
+        if (::waitpid(pid, &wstatus, WNOHANG) == pid) {
+            fs::remove(state_file(), ec);
+            fail(Errc::io, "anvil exited at start; see " + log_file().string());
+        }
+        if (rpc->chain_id()) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+            ::kill(pid, SIGKILL);
+            fs::remove(state_file(), ec);
+            fail(Errc::timeout, "anvil did not answer within 30 s; see " + log_file().string());
+        }
+        std::this_thread::sleep_for(100ms);
+    }
+    deploy_devnet(*rpc, s.rpc_url);
+    print_status(read_status(), json);
+}
+
+void run_down(const DevnetOptions& o) {
+    const bool json = o.json || global_options().json;
+    auto state = read_state();
+    bool stopped = false;
+    if (state && anvil_alive(state->pid)) {
+        ::kill(state->pid, SIGTERM);
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (anvil_alive(state->pid) && std::chrono::steady_clock::now() < deadline) {
+            ::waitpid(state->pid, nullptr, WNOHANG);  // reaps it if it happens to be our child
+            std::this_thread::sleep_for(50ms);
+        }
+        if (anvil_alive(state->pid)) ::kill(state->pid, SIGKILL);
+        stopped = true;
+    }
+    std::error_code ec;
+    fs::remove(state_file(), ec);
+    fs::remove(record_file(), ec);
+    if (json) {
+        fmt::print("{}\n", nlohmann::json{{"stopped", stopped}, {"running", false}}.dump(2));
+    } else {
+        fmt::print("devnet: {}\n", stopped ? "stopped" : "was not running");
+    }
+}
+
+}  // namespace
+
+void add_devnet_commands(CLI::App& app) {
+    auto* group = app.add_subcommand("devnet", "A local anvil devnet with WorkerDispatcher deployed");
+    group->require_subcommand(1);
+    auto opts = std::make_shared<DevnetOptions>();
+
+    auto* up = group->add_subcommand("up", "Start anvil (detached) and deploy WorkerDispatcher; no-op if already up");
+    up->add_option("--port", opts->port, "TCP port on 127.0.0.1")->capture_default_str();
+    up->add_flag("--json", opts->json, "Print the status as JSON");
+    up->callback([opts] { run_up(*opts); });
+
+    auto* down = group->add_subcommand("down", "Stop the devnet's anvil and remove its records");
+    down->add_flag("--json", opts->json, "Print the result as JSON");
+    down->callback([opts] { run_down(*opts); });
+
+    auto* status = group->add_subcommand("status", "Running or stopped, chain id, block, dispatcher, workers");
+    status->add_flag("--json", opts->json, "Print the status as JSON");
+    status->callback([opts] { print_status(read_status(), opts->json || global_options().json); });
+}
+
+}  // namespace zeppelin::cli

@@ -1,0 +1,656 @@
+#include "zeppelin/market/dispatcher.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "zeppelin/core/hex.hpp"
+#include "zeppelin/eth/address.hpp"
+#include "zeppelin/eth/http.hpp"
+#include "zeppelin/market/artifacts.hpp"
+
+namespace zeppelin::market {
+namespace {
+
+using eth::abi::Kind;
+using eth::abi::Value;
+
+const eth::abi::Function& function(std::string_view name) {
+    const auto* f = worker_dispatcher_abi().function(name);
+    if (f == nullptr)
+        throw Exception{Error{Errc::internal, "the embedded WorkerDispatcher ABI has no function " + std::string{name}}};
+    return *f;
+}
+
+/// Encodes a call whose argument types are fixed by the typed API: cannot fail unless the
+/// embedded ABI and this file disagree (a build defect, caught by the tests).
+Bytes encode(std::string_view name, std::vector<Value> args) {
+    return eth::abi::encode_call(function(name), args).value();
+}
+
+Value u(const u256& v, unsigned bits = 256) { return Value::uint_(v, bits); }
+Value id(std::uint64_t v) { return Value::uint_(u256{v}); }
+
+Value requirements_value(const Requirements& r) {
+    return Value::tuple({u(r.cpu_millicores, 32), u(r.memory_mb, 32), u(r.duration, 32), u(r.period_seconds, 32),
+                         u(r.max_price_per_second, 64), u(r.verifiers, 8), u(r.min_reputation, 16),
+                         Value::address(r.preferred_worker), Value::fixed_bytes(r.image_digest),
+                         Value::fixed_bytes(r.probe_spec_hash)});
+}
+
+std::vector<Value> offer_values(const WorkerOffer& o) {
+    return {u(o.price_per_second, 64), u(o.max_duration, 32), u(o.cpu_millicores, 32), u(o.memory_mb, 32),
+            Value::bytes(o.public_key)};
+}
+
+/// Reads decoded ABI values in order, checking kinds and ranges; the first problem is kept.
+class Reader {
+public:
+    Reader(const std::vector<Value>& values, std::string_view what) : values_{values}, what_{what} {}
+
+    const Value* next(Kind kind) {
+        if (!error_.empty()) return nullptr;
+        if (index_ >= values_.size()) {
+            fail("too few values");
+            return nullptr;
+        }
+        const Value& v = values_[index_++];
+        if (v.kind != kind) {
+            fail("value " + std::to_string(index_ - 1) + " has an unexpected type");
+            return nullptr;
+        }
+        return &v;
+    }
+    u256 big() {
+        const auto* v = next(Kind::uint_);
+        return v ? v->number : u256{0};
+    }
+    template <class T>
+    T num() {
+        const u256 n = big();
+        if (n > u256{std::numeric_limits<T>::max()}) {
+            fail("value " + std::to_string(index_ - 1) + " (" + to_dec(n) + ") is out of range");
+            return T{0};
+        }
+        return static_cast<T>(n);
+    }
+    bool boolean() {
+        const auto* v = next(Kind::boolean);
+        return v ? v->as_bool() : false;
+    }
+    Address address() {
+        const auto* v = next(Kind::address);
+        return v ? v->as_address() : Address{};
+    }
+    Bytes bytes() {
+        const auto* v = next(Kind::bytes);
+        return v ? v->data : Bytes{};
+    }
+    Hash32 hash() {
+        const auto* v = next(Kind::fixed_bytes);
+        return v ? fixed_from<32>(v->data) : Hash32{};
+    }
+    std::vector<std::uint32_t> u32s() {
+        std::vector<std::uint32_t> out;
+        const auto* v = next(Kind::array);
+        if (!v) return out;
+        Reader inner{v->items, what_};
+        for (std::size_t i = 0; i < v->items.size(); ++i) out.push_back(inner.num<std::uint32_t>());
+        if (!inner.error_.empty()) fail(inner.error_);
+        return out;
+    }
+    Reader tuple() {
+        static const std::vector<Value> empty;
+        const auto* v = next(Kind::tuple);
+        return Reader{v ? v->items : empty, what_};
+    }
+    template <class E>
+    E enumeration(std::uint8_t max) {
+        const auto n = num<std::uint8_t>();
+        if (n > max) fail("enum value " + std::to_string(n) + " is out of range");
+        return static_cast<E>(n);
+    }
+    void fail(std::string message) {
+        if (error_.empty()) error_ = std::move(message);
+    }
+    void absorb(const Reader& other) {
+        if (!other.error_.empty()) fail(other.error_);
+    }
+    [[nodiscard]] Result<void> done() const {
+        if (error_.empty()) return {};
+        return Error{Errc::abi_decode, "cannot decode " + std::string{what_} + ": " + error_};
+    }
+
+private:
+    const std::vector<Value>& values_;
+    std::string_view what_;
+    std::size_t index_{0};
+    std::string error_;
+};
+
+Requirements read_requirements(Reader& outer) {
+    Reader r = outer.tuple();
+    Requirements q;
+    q.cpu_millicores = r.num<std::uint32_t>();
+    q.memory_mb = r.num<std::uint32_t>();
+    q.duration = r.num<std::uint32_t>();
+    q.period_seconds = r.num<std::uint32_t>();
+    q.max_price_per_second = r.num<std::uint64_t>();
+    q.verifiers = r.num<std::uint8_t>();
+    q.min_reputation = r.num<std::uint16_t>();
+    q.preferred_worker = r.address();
+    q.image_digest = r.hash();
+    q.probe_spec_hash = r.hash();
+    outer.absorb(r);
+    return q;
+}
+
+WorkerOffer read_offer(Reader& r) {
+    WorkerOffer o;
+    o.price_per_second = r.num<std::uint64_t>();
+    o.max_duration = r.num<std::uint32_t>();
+    o.cpu_millicores = r.num<std::uint32_t>();
+    o.memory_mb = r.num<std::uint32_t>();
+    o.public_key = r.bytes();
+    return o;
+}
+
+using u64 = std::uint64_t;
+
+struct EventDecoder {
+    const eth::abi::Event* event;
+    std::function<DispatcherEvent(Reader&)> build;
+};
+
+std::vector<EventDecoder> make_decoders() {
+    const auto& abi = worker_dispatcher_abi();
+    std::vector<EventDecoder> d;
+    auto add = [&](std::string_view name, std::function<DispatcherEvent(Reader&)> build) {
+        const auto* e = abi.event(name);
+        if (e == nullptr)
+            throw Exception{Error{Errc::internal, "the embedded WorkerDispatcher ABI has no event " + std::string{name}}};
+        d.push_back({e, std::move(build)});
+    };
+    add("WorkerRegistered", [](Reader& r) -> DispatcherEvent {
+        WorkerRegistered e;
+        e.worker_id = r.num<u64>();
+        e.owner = r.address();
+        e.offer = read_offer(r);
+        e.stake = r.big();
+        return e;
+    });
+    add("WorkerUpdated", [](Reader& r) -> DispatcherEvent {
+        WorkerUpdated e;
+        e.worker_id = r.num<u64>();
+        e.offer = read_offer(r);
+        return e;
+    });
+    add("WorkerPaused", [](Reader& r) -> DispatcherEvent { return WorkerPaused{r.num<u64>()}; });
+    add("WorkerResumed", [](Reader& r) -> DispatcherEvent { return WorkerResumed{r.num<u64>()}; });
+    add("StakeAdded", [](Reader& r) -> DispatcherEvent {
+        StakeAdded e;
+        e.worker_id = r.num<u64>();
+        e.amount = r.big();
+        e.stake = r.big();
+        return e;
+    });
+    add("WorkerUnregistered", [](Reader& r) -> DispatcherEvent {
+        WorkerUnregistered e;
+        e.worker_id = r.num<u64>();
+        e.cool_down_end = r.num<u64>();
+        return e;
+    });
+    add("StakeWithdrawn", [](Reader& r) -> DispatcherEvent {
+        StakeWithdrawn e;
+        e.worker_id = r.num<u64>();
+        e.owner = r.address();
+        e.amount = r.big();
+        return e;
+    });
+    add("WorkerSlashed", [](Reader& r) -> DispatcherEvent {
+        WorkerSlashed e;
+        e.worker_id = r.num<u64>();
+        e.agreement_id = r.num<u64>();
+        e.amount = r.big();
+        e.stake = r.big();
+        return e;
+    });
+    add("AgreementCreated", [](Reader& r) -> DispatcherEvent {
+        AgreementCreated e;
+        e.agreement_id = r.num<u64>();
+        e.client = r.address();
+        e.worker_id = r.num<u64>();
+        e.verifier_ids = r.u32s();
+        e.requirements = read_requirements(r);
+        e.price_per_second = r.num<u64>();
+        e.deposit = r.big();
+        e.accept_deadline = r.num<u64>();
+        return e;
+    });
+    add("AgreementReassigned", [](Reader& r) -> DispatcherEvent {
+        AgreementReassigned e;
+        e.agreement_id = r.num<u64>();
+        e.previous_worker_id = r.num<u64>();
+        e.worker_id = r.num<u64>();
+        e.verifier_ids = r.u32s();
+        e.price_per_second = r.num<u64>();
+        e.accept_deadline = r.num<u64>();
+        return e;
+    });
+    add("AgreementDeclined", [](Reader& r) -> DispatcherEvent {
+        AgreementDeclined e;
+        e.agreement_id = r.num<u64>();
+        e.worker_id = r.num<u64>();
+        return e;
+    });
+    add("AgreementAccepted", [](Reader& r) -> DispatcherEvent {
+        AgreementAccepted e;
+        e.agreement_id = r.num<u64>();
+        e.worker_id = r.num<u64>();
+        e.start_deadline = r.num<u64>();
+        return e;
+    });
+    add("AgreementStarted", [](Reader& r) -> DispatcherEvent {
+        AgreementStarted e;
+        e.agreement_id = r.num<u64>();
+        e.worker_id = r.num<u64>();
+        e.started_at = r.num<u64>();
+        return e;
+    });
+    add("AgreementStopped", [](Reader& r) -> DispatcherEvent {
+        AgreementStopped e;
+        e.agreement_id = r.num<u64>();
+        e.billable_periods = r.num<u64>();
+        return e;
+    });
+    add("AgreementRefunded", [](Reader& r) -> DispatcherEvent {
+        AgreementRefunded e;
+        e.agreement_id = r.num<u64>();
+        e.worker_id = r.num<u64>();
+        e.reason = r.num<std::uint8_t>();
+        return e;
+    });
+    add("MessagePosted", [](Reader& r) -> DispatcherEvent {
+        MessagePosted e;
+        e.agreement_id = r.num<u64>();
+        e.sender = r.address();
+        e.recipient = r.address();
+        e.ciphertext = r.bytes();
+        return e;
+    });
+    add("VerificationProvided", [](Reader& r) -> DispatcherEvent {
+        VerificationProvided e;
+        e.agreement_id = r.num<u64>();
+        e.verifier_id = r.num<u64>();
+        e.first_period = r.num<u64>();
+        e.ok_bits = r.big();
+        e.reported_bits = r.big();
+        return e;
+    });
+    add("AgreementSettled", [](Reader& r) -> DispatcherEvent {
+        AgreementSettled e;
+        e.agreement_id = r.num<u64>();
+        e.worker_id = r.num<u64>();
+        e.paid_periods = r.num<u64>();
+        e.failed_periods = r.num<u64>();
+        e.worker_payment = r.big();
+        e.client_refund = r.big();
+        e.slashed = r.big();
+        return e;
+    });
+    add("PaymentRedeemed", [](Reader& r) -> DispatcherEvent {
+        PaymentRedeemed e;
+        e.agreement_id = r.num<u64>();
+        e.worker = r.address();
+        e.amount = r.big();
+        return e;
+    });
+    add("RefundClaimed", [](Reader& r) -> DispatcherEvent {
+        RefundClaimed e;
+        e.agreement_id = r.num<u64>();
+        e.client = r.address();
+        e.amount = r.big();
+        return e;
+    });
+    return d;
+}
+
+const std::vector<EventDecoder>& decoders() {
+    static const std::vector<EventDecoder> d = make_decoders();
+    return d;
+}
+
+}  // namespace
+
+std::string_view to_string(WorkerStatus s) noexcept {
+    switch (s) {
+        case WorkerStatus::none: return "none";
+        case WorkerStatus::active: return "active";
+        case WorkerStatus::paused: return "paused";
+        case WorkerStatus::unregistering: return "unregistering";
+        case WorkerStatus::removed: return "removed";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(AgreementStatus s) noexcept {
+    switch (s) {
+        case AgreementStatus::none: return "none";
+        case AgreementStatus::assigned: return "assigned";
+        case AgreementStatus::accepted: return "accepted";
+        case AgreementStatus::running: return "running";
+        case AgreementStatus::settled: return "settled";
+        case AgreementStatus::refunded: return "refunded";
+    }
+    return "unknown";
+}
+
+DispatcherConfig DispatcherConfig::production_defaults() {
+    const u256 ether{1'000'000'000'000'000'000ULL};
+    return {ether, 3600, 3600, 3600, 604800, 500, 10000};
+}
+
+DispatcherConfig DispatcherConfig::devnet_defaults() {
+    const u256 ether{1'000'000'000'000'000'000ULL};
+    return {ether, 600, 600, 600, 60, 500, 10000};
+}
+
+Bytes deploy_data(const DispatcherConfig& c) {
+    const auto& ctor = function("constructor");
+    const std::vector<Value> args{u(c.min_stake),   u(c.accept_window),    u(c.start_window), u(c.report_window),
+                                  u(c.cool_down),   u(c.verifier_fee_bps), u(c.slash_bps)};
+    auto encoded = eth::abi::encode(eth::abi::types_of(ctor.inputs), args).value();
+    Bytes data = worker_dispatcher_creation_code();
+    data.insert(data.end(), encoded.begin(), encoded.end());
+    return data;
+}
+
+namespace calls {
+Bytes register_worker(const WorkerOffer& offer) { return encode("registerWorker", offer_values(offer)); }
+Bytes update_worker(const WorkerOffer& offer) { return encode("updateWorker", offer_values(offer)); }
+Bytes pause_worker() { return encode("pauseWorker", {}); }
+Bytes resume_worker() { return encode("resumeWorker", {}); }
+Bytes unregister_worker() { return encode("unregisterWorker", {}); }
+Bytes withdraw_stake() { return encode("withdrawStake", {}); }
+Bytes add_stake() { return encode("addStake", {}); }
+Bytes buy_contract(const Requirements& req) { return encode("buyContract", {requirements_value(req)}); }
+Bytes accept_agreement(std::uint64_t a) { return encode("acceptAgreement", {id(a)}); }
+Bytes decline_agreement(std::uint64_t a) { return encode("declineAgreement", {id(a)}); }
+Bytes reassign_agreement(std::uint64_t a) { return encode("reassignAgreement", {id(a)}); }
+Bytes start_agreement(std::uint64_t a) { return encode("startAgreement", {id(a)}); }
+Bytes cancel_agreement(std::uint64_t a) { return encode("cancelAgreement", {id(a)}); }
+Bytes expire_agreement(std::uint64_t a) { return encode("expireAgreement", {id(a)}); }
+Bytes stop_agreement(std::uint64_t a) { return encode("stopAgreement", {id(a)}); }
+Bytes post_message(std::uint64_t a, const Address& recipient, ByteView ciphertext) {
+    return encode("postMessage", {id(a), Value::address(recipient), Value::bytes(ciphertext)});
+}
+Bytes provide_verification(std::uint64_t a, std::uint64_t first_period, const u256& ok_bits, const u256& reported_bits) {
+    return encode("provideVerification", {id(a), id(first_period), u(ok_bits), u(reported_bits)});
+}
+Bytes redeem_payment(std::uint64_t a) { return encode("redeemPayment", {id(a)}); }
+Bytes claim_refund(std::uint64_t a) { return encode("claimRefund", {id(a)}); }
+Bytes settle_agreement(std::uint64_t a) { return encode("settleAgreement", {id(a)}); }
+}  // namespace calls
+
+std::uint64_t buy_contract_gas_limit(std::uint64_t estimate) noexcept {
+    return estimate + estimate * 30 / 100 + 50'000;
+}
+
+std::string_view event_name(const DispatcherEvent& e) noexcept {
+    const auto& d = decoders();
+    return e.index() < d.size() ? std::string_view{d[e.index()].event->name} : std::string_view{"?"};
+}
+
+Result<DispatcherEvent> decode_event(const eth::Log& log) {
+    if (log.topics.empty()) return Error{Errc::not_found, "the log has no topics (not a WorkerDispatcher event)"};
+    for (const auto& d : decoders()) {
+        if (d.event->topic0() != log.topics[0]) continue;
+        auto decoded = eth::abi::decode_log(*d.event, log.topics, log.data);
+        if (!decoded) return decoded.error().wrap("cannot decode " + d.event->name + " event");
+        Reader r{decoded->values, d.event->name};
+        DispatcherEvent e = d.build(r);
+        ZP_CHECK(r.done());
+        return e;
+    }
+    return Error{Errc::not_found, "topic " + to_hex(log.topics[0]) + " is not a WorkerDispatcher event"};
+}
+
+Result<std::vector<EventRecord>> decode_events(const Address& dispatcher, const std::vector<eth::Log>& logs) {
+    std::vector<EventRecord> out;
+    for (const auto& log : logs) {
+        if (log.address != dispatcher) continue;
+        auto e = decode_event(log);
+        if (!e)
+            return e.error().wrap("log " + std::to_string(log.log_index) + " of block " +
+                                  std::to_string(log.block_number));
+        out.push_back({std::move(e).value(), log.block_number, log.block_hash, log.transaction_hash, log.log_index,
+                       log.removed});
+    }
+    return out;
+}
+
+std::vector<Hash32> event_topics() {
+    std::vector<Hash32> t;
+    for (const auto& d : decoders()) t.push_back(d.event->topic0());
+    return t;
+}
+
+const eth::RevertDecoder& revert_decoder() {
+    static const eth::RevertDecoder decoder = [] {
+        eth::RevertDecoder d;
+        for (const auto& e : worker_dispatcher_abi().errors) d.add(e);
+        return d;
+    }();
+    return decoder;
+}
+
+eth::Revert decode_revert(ByteView data) { return revert_decoder().decode(data); }
+
+Result<void> add_errors_to(eth::RpcClient& rpc) { return rpc.add_error_abi(worker_dispatcher_abi_json()); }
+
+// ------------------------------------------------------------------------------ Dispatcher
+
+Result<std::vector<Value>> Dispatcher::view(std::string_view name, std::vector<Value> args,
+                                            const eth::BlockTag& at) const {
+    const auto& fn = function(name);
+    const Bytes data = eth::abi::encode_call(fn, args).value();
+    auto out = rpc_.call(eth::CallRequest{std::nullopt, address_, data, std::nullopt, std::nullopt}, at);
+    if (!out) {
+        if (out.error().code() == Errc::reverted) {  // name the contract's custom error
+            auto sim = simulate(Address{}, data);
+            if (sim && sim->reverted)
+                return Error{Errc::reverted, fn.name + " reverted: " + sim->revert.text};
+        }
+        return out.error().wrap(fn.name + " on " + eth::to_checksum(address_));
+    }
+    if (out->empty())
+        return Error{Errc::not_found, "no contract answers at " + eth::to_checksum(address_) + " (empty reply to " +
+                                          fn.name + ")"};
+    auto values = eth::abi::decode_output(fn, *out);
+    if (!values) return values.error().wrap("cannot decode the reply of " + fn.name);
+    return values;
+}
+
+Result<DispatcherConfig> Dispatcher::config(const eth::BlockTag& at) const {
+    const auto v = ZP_TRY(view("config", {}, at));
+    Reader r{v, "config"};
+    DispatcherConfig c{r.big(), r.big(), r.big(), r.big(), r.big(), r.big(), r.big()};
+    ZP_CHECK(r.done());
+    return c;
+}
+
+namespace {
+Result<std::uint64_t> single_u64(const std::vector<Value>& v, std::string_view what) {
+    Reader r{v, what};
+    const auto n = r.num<std::uint64_t>();
+    ZP_CHECK(r.done());
+    return n;
+}
+}  // namespace
+
+Result<std::uint64_t> Dispatcher::worker_count(const eth::BlockTag& at) const {
+    return single_u64(ZP_TRY(view("workerCount", {}, at)), "workerCount");
+}
+Result<std::uint64_t> Dispatcher::active_worker_count(const eth::BlockTag& at) const {
+    return single_u64(ZP_TRY(view("activeWorkerCount", {}, at)), "activeWorkerCount");
+}
+Result<std::uint64_t> Dispatcher::agreement_count(const eth::BlockTag& at) const {
+    return single_u64(ZP_TRY(view("agreementCount", {}, at)), "agreementCount");
+}
+Result<std::uint64_t> Dispatcher::worker_id_of(const Address& owner, const eth::BlockTag& at) const {
+    return single_u64(ZP_TRY(view("workerIdOf", {Value::address(owner)}, at)), "workerIdOf");
+}
+Result<std::uint64_t> Dispatcher::reputation_of(std::uint64_t worker_id, const eth::BlockTag& at) const {
+    return single_u64(ZP_TRY(view("reputationOf", {id(worker_id)}, at)), "reputationOf");
+}
+
+Result<WorkerView> Dispatcher::get_worker(std::uint64_t worker_id, const eth::BlockTag& at) const {
+    const auto v = ZP_TRY(view("getWorker", {id(worker_id)}, at));
+    Reader outer{v, "getWorker"};
+    Reader r = outer.tuple();
+    WorkerView w;
+    w.owner = r.address();
+    w.status = r.enumeration<WorkerStatus>(4);
+    w.price_per_second = r.num<std::uint64_t>();
+    w.max_duration = r.num<std::uint32_t>();
+    w.cpu_millicores = r.num<std::uint32_t>();
+    w.memory_mb = r.num<std::uint32_t>();
+    w.stake = r.big();
+    w.open_agreements = r.num<std::uint64_t>();
+    w.cool_down_end = r.num<std::uint64_t>();
+    w.assignable = r.boolean();
+    w.public_key = r.bytes();
+    outer.absorb(r);
+    ZP_CHECK(outer.done());
+    return w;
+}
+
+Result<Reputation> Dispatcher::reputation_counters(std::uint64_t worker_id, const eth::BlockTag& at) const {
+    const auto v = ZP_TRY(view("reputationCounters", {id(worker_id)}, at));
+    Reader outer{v, "reputationCounters"};
+    Reader r = outer.tuple();
+    Reputation rep;
+    rep.verified_periods = r.num<std::uint64_t>();
+    rep.failed_periods = r.num<std::uint64_t>();
+    rep.completed_agreements = r.num<std::uint64_t>();
+    rep.failed_agreements = r.num<std::uint64_t>();
+    outer.absorb(r);
+    ZP_CHECK(outer.done());
+    return rep;
+}
+
+Result<AgreementView> Dispatcher::get_agreement(std::uint64_t agreement_id, const eth::BlockTag& at) const {
+    const auto v = ZP_TRY(view("getAgreement", {id(agreement_id)}, at));
+    Reader outer{v, "getAgreement"};
+    Reader r = outer.tuple();
+    AgreementView a;
+    a.client = r.address();
+    a.status = r.enumeration<AgreementStatus>(5);
+    a.worker_id = r.num<std::uint32_t>();
+    a.verifier_ids = r.u32s();
+    a.price_per_second = r.num<std::uint64_t>();
+    a.max_price_per_second = r.num<std::uint64_t>();
+    a.period_seconds = r.num<std::uint32_t>();
+    a.periods = r.num<std::uint32_t>();
+    a.billable_periods = r.num<std::uint32_t>();
+    a.accept_deadline = r.num<std::uint64_t>();
+    a.start_deadline = r.num<std::uint64_t>();
+    a.started_at = r.num<std::uint64_t>();
+    a.deposit = r.big();
+    a.paid_periods = r.num<std::uint64_t>();
+    a.client_refund = r.big();
+    a.worker_redeemed = r.boolean();
+    a.client_refunded = r.boolean();
+    outer.absorb(r);
+    ZP_CHECK(outer.done());
+    return a;
+}
+
+Result<u256> Dispatcher::quote(std::uint64_t max_price_per_second, std::uint32_t duration, std::uint32_t period_seconds,
+                               std::uint8_t verifiers, const eth::BlockTag& at) const {
+    const auto v = ZP_TRY(view(
+        "quote", {u(max_price_per_second, 64), u(duration, 32), u(period_seconds, 32), u(verifiers, 8)}, at));
+    Reader r{v, "quote"};
+    const u256 q = r.big();
+    ZP_CHECK(r.done());
+    return q;
+}
+
+Result<Dispatcher::Reports> Dispatcher::get_reports(std::uint64_t agreement_id, std::uint64_t verifier_index,
+                                                    std::uint64_t first_period, const eth::BlockTag& at) const {
+    const auto v = ZP_TRY(view("getReports", {id(agreement_id), id(verifier_index), id(first_period)}, at));
+    Reader r{v, "getReports"};
+    Reports rep{r.big(), r.big()};
+    ZP_CHECK(r.done());
+    return rep;
+}
+
+Result<CallOutcome> Dispatcher::simulate(const Address& from, ByteView data, const u256& value) const {
+    // A direct request (not RpcClient::call) because the typed revert needs the raw revert data.
+    const auto url = ZP_TRY(eth::HttpUrl::parse(rpc_.url()));
+    eth::HttpClient http{url, eth::HttpOptions{}};
+    nlohmann::json call{{"from", eth::to_checksum(from)}, {"to", eth::to_checksum(address_)}, {"data", to_hex(data)}};
+    if (value != 0) call["value"] = to_hex_quantity(value);
+    const nlohmann::json body{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "eth_call"}, {"params", {call, "latest"}}};
+    auto reply = http.post(body.dump());
+    if (auto* err = std::get_if<eth::HttpError>(&reply)) return err->error.wrap("eth_call to " + rpc_.url());
+    const auto& text = std::get<eth::HttpResponse>(reply).body;
+    const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) return Error{Errc::rpc_bad_reply, "eth_call: the reply is not a JSON object"};
+    CallOutcome outcome;
+    if (j.contains("result")) {
+        outcome.output = ZP_TRY(eth::json_bytes(j["result"], "eth_call result"));
+        return outcome;
+    }
+    if (!j.contains("error") || !j["error"].is_object())
+        return Error{Errc::rpc_bad_reply, "eth_call: the reply has neither result nor error"};
+    const auto& e = j["error"];
+    const std::string message = e.contains("message") && e["message"].is_string() ? e["message"].get<std::string>() : "";
+    if (e.contains("data") && e["data"].is_string()) {
+        auto bytes = from_hex(e["data"].get<std::string>());
+        if (bytes) {
+            outcome.reverted = true;
+            outcome.revert = decode_revert(*bytes);
+            return outcome;
+        }
+    }
+    if (message.find("revert") != std::string::npos) {
+        outcome.reverted = true;
+        outcome.revert.text = message;
+        return outcome;
+    }
+    return Error{Errc::rpc_error, "eth_call failed: " + message};
+}
+
+Result<eth::TxRequest> Dispatcher::buy_contract_tx(const Address& from, const Requirements& req) const {
+    const u256 value = ZP_TRY(quote(req));
+    Bytes data = calls::buy_contract(req);
+    auto estimate = rpc_.estimate_gas(eth::CallRequest{from, address_, data, value, std::nullopt});
+    if (!estimate) {
+        if (estimate.error().code() == Errc::reverted) {
+            auto sim = simulate(from, data, value);
+            if (sim && sim->reverted) return Error{Errc::reverted, "buyContract would revert: " + sim->revert.text};
+        }
+        return estimate.error().wrap("cannot estimate gas for buyContract");
+    }
+    eth::TxRequest tx{address_, value, std::move(data), buy_contract_gas_limit(*estimate)};
+    return tx;
+}
+
+Result<Deployed> deploy_dispatcher(eth::RpcClient& rpc, eth::TxSender& sender, const DispatcherConfig& config) {
+    auto sent = sender.send(eth::TxRequest{std::nullopt, 0, deploy_data(config), std::nullopt});
+    if (!sent) return sent.error().wrap("cannot deploy WorkerDispatcher");
+    const auto& receipt = sent->receipt;
+    if (!receipt.status)
+        return Error{Errc::reverted, "the WorkerDispatcher deployment " + to_hex(receipt.transaction_hash) + " reverted"};
+    if (!receipt.contract_address)
+        return Error{Errc::rpc_bad_reply, "the deployment receipt has no contract address"};
+    const auto code = ZP_TRY(rpc.get_code(*receipt.contract_address));
+    if (code.empty())
+        return Error{Errc::not_found, "no code at " + eth::to_checksum(*receipt.contract_address) + " after deployment"};
+    return Deployed{*receipt.contract_address, receipt.block_number, receipt.transaction_hash, receipt.gas_used};
+}
+
+}  // namespace zeppelin::market
