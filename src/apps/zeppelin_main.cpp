@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
     cli::add_util_commands(app);
     cli::add_wallet_commands(app);
     cli::add_tx_commands(app);
+    cli::add_contracts_commands(app);
+    cli::add_devnet_commands(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -17,5 +17,7 @@ GlobalOptions& global_options();
 void add_util_commands(CLI::App& app);
 void add_wallet_commands(CLI::App& app);
 void add_tx_commands(CLI::App& app);
+void add_contracts_commands(CLI::App& app);
+void add_devnet_commands(CLI::App& app);
 
 }  // namespace zeppelin::cli

@@ -1,0 +1,115 @@
+// Sends EIP-1559 transactions from ONE account, for any number of concurrent callers.
+//
+//  * Nonces: read once from eth_getTransactionCount(pending), then assigned locally under a
+//    mutex, in the order transactions reach the node (sign + send happen under the lock, so
+//    nonces are contiguous). "nonce too low" resynchronizes from the node and retries.
+//  * Fees: the node's suggestion (max_fee = 2 * base fee + tip, see RpcClient::suggest_fees).
+//  * Stuck transactions: a transaction not mined within `resend_after` is signed again with the
+//    same nonce and both fee fields raised by `fee_bump_percent` (nodes require >= 10%); the
+//    first of the sent versions to be mined wins.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "zeppelin/core/bytes.hpp"
+#include "zeppelin/core/result.hpp"
+#include "zeppelin/core/u256.hpp"
+#include "zeppelin/eth/rpc.hpp"
+#include "zeppelin/eth/secp256k1.hpp"
+#include "zeppelin/eth/transaction.hpp"
+
+namespace zeppelin::eth {
+
+struct SignedTx {
+    Bytes raw;
+    Hash32 hash;
+};
+
+/// Signs a fully filled unsigned transaction (type 2, chain id, nonce, fees, gas) and returns
+/// the raw bytes and hash. Lets keys live elsewhere (a keystore, a hardware wallet).
+using Signer = std::function<Result<SignedTx>(const Transaction& unsigned_tx)>;
+
+/// A Signer holding a private key in memory.
+Signer make_key_signer(const PrivateKey& key);
+
+/// What to send. Without gas_limit the sender estimates it (plus a margin).
+struct TxRequest {
+    std::optional<Address> to;  // absent: contract creation
+    u256 value{0};
+    Bytes data;
+    std::optional<std::uint64_t> gas_limit;
+};
+
+struct SenderOptions {
+    std::uint64_t confirmations{1};
+    std::chrono::milliseconds poll_interval{200};
+    /// A transaction still unmined after this long is replaced with higher fees.
+    std::chrono::milliseconds resend_after{std::chrono::seconds{30}};
+    /// Overall limit for a transaction to be mined (Errc::timeout after it).
+    std::chrono::milliseconds timeout{std::chrono::minutes{10}};
+    /// Raise of both fee fields per replacement, percent (at least 10, which nodes require).
+    unsigned fee_bump_percent{15};
+    /// Added to eth_estimateGas's answer, percent.
+    unsigned gas_margin_percent{20};
+    /// Never offer a max fee per gas above this (replacements stop there).
+    std::optional<u256> max_fee_cap;
+};
+
+/// A transaction handed to the node, not yet known to be mined.
+struct PendingTx {
+    Transaction tx;               // unsigned fields of the latest version sent
+    std::vector<Hash32> hashes;   // every version sent, oldest first
+    std::chrono::steady_clock::time_point first_sent;
+    std::chrono::steady_clock::time_point last_sent;
+};
+
+struct SentTx {
+    Receipt receipt;
+    std::uint64_t nonce{0};
+    std::vector<Hash32> hashes;  // every version sent; receipt.transaction_hash is one of them
+    unsigned replacements{0};
+    u256 max_fee_per_gas;        // of the latest version sent
+    u256 max_priority_fee_per_gas;
+};
+
+class TxSender final {
+public:
+    TxSender(RpcClient& rpc, const Address& from, std::uint64_t chain_id, Signer signer, SenderOptions options = {});
+    /// Reads the chain id from the node; signs with `key`.
+    static Result<std::unique_ptr<TxSender>> create(RpcClient& rpc, const PrivateKey& key, SenderOptions options = {});
+
+    TxSender(const TxSender&) = delete;
+    TxSender& operator=(const TxSender&) = delete;
+
+    /// Submits and waits for the receipt (with the configured confirmations). Thread-safe.
+    Result<SentTx> send(const TxRequest& request);
+    /// Estimates gas and fees, assigns a nonce, signs and hands the transaction to the node.
+    Result<PendingTx> submit(const TxRequest& request);
+    /// Waits for a submitted transaction, replacing it with higher fees while it is stuck.
+    Result<SentTx> wait(PendingTx pending);
+
+    /// Forgets the local nonce; the next submit reads it from the node again.
+    void resync_nonce();
+    [[nodiscard]] const Address& from() const noexcept { return from_; }
+    [[nodiscard]] std::optional<std::uint64_t> next_nonce() const;
+
+private:
+    Result<SignedTx> sign(const Transaction& tx) const;
+    Result<void> bump_and_resend(PendingTx& pending);
+
+    RpcClient& rpc_;
+    Address from_;
+    std::uint64_t chain_id_;
+    Signer signer_;
+    SenderOptions options_;
+    mutable std::mutex mutex_;
+    std::optional<std::uint64_t> next_nonce_;  // guarded by mutex_
+};
+
+}  // namespace zeppelin::eth
