@@ -1,0 +1,98 @@
+// TLS 1.3 with an external pre-shared key (RFC 8446 §2.2, OpenSSL 3 psk session callbacks):
+// no certificates; both ends prove knowledge of the 32-byte agreement secret, and the
+// (EC)DHE key exchange (psk_dhe_ke) gives forward secrecy. Cipher: TLS_AES_256_GCM_SHA384.
+// PSK identity = agreement id. Tickets are disabled: every connection is a full PSK handshake.
+//
+// The process ignores SIGPIPE once a connection is created (OpenSSL writes with write(2)).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "zeppelin/core/bytes.hpp"
+#include "zeppelin/core/result.hpp"
+
+struct ssl_ctx_st;
+struct ssl_st;
+
+namespace zeppelin::transfer {
+
+using Secret = FixedBytes<32>;
+
+struct Endpoint {
+    std::string host;
+    std::uint16_t port{0};
+};
+
+class TlsConnection final {
+  public:
+    ~TlsConnection();
+    TlsConnection(const TlsConnection&) = delete;
+    TlsConnection& operator=(const TlsConnection&) = delete;
+
+    /// Connects and completes the PSK handshake. Errc::auth_failed if the worker does not
+    /// accept the key, Errc::io / Errc::timeout for network problems.
+    static Result<std::unique_ptr<TlsConnection>> connect(const Endpoint& to, const std::string& identity,
+                                                          const Secret& secret, std::chrono::milliseconds timeout);
+
+    Result<void> write_all(ByteView data);
+    Result<void> read_exact(std::uint8_t* out, std::size_t n);
+
+    /// Wakes a blocked reader/writer from another thread (the connection becomes unusable).
+    void abort() noexcept;
+    /// Sends close_notify (best effort).
+    void close() noexcept;
+
+    [[nodiscard]] std::uint64_t bytes_written() const noexcept { return written_; }
+    [[nodiscard]] std::uint64_t bytes_read() const noexcept { return read_; }
+    /// Bytes that crossed the socket both ways (TLS records, handshake included).
+    [[nodiscard]] std::uint64_t transport_bytes() const noexcept;
+    [[nodiscard]] const std::string& identity() const noexcept { return identity_; }
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+
+    /// Test hook: after this many bytes written the socket is cut (0 = never).
+    void set_drop_after(std::uint64_t bytes) noexcept { drop_after_ = bytes; }
+
+    // internal: used by TlsServer
+    TlsConnection(int fd, ssl_st* ssl) noexcept : fd_{fd}, ssl_{ssl} {}
+    std::string identity_;
+    Secret secret_{};
+    Error ssl_error(int rc, const char* what);
+
+  private:
+    int fd_{-1};
+    ssl_st* ssl_{nullptr};
+    std::uint64_t written_{0};
+    std::uint64_t read_{0};
+    std::uint64_t drop_after_{0};
+};
+
+/// Server side: one SSL_CTX; `lookup` maps a PSK identity to its secret (nullopt = unknown,
+/// the handshake then fails).
+class TlsServer final {
+  public:
+    using Lookup = std::function<std::optional<Secret>(const std::string& identity)>;
+    static Result<std::unique_ptr<TlsServer>> create(Lookup lookup);
+    ~TlsServer();
+    TlsServer(const TlsServer&) = delete;
+    TlsServer& operator=(const TlsServer&) = delete;
+
+    /// Runs the handshake on an accepted socket (takes ownership of fd).
+    Result<std::unique_ptr<TlsConnection>> accept(int fd, std::chrono::milliseconds timeout);
+
+    // internal
+    Lookup lookup_;
+    explicit TlsServer(ssl_ctx_st* ctx) noexcept : ctx_{ctx} {}
+
+  private:
+    ssl_ctx_st* ctx_{nullptr};
+};
+
+/// Sets SO_RCVTIMEO/SO_SNDTIMEO.
+void set_socket_timeout(int fd, std::chrono::milliseconds timeout) noexcept;
+
+}  // namespace zeppelin::transfer
