@@ -25,6 +25,8 @@
 #include "support/test_image.hpp"
 #include "zeppelin/runtime/engine.hpp"
 #include "zeppelin/runtime/work.hpp"
+#include "zeppelin/transfer/digest.hpp"
+#include "zeppelin/transfer/image.hpp"
 
 namespace zeppelin::runtime {
 namespace {
@@ -237,6 +239,26 @@ TEST_F(Runtime, LoadedImageHasTheCommittedIdentity) {
     });
     ASSERT_TRUE(again) << again.error().message();
     EXPECT_EQ(again->id, image_.config_digest);
+}
+
+TEST_F(Runtime, ExportsAnImageByNameWithTheSameIdentity) {
+    // A client may name an image its engine holds instead of an archive: the engine's export must
+    // carry the identity the client commits to on chain, as the transfer layer computes it.
+    const auto out = dir_->path() / "exported.tar";
+    auto exported = engine().export_image(image_.tag, out);
+    ASSERT_TRUE(exported) << exported.error().message();
+    auto info = transfer::inspect_image(out);
+    ASSERT_TRUE(info) << info.error().message();
+    EXPECT_EQ(transfer::digest_string(info->config_digest), image_.config_digest);
+    ASSERT_EQ(info->layers.size(), image_.diff_ids.size());
+    for (std::size_t i = 0; i < info->layers.size(); ++i)
+        EXPECT_EQ(transfer::digest_string(info->layers[i].diff_id), image_.diff_ids[i]);
+
+    auto missing = engine().export_image("localhost/zeppelin-no-such-image:" + run_id_, dir_->path() / "none.tar");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code(), Errc::not_found) << missing.error().message();
+    EXPECT_FALSE(std::filesystem::exists(dir_->path() / "none.tar"));
+    EXPECT_FALSE(std::filesystem::exists(dir_->path() / "none.tar.partial"));
 }
 
 TEST_F(Runtime, ServesHttpWithLimitsThenRecoversAndCleansUp) {

@@ -1,5 +1,9 @@
 #include "zeppelin/runtime/engine.hpp"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -265,6 +269,39 @@ Result<LoadedImage> Engine::load_image(BodySource source, std::optional<std::uin
     // request_timeout of silence while uploading.
     HttpTimeouts t{options_.connect_timeout, options_.load_timeout, options_.load_timeout};
     return finish_load(http_.exchange(req, t));
+}
+
+Result<void> Engine::export_image(std::string_view ref, const std::filesystem::path& out) const {
+    const auto name = ZP_TRY(path_segment("image reference", ref, true));
+    const auto tmp = std::filesystem::path{out.string() + ".partial"};
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) return Error{Errc::io, "cannot write " + tmp.string() + ": " + std::strerror(errno)};
+    bool write_failed = false;
+    BodySink sink = [&](std::string_view piece) {
+        if (std::fwrite(piece.data(), 1, piece.size(), f) != piece.size()) {
+            write_failed = true;
+            return false;
+        }
+        return true;
+    };
+    HttpRequest req;
+    req.target = path("/images/" + name + "/get");
+    auto reply = http_.exchange(req, HttpTimeouts{options_.connect_timeout, options_.load_timeout, options_.request_timeout},
+                                sink);
+    const bool closed = std::fclose(f) == 0;
+    auto fail = [&](Error e) {
+        std::error_code ec;
+        std::filesystem::remove(tmp, ec);
+        return e;
+    };
+    if (!reply) return fail(reply.error().wrap("exporting image " + name));
+    if (reply->status == 404) return fail(Error{Errc::not_found, "the container engine has no image " + name});
+    if (reply->status != 200) return fail(status_error(*reply, "exporting image " + name));
+    if (write_failed || !closed) return fail(Error{Errc::io, "cannot write " + tmp.string()});
+    std::error_code ec;
+    std::filesystem::rename(tmp, out, ec);
+    if (ec) return fail(Error{Errc::io, "cannot rename " + tmp.string() + " to " + out.string() + ": " + ec.message()});
+    return {};
 }
 
 Result<ImageInfo> Engine::inspect_image(std::string_view ref) const {

@@ -168,6 +168,9 @@ class Engine final {
     Result<ImageInfo> inspect_image(std::string_view ref) const;
     /// Errc::not_found when absent; engine_error (HTTP 409) while a container uses it, unless `force`.
     Result<void> remove_image(std::string_view ref, bool force = false) const;
+    /// Saves an image the engine holds (by name or id) as a docker-archive tar at `out`
+    /// (GET /images/{name}/get), written to a temporary file first and renamed when complete.
+    Result<void> export_image(std::string_view ref, const std::filesystem::path& out) const;
 
     // ---- containers
     /// POST /containers/create with a Docker API ContainerConfig (see work.hpp for the one Zeppelin
