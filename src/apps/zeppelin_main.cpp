@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     cli::add_tx_commands(app);
     cli::add_contracts_commands(app);
     cli::add_devnet_commands(app);
+    cli::add_image_commands(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -23,6 +24,7 @@
 #include <thread>
 
 #include "support/test_image.hpp"
+
 #include "zeppelin/runtime/engine.hpp"
 #include "zeppelin/runtime/work.hpp"
 #include "zeppelin/transfer/digest.hpp"
@@ -259,6 +261,32 @@ TEST_F(Runtime, ExportsAnImageByNameWithTheSameIdentity) {
     EXPECT_EQ(missing.error().code(), Errc::not_found) << missing.error().message();
     EXPECT_FALSE(std::filesystem::exists(dir_->path() / "none.tar"));
     EXPECT_FALSE(std::filesystem::exists(dir_->path() / "none.tar.partial"));
+}
+
+namespace {
+// Runs the zeppelin CLI, returning its exit status and standard output (stderr to stdout).
+std::pair<int, std::string> run_cli(const std::string& args) {
+    std::string cmd = std::string{ZEPPELIN_CLI_PATH} + " " + args + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    const int status = ::pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+}  // namespace
+
+TEST_F(Runtime, CliInspectsAnArchiveOrAnEngineImage) {
+    auto [code, out] = run_cli("image inspect " + image_.archive.string());
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_NE(out.find("config digest: " + image_.config_digest), std::string::npos) << out;
+    auto [code2, out2] = run_cli("image inspect --json " + image_.tag);
+    EXPECT_EQ(code2, 0) << out2;
+    EXPECT_NE(out2.find("\"source\": \"engine\""), std::string::npos) << out2;
+    EXPECT_NE(out2.find(image_.config_digest), std::string::npos) << out2;
+    auto [code3, out3] = run_cli("image inspect localhost/zeppelin-no-such-image:" + run_id_);
+    EXPECT_EQ(code3, 1) << out3;
+    EXPECT_NE(out3.find("Error: "), std::string::npos) << out3;
 }
 
 TEST_F(Runtime, ServesHttpWithLimitsThenRecoversAndCleansUp) {

@@ -19,5 +19,6 @@ void add_wallet_commands(CLI::App& app);
 void add_tx_commands(CLI::App& app);
 void add_contracts_commands(CLI::App& app);
 void add_devnet_commands(CLI::App& app);
+void add_image_commands(CLI::App& app);
 
 }  // namespace zeppelin::cli
