@@ -32,10 +32,10 @@ echo "engine: $ZEPPELIN_DOCKER_HOST"
 
 say "Starting a local devnet and deploying WorkerDispatcher"
 zeppelin devnet up --port "$PORT"
-zeppelin devnet status
 
 say "Building a web-server image locally (busybox httpd) and computing its on-chain identity"
-bash scripts/make-test-image.sh "$ZEPPELIN_HOME/web.tar"
+bash scripts/make-test-image.sh "$ZEPPELIN_HOME/web.tar" >/dev/null
+zeppelin image inspect "$ZEPPELIN_HOME/web.tar"
 
 say "A complete agreement on chain: register, buy (1 h, 3 verifiers), accept, start, verify, redeem, refund"
 bash contracts/scripts/anvil-lifecycle.sh 3600
