@@ -12,7 +12,7 @@ PACKAGES=(
   libsecp256k1-dev libcrypto++-dev libssl-dev libboost-dev libsqlite3-dev libzstd-dev
   libarchive-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  podman runc busybox-static uidmap iproute2 procps psmisc
+  podman runc busybox-static uidmap iproute2 procps psmisc curl
 )
 
 missing=()
