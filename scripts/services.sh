@@ -19,7 +19,8 @@ case "${1:-}" in
     command -v runc >/dev/null || { echo "services: runc is not installed (bash scripts/setup.sh)" >&2; exit 1; }
     if ! alive; then
       rm -f "$SOCK"
-      setsid "${PODMAN[@]}" system service --time=0 "unix://$SOCK" >"$RUN_DIR/podman.log" 2>&1 < /dev/null &
+      # Run from $RUN_DIR: conmon drops files such as "oom" (after an OOM kill) in its working directory.
+      (cd "$RUN_DIR" && exec setsid "${PODMAN[@]}" system service --time=0 "unix://$SOCK" >"$RUN_DIR/podman.log" 2>&1 < /dev/null) &
       echo $! > "$PIDFILE"
     fi
     for _ in $(seq 1 300); do  # up to 30 s: a loaded 2-core machine starts podman slowly
