@@ -61,15 +61,18 @@ std::vector<std::string> work_labels(std::string_view agreement_id, std::string_
     return labels;
 }
 
-RunningWork from_info(const ContainerInfo& info) {
+// ContainerInfo (inspect) and ContainerSummary (list) carry the same fields under the same
+// names; only the state differs in shape.
+template <class Container>
+RunningWork running_work(const Container& c, std::string state) {
     RunningWork w;
-    if (auto it = info.labels.find(std::string{kAgreementLabel}); it != info.labels.end()) w.agreement_id = it->second;
-    w.container_id = info.id;
-    w.container_name = info.name;
-    w.image = info.image;
-    w.image_id = normalize_image_id(info.image_id);
-    w.state = info.state.status;
-    for (const auto& p : info.ports) {
+    if (auto it = c.labels.find(std::string{kAgreementLabel}); it != c.labels.end()) w.agreement_id = it->second;
+    w.container_id = c.id;
+    w.container_name = c.name;
+    w.image = c.image;
+    w.image_id = normalize_image_id(c.image_id);
+    w.state = std::move(state);
+    for (const auto& p : c.ports) {
         if (p.host_port != 0) {
             w.host_ip = p.host_ip.empty() ? "0.0.0.0" : p.host_ip;
             w.host_port = p.host_port;
@@ -79,23 +82,9 @@ RunningWork from_info(const ContainerInfo& info) {
     return w;
 }
 
-RunningWork from_summary(const ContainerSummary& s) {
-    RunningWork w;
-    if (auto it = s.labels.find(std::string{kAgreementLabel}); it != s.labels.end()) w.agreement_id = it->second;
-    w.container_id = s.id;
-    w.container_name = s.name;
-    w.image = s.image;
-    w.image_id = normalize_image_id(s.image_id);
-    w.state = s.state;
-    for (const auto& p : s.ports) {
-        if (p.host_port != 0) {
-            w.host_ip = p.host_ip.empty() ? "0.0.0.0" : p.host_ip;
-            w.host_port = p.host_port;
-            break;
-        }
-    }
-    return w;
-}
+RunningWork from_info(const ContainerInfo& info) { return running_work(info, info.state.status); }
+
+RunningWork from_summary(const ContainerSummary& s) { return running_work(s, s.state); }
 
 }  // namespace
 

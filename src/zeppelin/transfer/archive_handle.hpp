@@ -8,14 +8,16 @@
 
 namespace zeppelin::transfer::detail {
 
-class ArchiveReader final {
+/// Owns one libarchive handle made by `New` and released by `Free` (read or write side).
+template <archive* (*New)(), int (*Free)(archive*)>
+class ArchiveHandle final {
   public:
-    ArchiveReader() : a_{archive_read_new()} {}
-    ~ArchiveReader() {
-        if (a_ != nullptr) archive_read_free(a_);
+    ArchiveHandle() : a_{New()} {}
+    ~ArchiveHandle() {
+        if (a_ != nullptr) Free(a_);
     }
-    ArchiveReader(const ArchiveReader&) = delete;
-    ArchiveReader& operator=(const ArchiveReader&) = delete;
+    ArchiveHandle(const ArchiveHandle&) = delete;
+    ArchiveHandle& operator=(const ArchiveHandle&) = delete;
     [[nodiscard]] archive* get() const noexcept { return a_; }
     [[nodiscard]] std::string error() const {
         const char* e = archive_error_string(a_);
@@ -26,23 +28,8 @@ class ArchiveReader final {
     archive* a_;
 };
 
-class ArchiveWriter final {
-  public:
-    ArchiveWriter() : a_{archive_write_new()} {}
-    ~ArchiveWriter() {
-        if (a_ != nullptr) archive_write_free(a_);
-    }
-    ArchiveWriter(const ArchiveWriter&) = delete;
-    ArchiveWriter& operator=(const ArchiveWriter&) = delete;
-    [[nodiscard]] archive* get() const noexcept { return a_; }
-    [[nodiscard]] std::string error() const {
-        const char* e = archive_error_string(a_);
-        return e != nullptr ? e : "unknown libarchive error";
-    }
-
-  private:
-    archive* a_;
-};
+using ArchiveReader = ArchiveHandle<archive_read_new, archive_read_free>;
+using ArchiveWriter = ArchiveHandle<archive_write_new, archive_write_free>;
 
 class Entry final {
   public:
