@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/process.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -26,22 +28,10 @@ std::string env_or(const char* name, std::string fallback) {
 std::string zeppelin_bin() { return env_or("ZEPPELIN_BIN", ZEPPELIN_BIN); }
 std::string cast_bin() { return env_or("ZEPPELIN_CAST", std::string{ZEPPELIN_SOURCE_DIR} + "/node_modules/.bin/cast"); }
 
-struct Outcome {
-    std::string out;
-    int status{-1};
-};
+using Outcome = zeppelin::test::CommandResult;
 
 // Arguments are paths under the temp directory, hex and fixed words, so plain concatenation is safe.
-Outcome run(const std::string& cmd) {
-    Outcome o;
-    FILE* p = ::popen((cmd + " 2>/dev/null").c_str(), "r");
-    if (p == nullptr) return o;
-    char buf[4096];
-    while (auto n = std::fread(buf, 1, sizeof buf, p)) o.out.append(buf, n);
-    int st = ::pclose(p);
-    o.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return o;
-}
+Outcome run(const std::string& cmd) { return zeppelin::test::run_command(cmd + " 2>/dev/null"); }
 
 class WalletInterop : public ::testing::Test {
 protected:

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "anvil.hpp"
+#include "process.hpp"
 #include "zeppelin/eth/address.hpp"
 #include "zeppelin/eth/rpc.hpp"
 #include "zeppelin/market/deployment.hpp"
@@ -23,22 +24,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
-    int status{-1};
-    std::string out;
-};
+using Run = test::CommandResult;
 
 Run run(const std::string& env, const std::string& args) {
-    const std::string cmd = env + " " + ZEPPELIN_CLI_PATH + " " + args + " 2>&1";
-    Run r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (p == nullptr) return r;
-    std::array<char, 4096> buf{};
-    std::size_t n = 0;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    const int w = ::pclose(p);
-    r.status = WIFEXITED(w) ? WEXITSTATUS(w) : -1;
-    return r;
+    return test::run_command(env + " " + ZEPPELIN_CLI_PATH + " " + args + " 2>&1");
 }
 
 nlohmann::json json_of(const Run& r) {

@@ -23,6 +23,7 @@
 #include <set>
 #include <thread>
 
+#include "support/process.hpp"
 #include "support/test_image.hpp"
 
 #include "zeppelin/runtime/engine.hpp"
@@ -42,16 +43,9 @@ std::optional<std::string> g_skip;  // reason to skip every test
 std::string g_run_dir;              // our own service's directory, when we started one
 
 std::string run_and_capture(const std::string& command, int& status) {
-    std::string out;
-    FILE* p = ::popen(command.c_str(), "r");
-    if (p == nullptr) {
-        status = -1;
-        return out;
-    }
-    std::array<char, 4096> buf{};
-    while (std::fgets(buf.data(), static_cast<int>(buf.size()), p) != nullptr) out += buf.data();
-    status = ::pclose(p);
-    return out;
+    auto r = test::run_command(command);
+    status = r.status;
+    return r.out;
 }
 
 class PodmanService final : public ::testing::Environment {
@@ -264,15 +258,10 @@ TEST_F(Runtime, ExportsAnImageByNameWithTheSameIdentity) {
 }
 
 namespace {
-// Runs the zeppelin CLI, returning its exit status and standard output (stderr to stdout).
+// Runs the zeppelin CLI, returning its exit status and output (stderr included).
 std::pair<int, std::string> run_cli(const std::string& args) {
-    std::string cmd = std::string{ZEPPELIN_CLI_PATH} + " " + args + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    const int status = ::pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+    auto r = test::run_command(std::string{ZEPPELIN_CLI_PATH} + " " + args + " 2>&1");
+    return {r.status, r.out};
 }
 }  // namespace
 
