@@ -46,6 +46,7 @@ function(zeppelin_library)
     add_executable(${lib}_test ${_tests})
     target_link_libraries(${lib}_test PRIVATE ${lib} ${ARG_TEST_DEPS} GTest::gmock GTest::gtest_main zeppelin_flags)
     target_compile_definitions(${lib}_test PRIVATE ZEPPELIN_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+    target_include_directories(${lib}_test PRIVATE ${PROJECT_SOURCE_DIR}/tests)  # tests/support helpers
     add_test(NAME ${lib}_test COMMAND ${lib}_test --gtest_brief=1)
     set_tests_properties(${lib}_test PROPERTIES LABELS unit)
   endif()

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "support/process.hpp"
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/eth/address.hpp"
 
@@ -192,15 +193,7 @@ TEST(Keystore, WriteFileModes) {
 }
 
 // Interop with cast 1.7.1 (node_modules/.bin/cast), skipped when cast is not installed.
-std::string run(const std::string& cmd) {
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (p == nullptr) return out;
-    char buf[512];
-    while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    ::pclose(p);
-    return out;
-}
+std::string run(const std::string& cmd) { return test::run_command(cmd).out; }
 
 fs::path cast_path() { return fs::path{ZEPPELIN_SOURCE_DIR} / "node_modules/.bin/cast"; }
 
