@@ -259,6 +259,31 @@ TEST(Tx, ExternalNonceUseIsResynced) {
     EXPECT_EQ(r->nonce, 2u);
 }
 
+TEST(Tx, NonceHeldByAForeignPendingTransactionIsResynced) {
+    // The foreign transaction waits in the pool (no automine), so the node answers the sender's
+    // nonce-1 transaction with "replacement transaction underpriced", not "nonce too low".
+    Anvil anvil;
+    auto rpc = RpcClient::connect(anvil.url()).value();
+    auto sender = TxSender::create(*rpc, key(0), fast_options()).value();
+    ASSERT_TRUE(sender->send(TxRequest{account(1), 1, {}, 21000}));
+    ASSERT_TRUE(anvil::set_automine(*rpc, false));
+    Transaction tx;
+    tx.chain_id = test::kAnvilChainId;
+    tx.nonce = 1;
+    tx.max_priority_fee_per_gas = 1'000'000'000;
+    tx.max_fee_per_gas = 10'000'000'000;
+    tx.gas_limit = 21000;
+    tx.to = account(2);
+    ASSERT_TRUE(rpc->send_raw_transaction(make_key_signer(key(0))(tx).value().raw));
+    auto pending = sender->submit(TxRequest{account(1), 2, {}, 21000});
+    ASSERT_TRUE(pending) << pending.error().message();
+    EXPECT_EQ(pending->tx.nonce, 2u);
+    ASSERT_TRUE(anvil::mine(*rpc, 1));
+    auto r = sender->wait(std::move(*pending));
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_TRUE(r->receipt.status);
+}
+
 TEST(Tx, StuckTransactionIsReplacedWithBumpedFees) {
     Anvil anvil;
     auto rpc = RpcClient::connect(anvil.url()).value();

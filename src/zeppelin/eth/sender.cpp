@@ -23,6 +23,13 @@ bool is_nonce_too_low(const Error& e) {
     return e.code() == Errc::rpc_error && (message_has(e, "nonce too low") || message_has(e, "nonce has already been used"));
 }
 
+/// A fresh transaction refused because its nonce is already used: mined ("nonce too low"), or
+/// held by another pending transaction in the pool, which the node reports as an underpriced
+/// replacement. Either way the account's nonce moved behind the sender's back.
+bool is_nonce_taken(const Error& e) {
+    return is_nonce_too_low(e) || (e.code() == Errc::rpc_error && message_has(e, "replacement transaction underpriced"));
+}
+
 bool is_transport_error(const Error& e) { return e.code() == Errc::rpc_unreachable || e.code() == Errc::timeout; }
 
 u256 bumped(const u256& v, unsigned percent) {
@@ -119,7 +126,7 @@ Result<PendingTx> TxSender::submit(const TxRequest& request) {
             return PendingTx{std::move(tx), {signed_tx.hash}, now, now};
         }
         const auto& err = sent.error();
-        if (is_nonce_too_low(err) && attempt < 3) {  // someone else used our nonces: resync
+        if (is_nonce_taken(err) && attempt < 3) {  // someone else used our nonces: resync
             next_nonce_.reset();
             continue;
         }
