@@ -362,5 +362,35 @@ TEST(RpcSend, NonceTooLowForAnotherTransactionIsAnError) {
     EXPECT_NE(h.error().message().find("nonce too low"), std::string::npos);
 }
 
+TEST(RpcGetTransaction, NodeAnsweringWithAnotherTransactionIsCaught) {
+    // The mainnet transaction 0x0ec0b6a2... (src/zeppelin/eth/transaction_test.cpp), self-consistent:
+    // whatever hash is asked for, this node answers with it.
+    const json mainnet = json::parse(R"({
+      "type":"0x2","chainId":"0x1","nonce":"0x42","maxPriorityFeePerGas":"0x3b9aca00","maxFeePerGas":"0x4a817c800",
+      "gas":"0xad62","to":"0x6069a6c32cf691f5982febae4faf8a6f3ab2f0f6","value":"0x0",
+      "input":"0xa22cb4650000000000000000000000005eee75727d804a2b13038928d36f8b188945a57a0000000000000000000000000000000000000000000000000000000000000000",
+      "accessList":[],"yParity":"0x0",
+      "r":"0x840cfc572845f5786e702984c2a582528cad4b49b2a10b9db1be7fca90058565",
+      "s":"0x25e7109ceb98168d95b09b18bbf6b685130e0562f233877d492b94eee0c5b6d1",
+      "hash":"0x0ec0b6a2df4d87424e5f6ad2a654e27aaeb7dac20ae9e8385cc09087ad532ee0",
+      "from":"0xdd6b8b3dc6b7ad97db52f08a275ff4483e024cea","blockNumber":null,"blockHash":null,"transactionIndex":null})");
+    FakeNode node{[&](const json& req) { return result_for(req, mainnet); }};
+    auto rpc = RpcClient::connect(node.url(), quick()).value();
+    const Hash32 real = fixed_from_hex<32>(mainnet["hash"].get<std::string>()).value();
+    auto ok = rpc->get_transaction(real);
+    ASSERT_TRUE(ok) << ok.error().message();
+    ASSERT_TRUE(ok->has_value());
+    EXPECT_EQ((*ok)->hash, real);
+    EXPECT_FALSE((*ok)->block_number);
+
+    Hash32 asked = real;
+    asked[0] ^= 1;
+    auto lie = rpc->get_transaction(asked);
+    ASSERT_FALSE(lie);
+    EXPECT_EQ(lie.error().code(), Errc::rpc_bad_reply);
+    EXPECT_NE(lie.error().message().find("transaction fields do not hash to " + to_hex(asked)), std::string::npos)
+        << lie.error().message();
+}
+
 }  // namespace
 }  // namespace zeppelin::eth

@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "accounts.hpp"
 #include "anvil.hpp"
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/core/units.hpp"
@@ -14,10 +15,8 @@ namespace zeppelin::eth {
 namespace {
 
 using namespace std::chrono_literals;
+using test::account;
 using test::Anvil;
-using test::kAnvilAccounts;
-
-Address account(std::size_t i) { return parse_address(kAnvilAccounts[i].address).value(); }
 
 TEST(RpcRead, ChainIdBlockNumberBalanceNonceCode) {
     Anvil anvil;

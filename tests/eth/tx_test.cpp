@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "accounts.hpp"
 #include "anvil.hpp"
 #include "store_contract.hpp"
 #include "zeppelin/core/hex.hpp"
@@ -23,18 +24,10 @@ namespace zeppelin::eth {
 namespace {
 
 using namespace std::chrono_literals;
+using test::account;
 using test::Anvil;
-using test::kAnvilAccounts;
-
-Address account(std::size_t i) { return parse_address(kAnvilAccounts[i].address).value(); }
-PrivateKey key(std::size_t i) { return PrivateKey::from_hex(kAnvilAccounts[i].private_key).value(); }
-
-SenderOptions fast_options() {
-    SenderOptions o;
-    o.poll_interval = 20ms;
-    o.timeout = 60s;
-    return o;
-}
+using test::fast_options;
+using test::key;
 
 Hash32 address_topic(const Address& a) {  // an indexed address: left-padded to 32 bytes
     Hash32 t;

@@ -146,13 +146,25 @@ Result<Hash32> json_hash(const json& v, std::string_view what) {
     return fixed_from<32>(b);
 }
 
+namespace {
+
+// obj[name]: an array of 32-byte hashes. `what` names the array in errors, `item` an element.
+Result<std::vector<Hash32>> required_hashes(const json& obj, const char* name, std::string_view what,
+                                            std::string_view item) {
+    const json* array = member(obj, name);
+    if (!array || !array->is_array()) return Error{Errc::rpc_bad_reply, std::string{what} + " missing or not an array"};
+    std::vector<Hash32> out;
+    for (const auto& h : *array) out.push_back(ZP_TRY(json_hash(h, item)));
+    return out;
+}
+
+}  // namespace
+
 Result<Log> parse_log(const json& v) {
     if (!v.is_object()) return Error{Errc::rpc_bad_reply, "a log is not a JSON object"};
     Log log;
     log.address = ZP_TRY(required<Address>(v, "address", json_address));
-    const json* topics = member(v, "topics");
-    if (!topics || !topics->is_array()) return Error{Errc::rpc_bad_reply, "log topics missing or not an array"};
-    for (const auto& t : *topics) log.topics.push_back(ZP_TRY(json_hash(t, "log topic")));
+    log.topics = ZP_TRY(required_hashes(v, "topics", "log topics", "log topic"));
     log.data = ZP_TRY(required<Bytes>(v, "data", json_bytes));
     auto opt_u64 = [&](const char* name) -> Result<std::uint64_t> {  // null while pending
         const json* m = member(v, name);
@@ -214,6 +226,116 @@ Result<BlockHeader> parse_block_header(const json& v) {
     h.gas_limit = ZP_TRY(required<std::uint64_t>(v, "gasLimit", json_u64));
     h.gas_used = ZP_TRY(required<std::uint64_t>(v, "gasUsed", json_u64));
     return h;
+}
+
+namespace {
+
+Result<TxType> transaction_type(const json& v) {
+    const json* t = member(v, "type");
+    if (!t || t->is_null()) return TxType::legacy;  // nodes from before EIP-2718 omit it
+    const auto n = ZP_TRY(json_u64(*t, "type"));
+    if (n > 2) return Error{Errc::unsupported, "transaction type " + std::to_string(n) + " is not supported"};
+    return static_cast<TxType>(n);
+}
+
+Result<AccessList> parse_access_list(const json& v) {
+    if (!v.is_array()) return Error{Errc::rpc_bad_reply, "accessList is not an array"};
+    AccessList list;
+    for (const auto& e : v) {
+        if (!e.is_object()) return Error{Errc::rpc_bad_reply, "an accessList entry is not a JSON object"};
+        AccessListEntry entry;
+        entry.address = ZP_TRY(required<Address>(e, "address", json_address));
+        entry.storage_keys = ZP_TRY(required_hashes(e, "storageKeys", "accessList storageKeys", "storage key"));
+        list.push_back(std::move(entry));
+    }
+    return list;
+}
+
+// The signature: r, s, and the y parity from "yParity" and/or "v" (legacy: 27/28 or
+// chainId * 2 + 35/36, which also gives the chain id; typed: 0/1). Both present must agree.
+Result<Signature> parse_transaction_signature(const json& v, Transaction& tx) {
+    Signature sig;
+    sig.r = to_be32(ZP_TRY(required<u256>(v, "r", json_quantity)));
+    sig.s = to_be32(ZP_TRY(required<u256>(v, "s", json_quantity)));
+    std::optional<u256> parity;
+    if (const json* y = member(v, "yParity"); y && !y->is_null()) parity = ZP_TRY(json_quantity(*y, "yParity"));
+    if (const json* vj = member(v, "v"); vj && !vj->is_null()) {
+        const u256 v_value = ZP_TRY(json_quantity(*vj, "v"));
+        u256 from_v = v_value;
+        if (tx.type == TxType::legacy) {
+            if (v_value == 27 || v_value == 28) {
+                from_v = v_value - 27;
+                tx.chain_id.reset();  // pre-EIP-155: no replay protection, whatever "chainId" says
+            } else if (v_value >= 35) {
+                const u256 id = (v_value - 35) / 2;
+                if (tx.chain_id && u256{*tx.chain_id} != id)
+                    return Error{Errc::rpc_bad_reply, "chainId " + std::to_string(*tx.chain_id) +
+                                                          " does not match the signature's v " + to_dec(v_value)};
+                if (id > std::numeric_limits<std::uint64_t>::max())
+                    return Error{Errc::rpc_bad_reply, "the chain id in v does not fit in 64 bits"};
+                tx.chain_id = static_cast<std::uint64_t>(id);
+                from_v = (v_value - 35) % 2;
+            } else {
+                return Error{Errc::rpc_bad_reply, "legacy signature v must be 27, 28 or chainId * 2 + 35/36, got " +
+                                                      to_dec(v_value)};
+            }
+        }
+        if (parity && *parity != from_v)
+            return Error{Errc::rpc_bad_reply, "yParity " + to_dec(*parity) + " does not match v " + to_dec(v_value)};
+        parity = from_v;
+    } else if (tx.type == TxType::legacy) {
+        return Error{Errc::rpc_bad_reply, "missing field \"v\""};
+    }
+    if (!parity) return Error{Errc::rpc_bad_reply, "missing field \"yParity\""};
+    if (*parity > 1) return Error{Errc::rpc_bad_reply, "signature y parity is neither 0 nor 1"};
+    sig.y_parity = static_cast<std::uint8_t>(*parity);
+    return sig;
+}
+
+Error hash_mismatch(const Hash32& expected, const Hash32& actual) {
+    return Error{Errc::rpc_bad_reply,
+                 "transaction fields do not hash to " + to_hex(expected) + " (they hash to " + to_hex(actual) + ")"};
+}
+
+}  // namespace
+
+Result<TransactionInfo> parse_transaction(const json& v) {
+    if (!v.is_object()) return Error{Errc::rpc_bad_reply, "the transaction is not a JSON object"};
+    TransactionInfo info;
+    Transaction& tx = info.tx;
+    tx.type = ZP_TRY(transaction_type(v));
+    info.hash = ZP_TRY(required<Hash32>(v, "hash", json_hash));
+    info.from = ZP_TRY(required<Address>(v, "from", json_address));
+    if (const json* c = member(v, "chainId"); c && !c->is_null()) tx.chain_id = ZP_TRY(json_u64(*c, "chainId"));
+    else if (tx.type != TxType::legacy) return Error{Errc::rpc_bad_reply, "missing field \"chainId\""};
+    tx.nonce = ZP_TRY(required<std::uint64_t>(v, "nonce", json_u64));
+    if (tx.type == TxType::dynamic_fee) {
+        tx.max_priority_fee_per_gas = ZP_TRY(required<u256>(v, "maxPriorityFeePerGas", json_quantity));
+        tx.max_fee_per_gas = ZP_TRY(required<u256>(v, "maxFeePerGas", json_quantity));
+    } else {
+        tx.gas_price = ZP_TRY(required<u256>(v, "gasPrice", json_quantity));
+    }
+    tx.gas_limit = ZP_TRY(required<std::uint64_t>(v, "gas", json_u64));
+    if (const json* to = member(v, "to"); to && !to->is_null()) tx.to = ZP_TRY(json_address(*to, "to"));
+    tx.value = ZP_TRY(required<u256>(v, "value", json_quantity));
+    tx.data = ZP_TRY(required<Bytes>(v, "input", json_bytes));
+    if (tx.type != TxType::legacy) {
+        if (const json* al = member(v, "accessList"); al && !al->is_null()) tx.access_list = ZP_TRY(parse_access_list(*al));
+    }
+    tx.signature = ZP_TRY(parse_transaction_signature(v, tx));
+    if (const json* b = member(v, "blockNumber"); b && !b->is_null()) info.block_number = ZP_TRY(json_u64(*b, "blockNumber"));
+    if (const json* b = member(v, "blockHash"); b && !b->is_null()) info.block_hash = ZP_TRY(json_hash(*b, "blockHash"));
+    if (const json* i = member(v, "transactionIndex"); i && !i->is_null())
+        info.transaction_index = ZP_TRY(json_u64(*i, "transactionIndex"));
+
+    const Hash32 computed = ZP_TRY(tx.hash());
+    if (computed != info.hash) return hash_mismatch(info.hash, computed);
+    auto signer = recover_sender(tx);
+    if (!signer) return Error{Errc::rpc_bad_reply, "transaction " + to_hex(info.hash) + ": " + signer.error().message()};
+    if (*signer != info.from)
+        return Error{Errc::rpc_bad_reply, "transaction " + to_hex(info.hash) + " claims to be from " + to_hex(info.from) +
+                                              " but was signed by " + to_hex(*signer)};
+    return info;
 }
 
 // ---------------------------------------------------------------- reply parsing
@@ -463,6 +585,15 @@ Result<std::optional<Receipt>> RpcClient::get_transaction_receipt(const Hash32& 
     auto receipt = parse_receipt(r);
     if (!receipt) return receipt.error().wrap("bad receipt for " + to_hex(tx) + " from " + url());
     return std::optional<Receipt>{std::move(*receipt)};
+}
+
+Result<std::optional<TransactionInfo>> RpcClient::get_transaction(const Hash32& hash) {
+    auto r = ZP_TRY(request("eth_getTransactionByHash", json::array({to_hex(hash)})));
+    if (r.is_null()) return std::optional<TransactionInfo>{};
+    auto info = parse_transaction(r);
+    if (!info) return info.error().wrap("bad transaction " + to_hex(hash) + " from " + url());
+    if (info->hash != hash) return hash_mismatch(hash, info->hash).wrap("bad transaction from " + url());
+    return std::optional<TransactionInfo>{std::move(*info)};
 }
 
 Result<Receipt> RpcClient::wait_for_receipt(const Hash32& tx, std::uint64_t confirmations,

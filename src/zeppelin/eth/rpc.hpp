@@ -29,6 +29,7 @@
 #include "zeppelin/core/u256.hpp"
 #include "zeppelin/eth/http.hpp"
 #include "zeppelin/eth/revert.hpp"
+#include "zeppelin/eth/transaction.hpp"
 
 namespace zeppelin::eth {
 
@@ -86,6 +87,18 @@ struct BlockHeader {
     std::optional<u256> base_fee_per_gas;  // absent before London
     std::uint64_t gas_limit{0};
     std::uint64_t gas_used{0};
+};
+
+/// A signed transaction as eth_getTransactionByHash reports it. Every field of `tx` is checked
+/// against `hash` (the re-encoded transaction must hash to it) and `from` against the signer
+/// recovered from the signature, so a node cannot misreport what was signed.
+struct TransactionInfo {
+    Transaction tx;  // with its signature
+    Hash32 hash;
+    Address from;
+    std::optional<std::uint64_t> block_number;  // absent while pending
+    std::optional<Hash32> block_hash;
+    std::optional<std::uint64_t> transaction_index;
 };
 
 /// eth_call / eth_estimateGas arguments.
@@ -157,6 +170,9 @@ Result<Hash32> json_hash(const nlohmann::json& v, std::string_view what);
 Result<Log> parse_log(const nlohmann::json& v);
 Result<Receipt> parse_receipt(const nlohmann::json& v);
 Result<BlockHeader> parse_block_header(const nlohmann::json& v);
+/// A transaction object (types 0, 1 and 2; others are Errc::unsupported). Errc::rpc_bad_reply
+/// when a field is malformed, the fields do not hash to "hash", or "from" is not the signer.
+Result<TransactionInfo> parse_transaction(const nlohmann::json& v);
 
 // ---------------------------------------------------------------- client
 
@@ -191,6 +207,9 @@ public:
     /// counts as success, which makes the retry safe.
     Result<Hash32> send_raw_transaction(ByteView raw);
     Result<std::optional<Receipt>> get_transaction_receipt(const Hash32& tx);
+    /// eth_getTransactionByHash: nullopt when the node does not know the hash. The reply must
+    /// hash to `hash` (Errc::rpc_bad_reply "transaction fields do not hash to ..." otherwise).
+    Result<std::optional<TransactionInfo>> get_transaction(const Hash32& hash);
     /// Polls until the transaction has `confirmations` blocks on top of (and including) its
     /// block, or `timeout` passes (Errc::timeout).
     Result<Receipt> wait_for_receipt(const Hash32& tx, std::uint64_t confirmations = 1,

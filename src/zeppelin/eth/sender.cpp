@@ -75,6 +75,17 @@ Result<SignedTx> TxSender::sign(const Transaction& tx) const {
     return s;
 }
 
+Result<SignedTx> TxSender::sign_for_broadcast(const Transaction& tx) const {
+    auto signed_tx = ZP_TRY(sign(tx));
+    if (options_.before_broadcast) {
+        auto journaled = options_.before_broadcast(signed_tx, tx);
+        if (!journaled)
+            return journaled.error().wrap("transaction " + to_hex(signed_tx.hash) + " (nonce " +
+                                          std::to_string(tx.nonce) + ") from " + to_checksum(from_) + " was not sent");
+    }
+    return signed_tx;
+}
+
 Result<SentTx> TxSender::send(const TxRequest& request) {
     auto pending = ZP_TRY(submit(request));
     return wait(std::move(pending));
@@ -118,7 +129,7 @@ Result<PendingTx> TxSender::submit(const TxRequest& request) {
     for (int attempt = 0;; ++attempt) {
         if (!next_nonce_) next_nonce_ = ZP_TRY(rpc_.get_transaction_count(from_, BlockTag::pending()));
         tx.nonce = *next_nonce_;
-        const auto signed_tx = ZP_TRY(sign(tx));
+        const auto signed_tx = ZP_TRY(sign_for_broadcast(tx));
         auto sent = rpc_.send_raw_transaction(signed_tx.raw);
         if (sent) {
             ++*next_nonce_;
@@ -147,7 +158,8 @@ Result<void> TxSender::bump_and_resend(PendingTx& pending) {
     }
     if (tx.max_fee_per_gas < tx.max_priority_fee_per_gas) tx.max_fee_per_gas = tx.max_priority_fee_per_gas;
     if (options_.max_fee_cap && tx.max_fee_per_gas > *options_.max_fee_cap) return {};  // at the cap: keep waiting
-    const auto signed_tx = ZP_TRY(sign(tx));
+    std::lock_guard lock{mutex_};  // before_broadcast runs under the lock, like in submit
+    const auto signed_tx = ZP_TRY(sign_for_broadcast(tx));
     pending.last_sent = std::chrono::steady_clock::now();
     auto sent = rpc_.send_raw_transaction(signed_tx.raw);
     if (!sent) {
@@ -219,6 +231,57 @@ Result<SentTx> TxSender::wait(PendingTx pending) {
         std::this_thread::sleep_for(
             std::min<std::chrono::steady_clock::duration>(options_.poll_interval, deadline - now));
     }
+}
+
+Result<Hash32> TxSender::rebroadcast(ByteView raw) {
+    const Hash32 hash = keccak256(raw);
+    auto decoded = decode_transaction(raw);
+    if (!decoded) return decoded.error().wrap("cannot send transaction " + to_hex(hash) + " again");
+    const auto signer = ZP_TRY(recover_sender(*decoded));
+    if (signer != from_)
+        return Error{Errc::invalid_argument, "transaction " + to_hex(hash) + " is from " + to_checksum(signer) +
+                                                 ", not from this sender's account " + to_checksum(from_)};
+    const std::uint64_t nonce = decoded->nonce;
+    std::lock_guard lock{mutex_};
+    auto sent = rpc_.send_raw_transaction(raw);
+    if (sent) {
+        if (next_nonce_ && *next_nonce_ <= nonce) next_nonce_.reset();  // we were behind: read it again
+        return hash;
+    }
+    const auto& err = sent.error();
+    if (is_nonce_too_low(err)) {
+        // Mined long ago (nodes may forget old transactions but keep receipts), or the nonce
+        // went to another transaction.
+        if (ZP_TRY(rpc_.get_transaction_receipt(hash))) return hash;
+        return Error{Errc::invalid_transaction, "nonce " + std::to_string(nonce) + " of " + to_checksum(from_) +
+                                                    " was used by another transaction: " + to_hex(hash) +
+                                                    " can never be mined"};
+    }
+    if (is_transport_error(err)) next_nonce_.reset();
+    return err.wrap("cannot send transaction " + to_hex(hash) + " (nonce " + std::to_string(nonce) + ") from " +
+                    to_checksum(from_) + " again");
+}
+
+Result<SentTx> TxSender::wait_for(const std::vector<Hash32>& hashes) {
+    if (hashes.empty()) return Error{Errc::invalid_argument, "no transaction hashes to wait for"};
+    for (auto it = hashes.rbegin(); it != hashes.rend(); ++it) {
+        auto info = ZP_TRY(rpc_.get_transaction(*it));
+        if (!info) continue;
+        if (info->from != from_ || info->tx.type != TxType::dynamic_fee || info->tx.chain_id != chain_id_)
+            return Error{Errc::invalid_argument,
+                         "transaction " + to_hex(*it) + " (type " + std::to_string(int(info->tx.type)) + " from " +
+                             to_checksum(info->from) + ") is not one this sender sends (type 2 from " +
+                             to_checksum(from_) + " on chain " + std::to_string(chain_id_) + ")"};
+        PendingTx pending;
+        pending.tx = std::move(info->tx);
+        pending.tx.signature.reset();
+        pending.hashes = hashes;
+        pending.first_sent = pending.last_sent = std::chrono::steady_clock::now();
+        return wait(std::move(pending));
+    }
+    std::string m = "the node at " + rpc_.url() + " knows none of the transactions";
+    for (const auto& h : hashes) m += " " + to_hex(h);
+    return Error{Errc::not_found, m + " (send the raw transaction again with rebroadcast first)"};
 }
 
 }  // namespace zeppelin::eth

@@ -7,6 +7,10 @@
 //  * Stuck transactions: a transaction not mined within `resend_after` is signed again with the
 //    same nonce and both fee fields raised by `fee_bump_percent` (nodes require >= 10%); the
 //    first of the sent versions to be mined wins.
+//  * Crash safety: SenderOptions::before_broadcast sees every signed version before the node
+//    does, so a daemon can journal it; after a restart it sends the journaled raw transaction
+//    again with rebroadcast() (never a fresh one, which would take a new nonce) and waits with
+//    wait_for().
 #pragma once
 
 #include <chrono>
@@ -59,6 +63,12 @@ struct SenderOptions {
     unsigned gas_margin_percent{20};
     /// Never offer a max fee per gas above this (replacements stop there).
     std::optional<u256> max_fee_cap;
+    /// Called under the sender's lock after signing and BEFORE eth_sendRawTransaction, for every
+    /// version sent (originals and fee-bumped replacements), e.g. to journal it durably. An error
+    /// stops that version from being sent: submit/send return the error and the nonce stays
+    /// free for the next transaction; a replacement's error ends wait/send with it. `tx` holds
+    /// the unsigned fields. Must not call back into the sender (its lock is held).
+    std::function<Result<void>(const SignedTx& signed_tx, const Transaction& tx)> before_broadcast;
 };
 
 /// A transaction handed to the node, not yet known to be mined.
@@ -94,6 +104,18 @@ public:
     /// Waits for a submitted transaction, replacing it with higher fees while it is stuck.
     Result<SentTx> wait(PendingTx pending);
 
+    /// Sends an already signed raw transaction of this account again (one journaled before a
+    /// crash, see before_broadcast), without calling before_broadcast. A node that already has
+    /// it or has mined it answers with its hash; a nonce used by another transaction is
+    /// Errc::invalid_transaction.
+    Result<Hash32> rebroadcast(ByteView raw);
+    /// Waits for a transaction of this account sent earlier (possibly by a previous process),
+    /// given the hashes of its versions (same nonce), like wait(): the fields are read back
+    /// from the node (the newest version it knows), and a stuck one is replaced with higher
+    /// fees. Errc::not_found when the node knows none of them (rebroadcast first).
+    Result<SentTx> wait_for(const std::vector<Hash32>& hashes);
+    Result<SentTx> wait_for(const Hash32& hash) { return wait_for(std::vector<Hash32>{hash}); }
+
     /// Forgets the local nonce; the next submit reads it from the node again.
     void resync_nonce();
     [[nodiscard]] const Address& from() const noexcept { return from_; }
@@ -101,6 +123,8 @@ public:
 
 private:
     Result<SignedTx> sign(const Transaction& tx) const;
+    /// Signs and calls before_broadcast; the caller holds mutex_.
+    Result<SignedTx> sign_for_broadcast(const Transaction& tx) const;
     Result<void> bump_and_resend(PendingTx& pending);
 
     RpcClient& rpc_;

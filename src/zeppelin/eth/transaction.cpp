@@ -226,12 +226,16 @@ Result<Transaction> decode_transaction(ByteView raw) {
     return tx_error("input is neither a typed transaction nor an RLP list");
 }
 
-Result<Address> recover_sender(const Transaction& tx) {
+Result<PublicKey> recover_sender_public_key(const Transaction& tx) {
     if (!tx.signature) return Error{Errc::invalid_signature, "transaction is not signed"};
     if (!tx.signature->is_canonical())
         return Error{Errc::invalid_signature,
                      "transaction signature is invalid (r or s out of range, or s above n/2 as EIP-2 forbids)"};
-    return recover_address(tx.signing_hash(), *tx.signature);
+    return recover_public_key(tx.signing_hash(), *tx.signature);
+}
+
+Result<Address> recover_sender(const Transaction& tx) {
+    return public_key_to_address(ZP_TRY(recover_sender_public_key(tx)));
 }
 
 }  // namespace zeppelin::eth

@@ -71,6 +71,10 @@ Result<Transaction> decode_transaction(ByteView raw);
 /// Recovers the sender. Rejects signatures Ethereum rejects (r or s zero or out of range,
 /// s above n/2 per EIP-2).
 Result<Address> recover_sender(const Transaction& tx);
+/// The sender's secp256k1 public key, recovered from the signature over signing_hash() (same
+/// checks as recover_sender). Lets a peer learn an account's encryption key from any
+/// transaction the account signed, with no extra message.
+Result<PublicKey> recover_sender_public_key(const Transaction& tx);
 
 /// Access list RLP: [[address, [key, ...]], ...].
 void append_access_list(Bytes& out, const AccessList& list);

@@ -251,6 +251,28 @@ TEST(Transaction, RecoverRejectsHighSAndZeroSignature) {
     EXPECT_EQ(recover_sender(zero).error().code(), Errc::invalid_signature);
     Transaction unsigned_tx;
     EXPECT_FALSE(unsigned_tx.encode());
+    EXPECT_EQ(recover_sender_public_key(high).error().code(), Errc::invalid_signature);
+    EXPECT_EQ(recover_sender_public_key(unsigned_tx).error().code(), Errc::invalid_signature);
+}
+
+TEST(Transaction, RecoverSenderPublicKey) {
+    // EIP-155 example: the key is known, so the recovered public key must be its public key.
+    const auto key = PrivateKey::from_hex(kKey46).value();
+    auto legacy = eip155_example();
+    ASSERT_TRUE(sign_transaction(legacy, key));
+    const auto pub = recover_sender_public_key(legacy).value();
+    EXPECT_EQ(pub, key.public_key());
+    EXPECT_EQ(public_key_to_address(pub), recover_sender(legacy).value());
+    // A changed field gives another (wrong) key, never an error-free match.
+    auto changed = legacy;
+    changed.value += 1;
+    EXPECT_NE(recover_sender_public_key(changed).value_or(PublicKey{}), key.public_key());
+
+    // The mainnet EIP-1559 transaction: the key hashes to the published sender.
+    const auto mainnet = decode_transaction(hex(kMainnetRaw)).value();
+    const auto mainnet_pub = recover_sender_public_key(mainnet).value();
+    EXPECT_EQ(to_checksum(public_key_to_address(mainnet_pub)), "0xDD6B8b3dC6B7AD97db52F08a275FF4483e024CEa");
+    EXPECT_TRUE(parse_public_key(mainnet_pub.view()));  // a point on the curve, usable for ECDH
 }
 
 }  // namespace
