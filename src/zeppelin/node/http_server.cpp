@@ -1,0 +1,559 @@
+#include "zeppelin/node/http_server.hpp"
+
+// GCC 12 warns that Asio's atomic_thread_fence is invisible to ThreadSanitizer (-Wtsan); see eth/http.cpp.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <fstream>
+#include <list>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "zeppelin/core/hex.hpp"
+
+namespace zeppelin::node {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kPollSlice = std::chrono::milliseconds{100};  // how soon a waiting thread notices stop()
+
+// Waits until `fd` is ready for `events`, in short slices so that `stopping` is noticed. False on
+// stop or timeout; true also on errors and hang-ups (the next I/O call reports them).
+bool wait_ready(int fd, short events, const std::atomic<bool>& stopping, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (!stopping.load()) {
+        pollfd p{fd, events, 0};
+        if (::poll(&p, 1, static_cast<int>(kPollSlice.count())) != 0) return true;
+        if (Clock::now() >= deadline) return false;
+    }
+    return false;
+}
+
+// True if the peer closed or reset the connection (checked without blocking).
+bool peer_gone(int fd) {
+    pollfd p{fd, POLLRDHUP, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+// A Beast SyncRead/WriteStream over a non-blocking socket whose every wait has a timeout and
+// ends when the server stops: sync Asio calls cannot be cancelled, a poll() loop can.
+class PollingStream {
+public:
+    PollingStream(tcp::socket& socket, const std::atomic<bool>& stopping, std::chrono::milliseconds timeout)
+        : socket_{socket}, stopping_{stopping}, timeout_{timeout} {}
+
+    template <class Buffers>
+    std::size_t read_some(const Buffers& b, beast::error_code& ec) {
+        return io(POLLIN, ec, [&] { return socket_.read_some(b, ec); });
+    }
+    template <class Buffers>
+    std::size_t write_some(const Buffers& b, beast::error_code& ec) {
+        return io(POLLOUT, ec, [&] { return socket_.write_some(b, ec); });
+    }
+    template <class Buffers>
+    std::size_t read_some(const Buffers& b) {
+        return or_throw([&](beast::error_code& ec) { return read_some(b, ec); });
+    }
+    template <class Buffers>
+    std::size_t write_some(const Buffers& b) {
+        return or_throw([&](beast::error_code& ec) { return write_some(b, ec); });
+    }
+
+private:
+    template <class Op>
+    std::size_t io(short events, beast::error_code& ec, Op op) {
+        for (;;) {
+            const std::size_t n = op();
+            if (ec != net::error::would_block && ec != net::error::try_again) return n;
+            if (!wait_ready(socket_.native_handle(), events, stopping_, timeout_)) {
+                ec = stopping_ ? net::error::operation_aborted : net::error::timed_out;
+                return 0;
+            }
+        }
+    }
+    template <class Op>
+    static std::size_t or_throw(Op op) {
+        beast::error_code ec;
+        const std::size_t n = op(ec);
+        if (ec) throw beast::system_error{ec};
+        return n;
+    }
+
+    tcp::socket& socket_;
+    const std::atomic<bool>& stopping_;
+    std::chrono::milliseconds timeout_;
+};
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    const int l = std::tolower(static_cast<unsigned char>(c));
+    return l >= 'a' && l <= 'f' ? l - 'a' + 10 : -1;
+}
+
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%') {
+            if (i + 2 >= s.size()) return std::nullopt;
+            const int hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
+            if (hi < 0 || lo < 0) return std::nullopt;
+            out += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else {
+            out += plus_is_space && s[i] == '+' ? ' ' : s[i];
+        }
+    }
+    return out;
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+    std::vector<std::string_view> out;
+    for (std::size_t start = 0;;) {
+        const auto end = s.find(sep, start);
+        out.push_back(s.substr(start, end - start));
+        if (end == std::string_view::npos) return out;
+        start = end + 1;
+    }
+}
+
+std::string lower(std::string_view s) {
+    std::string out{s};
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+std::string_view content_type_for(const std::filesystem::path& file) {
+    static const std::map<std::string, std::string_view> types{
+        {".html", "text/html; charset=utf-8"}, {".htm", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"}, {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},   {".json", "application/json"},
+        {".svg", "image/svg+xml"},             {".png", "image/png"},
+        {".ico", "image/x-icon"},              {".txt", "text/plain; charset=utf-8"},
+        {".wasm", "application/wasm"},
+    };
+    const auto it = types.find(lower(file.extension().string()));
+    return it == types.end() ? "application/octet-stream" : it->second;
+}
+
+template <class Body>
+void set_headers(http::response<Body>& res, const Response& r, bool keep_alive) {
+    res.set(http::field::server, "zeppelin");
+    res.set(http::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) res.set(name, value);
+    res.keep_alive(keep_alive);
+}
+
+struct Route {
+    std::string method;
+    std::vector<std::string> segments;  // "{name}" segments are parameters
+    std::shared_ptr<const Handler> handler;
+    Auth auth;
+};
+
+struct Mount {
+    std::vector<std::string> prefix;  // non-empty segments
+    std::filesystem::path root;
+};
+
+bool match(const std::vector<std::string>& pattern, const std::vector<std::string>& path,
+           std::map<std::string, std::string>& params) {
+    if (pattern.size() != path.size()) return false;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        const std::string& p = pattern[i];
+        if (p.size() >= 2 && p.front() == '{' && p.back() == '}')
+            params[p.substr(1, p.size() - 2)] = path[i];
+        else if (p != path[i])
+            return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+    explicit Impl(HttpServerOptions o) : options{std::move(o)} {}
+
+    struct Connection {
+        std::thread thread;
+        std::atomic<bool> done{false};
+    };
+
+    HttpServerOptions options;
+    net::io_context io;  // owns the sockets; never run (all I/O is synchronous)
+    tcp::acceptor acceptor{io};
+    std::atomic<bool> stopping{false};
+    std::uint16_t port{0};
+    std::thread accept_thread;
+    std::list<Connection> connections;  // only touched by the accept thread, then by stop()
+
+    std::mutex mutex;  // guards routes and mounts
+    std::vector<Route> routes;
+    std::vector<Mount> mounts;
+
+    void accept_loop();
+    void serve(tcp::socket socket);
+    void send_stream(PollingStream& stream, tcp::socket& socket, Response& r, unsigned version);
+    Response dispatch(const http::request<http::string_body>& raw);
+    Response serve_file(const Mount& mount, const std::vector<std::string>& segments, std::string_view raw_path);
+    bool authorized(const Request& req) const;
+};
+
+void HttpServer::Impl::accept_loop() {
+    while (!stopping) {
+        if (!wait_ready(acceptor.native_handle(), POLLIN, stopping, std::chrono::hours{1})) continue;
+        beast::error_code ec;
+        tcp::socket socket{io};
+        acceptor.accept(socket, ec);
+        if (ec) {
+            if (ec != net::error::would_block && ec != net::error::try_again) {
+                spdlog::warn("http: accept failed: {}", ec.message());
+                std::this_thread::sleep_for(kPollSlice);  // e.g. out of file descriptors: do not spin
+            }
+            continue;
+        }
+        connections.remove_if([](Connection& c) {
+            if (!c.done) return false;
+            c.thread.join();
+            return true;
+        });
+        if (connections.size() >= options.max_connections) {
+            static constexpr std::string_view busy =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 32\r\n"
+                "Connection: close\r\n\r\n{\"error\":\"too many connections\"}";
+            socket.non_blocking(true, ec);
+            socket.write_some(net::buffer(busy), ec);
+            continue;
+        }
+        Connection& c = connections.emplace_back();
+        c.thread = std::thread{[this, &c, s = std::move(socket)]() mutable {
+            serve(std::move(s));
+            c.done = true;
+        }};
+    }
+}
+
+void HttpServer::Impl::serve(tcp::socket socket) {
+    beast::error_code ec;
+    socket.non_blocking(true, ec);
+    PollingStream stream{socket, stopping, options.io_timeout};
+    beast::flat_buffer buffer;
+    while (!ec && !stopping) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(options.max_body_bytes);
+        http::read(stream, buffer, parser, ec);
+        if (ec == http::error::end_of_stream || ec == http::error::partial_message) break;
+        std::optional<Response> res;
+        if (ec == http::error::body_limit)
+            res = Response::error(413, "request body larger than " + std::to_string(options.max_body_bytes) + " bytes");
+        else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category())
+            res = Response::error(400, "malformed request: " + ec.message());
+        else if (ec)
+            break;  // timeout, reset, stop
+        const auto& req = parser.get();
+        const unsigned version = ec ? 11u : req.version();
+        const bool keep_alive = !res && req.keep_alive();
+        if (!res) res = dispatch(req);
+        if (res->stream && req.method() != http::verb::head) {
+            send_stream(stream, socket, *res, version);
+            break;
+        }
+        if (req.method() == http::verb::head) {
+            http::response<http::empty_body> head{static_cast<http::status>(res->status), version};
+            set_headers(head, *res, keep_alive);
+            head.content_length(res->body.size());
+            http::write(stream, head, ec);
+        } else {
+            http::response<http::string_body> out{static_cast<http::status>(res->status), version};
+            set_headers(out, *res, keep_alive);
+            out.body() = std::move(res->body);
+            out.prepare_payload();
+            http::write(stream, out, ec);
+        }
+        if (!keep_alive) break;
+    }
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+}
+
+void HttpServer::Impl::send_stream(PollingStream& stream, tcp::socket& socket, Response& r, unsigned version) {
+    http::response<http::empty_body> head{static_cast<http::status>(r.status), version};
+    set_headers(head, r, false);
+    head.set(http::field::cache_control, "no-cache");
+    head.chunked(true);
+    http::response_serializer<http::empty_body> serializer{head};
+    beast::error_code ec;
+    http::write_header(stream, serializer, ec);
+    bool alive = !ec;
+    const ChunkWriter write = [&](std::string_view chunk) {
+        if (!alive || stopping || peer_gone(socket.native_handle())) return alive = false;
+        if (!chunk.empty()) net::write(stream, http::make_chunk(net::const_buffer{chunk.data(), chunk.size()}), ec);
+        return alive = !ec;
+    };
+    try {
+        if (alive) r.stream(write);
+    } catch (const std::exception& e) {
+        spdlog::error("http: streaming handler threw: {}", e.what());
+    }
+    if (alive && !stopping) net::write(stream, http::make_chunk_last(), ec);
+}
+
+bool HttpServer::Impl::authorized(const Request& req) const {
+    std::string_view value = req.header("authorization");
+    constexpr std::string_view scheme = "bearer ";
+    if (options.api_token.empty() || value.size() < scheme.size() || lower(value.substr(0, scheme.size())) != scheme)
+        return false;
+    value.remove_prefix(scheme.size());
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+    return secrets_equal(value, options.api_token);
+}
+
+Response HttpServer::Impl::dispatch(const http::request<http::string_body>& raw) {
+    Request req;
+    req.method = std::string{raw.method_string()};
+    const std::string_view target{raw.target().data(), raw.target().size()};
+    if (target.empty() || target.front() != '/') return Response::error(400, "malformed request target");
+    const auto question = target.find('?');
+    req.path = std::string{target.substr(0, question)};
+    std::vector<std::string> segments;
+    for (const auto segment : split(std::string_view{req.path}.substr(1), '/')) {
+        auto decoded = percent_decode(segment, false);
+        if (!decoded) return Response::error(400, "malformed %-encoding in the path");
+        segments.push_back(std::move(*decoded));
+    }
+    if (question != std::string_view::npos) {
+        for (const auto pair : split(target.substr(question + 1), '&')) {
+            if (pair.empty()) continue;
+            const auto eq = pair.find('=');
+            auto key = percent_decode(pair.substr(0, eq), true);
+            auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+            if (!key || !value) return Response::error(400, "malformed %-encoding in the query");
+            req.query[std::move(*key)] = std::move(*value);
+        }
+    }
+    for (const auto& field : raw) {
+        std::string& value = req.headers[lower({field.name_string().data(), field.name_string().size()})];
+        value += (value.empty() ? "" : ", ") + std::string{field.value()};
+    }
+    req.body = raw.body();
+
+    const bool read_only = req.method == "GET" || req.method == "HEAD";
+    std::shared_ptr<const Handler> handler;
+    std::optional<Mount> mount;
+    std::string allowed;
+    {
+        std::lock_guard lock{mutex};
+        for (const Route& route : routes) {
+            std::map<std::string, std::string> params;
+            if (!match(route.segments, segments, params)) continue;
+            if (route.method == req.method || (req.method == "HEAD" && route.method == "GET")) {
+                if ((!read_only || route.auth == Auth::token_always) && !authorized(req))
+                    return Response::error(401, "missing or wrong API token");
+                handler = route.handler;
+                req.params = std::move(params);
+                break;
+            }
+            allowed += (allowed.empty() ? "" : ", ") + route.method;
+        }
+        if (!handler) {
+            for (const Mount& m : mounts) {
+                const auto& p = m.prefix;
+                if (segments.size() >= p.size() && std::equal(p.begin(), p.end(), segments.begin())) {
+                    mount = m;
+                    break;
+                }
+            }
+        }
+    }
+    if (mount && read_only) {
+        return serve_file(*mount, {segments.begin() + static_cast<std::ptrdiff_t>(mount->prefix.size()), segments.end()},
+                          req.path);
+    }
+    if (mount && allowed.empty()) allowed = "GET, HEAD";
+    if (!handler) {
+        if (allowed.empty()) return Response::error(404, "no such path: " + req.path);
+        Response res = Response::error(405, "method " + req.method + " not allowed here");
+        res.headers.emplace_back("Allow", allowed);
+        return res;
+    }
+    try {
+        return (*handler)(req);
+    } catch (const std::exception& e) {
+        spdlog::error("http: handler for {} {} threw: {}", req.method, req.path, e.what());
+    } catch (...) {
+        spdlog::error("http: handler for {} {} threw a non-exception", req.method, req.path);
+    }
+    return Response::error(500, "internal error (see the node's log)");
+}
+
+Response HttpServer::Impl::serve_file(const Mount& mount, const std::vector<std::string>& segments,
+                                      std::string_view raw_path) {
+    namespace fs = std::filesystem;
+    fs::path file = mount.root;
+    for (const std::string& s : segments) {
+        if (s == "." || s == ".." || s.find_first_of(std::string_view{"/\\\0", 3}) != std::string::npos)
+            return Response::error(400, "path not allowed");
+        if (!s.empty()) file /= s;
+    }
+    std::error_code ec, root_ec;
+    if (fs::is_directory(file, ec)) {
+        if (raw_path.back() != '/') {  // so that relative links in index.html resolve below it
+            Response res;
+            res.status = 301;
+            res.headers.emplace_back("Location", std::string{raw_path} + "/");
+            return res;
+        }
+        file /= "index.html";
+    }
+    const fs::path real = fs::canonical(file, ec);
+    const fs::path root = fs::canonical(mount.root, root_ec);
+    const auto [root_end, _] = std::mismatch(root.begin(), root.end(), real.begin(), real.end());
+    if (ec || root_ec || root_end != root.end() || !fs::is_regular_file(real, ec)) return Response::error(404, "no such file");
+    std::ifstream in{real, std::ios::binary};
+    std::ostringstream body;
+    body << in.rdbuf();
+    if (!in) return Response::error(500, "cannot read file");
+    Response res;
+    res.content_type = std::string{content_type_for(real)};
+    res.body = std::move(body).str();
+    return res;
+}
+
+// ---------------------------------------------------------------- public API
+
+std::string_view Request::header(const std::string& name) const {
+    const auto it = headers.find(name);
+    return it == headers.end() ? std::string_view{} : std::string_view{it->second};
+}
+
+Response Response::json(unsigned status, const nlohmann::json& value) {
+    Response r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return r;
+}
+
+Response Response::error(unsigned status, std::string_view message) {
+    return json(status, {{"error", std::string{message}}});
+}
+
+Response Response::error(const Error& e) {
+    switch (e.code()) {
+        case Errc::invalid_argument:
+        case Errc::invalid_hex:
+        case Errc::overflow: return error(400, e.message());
+        case Errc::not_found: return error(404, e.message());
+        case Errc::already_exists: return error(409, e.message());
+        case Errc::auth_failed: return error(403, e.message());
+        case Errc::limit_exceeded: return error(413, e.message());
+        case Errc::rpc_unreachable: return error(502, e.message());
+        case Errc::timeout: return error(504, e.message());
+        default: return error(500, e.message());
+    }
+}
+
+Response Response::streaming(std::string content_type, StreamProducer producer) {
+    Response r;
+    r.content_type = std::move(content_type);
+    r.stream = std::move(producer);
+    return r;
+}
+
+std::string sse_event(std::string_view data, std::string_view event) {
+    std::string out;
+    if (!event.empty()) out.append("event: ").append(event).append("\n");
+    for (const auto line : split(data, '\n')) out.append("data: ").append(line).append("\n");
+    return out + "\n";
+}
+
+HttpServer::HttpServer(HttpServerOptions options) : impl_{std::make_unique<Impl>(std::move(options))} {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::route(std::string method, std::string_view pattern, Handler handler, Auth auth) {
+    std::vector<std::string> segments;
+    for (const auto s : split(pattern.substr(pattern.starts_with('/') ? 1 : 0), '/')) segments.emplace_back(s);
+    std::lock_guard lock{impl_->mutex};
+    impl_->routes.push_back(
+        Route{std::move(method), std::move(segments), std::make_shared<const Handler>(std::move(handler)), auth});
+}
+
+void HttpServer::serve_static(std::string_view prefix, std::filesystem::path directory) {
+    Mount mount{{}, std::move(directory)};
+    for (const auto s : split(prefix, '/'))
+        if (!s.empty()) mount.prefix.emplace_back(s);
+    std::lock_guard lock{impl_->mutex};
+    impl_->mounts.push_back(std::move(mount));
+}
+
+Result<void> HttpServer::start() {
+    Impl& s = *impl_;
+    if (s.accept_thread.joinable() || s.stopping) return Error{Errc::invalid_argument, "HTTP server already started"};
+    beast::error_code ec;
+    tcp::resolver resolver{s.io};
+    const auto endpoints = resolver.resolve(s.options.host, std::to_string(s.options.port), ec);
+    const std::string where = s.options.host + ":" + std::to_string(s.options.port);
+    if (ec || endpoints.empty()) return Error{Errc::invalid_argument, "cannot resolve " + where + ": " + ec.message()};
+    const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+    s.acceptor.open(endpoint.protocol(), ec);
+    if (!ec) s.acceptor.set_option(net::socket_base::reuse_address{true}, ec);
+    if (!ec) s.acceptor.bind(endpoint, ec);
+    if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (!ec) s.acceptor.non_blocking(true, ec);
+    if (!ec) s.port = s.acceptor.local_endpoint(ec).port();
+    if (ec) {
+        s.acceptor.close(ec);
+        return Error{Errc::io, "cannot listen on " + where + ": " + ec.message()};
+    }
+    s.accept_thread = std::thread{[&s] { s.accept_loop(); }};
+    return {};
+}
+
+void HttpServer::stop() {
+    Impl& s = *impl_;
+    s.stopping = true;
+    if (s.accept_thread.joinable()) s.accept_thread.join();
+    beast::error_code ec;
+    s.acceptor.close(ec);
+    for (auto& c : s.connections) c.thread.join();
+    s.connections.clear();
+}
+
+std::uint16_t HttpServer::port() const noexcept { return impl_->port; }
+
+Result<std::string> generate_api_token() {
+    Hash32 bytes;
+    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+        return Error{Errc::internal, "the system's random number generator failed"};
+    return to_hex(bytes, false);
+}
+
+bool secrets_equal(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace zeppelin::node
