@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,6 +41,14 @@ namespace {
 
 double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
+}
+// CPU seconds (user + system, all threads) this process has used: the bench runs both ends, so
+// this is what a transfer costs whatever else loads the machine.
+double cpu_seconds() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return s(u.ru_utime) + s(u.ru_stime);
 }
 double mbps(std::uint64_t bytes, double s) {
     return static_cast<double>(bytes) / 1e6 / s;
@@ -231,15 +240,19 @@ int main(int argc, char** argv) {
         double inspect_s = seconds_since(t0);
         auto archive_bytes = fs::file_size(path);
         // warm both paths once on a throwaway copy is unnecessary: the file is in the page cache
+        double cpu0 = cpu_seconds();
         double plain_s = plain_copy(path, dir / "plain.out");
+        double plain_cpu = cpu_seconds() - cpu0;
         fs::remove(dir / "plain.out");
         auto id = label + "-1";
         secret[0] = static_cast<std::uint8_t>(seed);
         server->expect(id, secret, info.config_digest, size * 2).value();
         t0 = Clock::now();
+        cpu0 = cpu_seconds();
         auto stats = send_image(ep, id, secret, path, info).value();
         double xfer_s = seconds_since(t0);
         auto got = server->wait(id, std::chrono::seconds(10)).value();
+        double xfer_cpu = cpu_seconds() - cpu0;
         t0 = Clock::now();
         std::vector<fs::path> files;
         for (const auto& d : got.diff_ids) files.push_back(server->cache().path_of(d));
@@ -250,6 +263,9 @@ int main(int argc, char** argv) {
         double xfer_rate = mbps(info.total_bytes(), xfer_s);
         rows.push_back({label + ": encrypted transfer (MB/s)", fmt(0, xfer_rate), fmt(0, plain_rate) + " plain TCP",
                         fmt(2, xfer_rate / plain_rate)});
+        const double gb = static_cast<double>(info.total_bytes()) / 1e9;
+        rows.push_back({label + ": CPU seconds per GB, both ends", fmt(2, xfer_cpu / gb),
+                        fmt(2, plain_cpu / gb) + " plain TCP", fmt(2, xfer_cpu / plain_cpu)});
         rows.push_back({label + ": bytes on the wire", human_bytes(stats.wire_bytes),
                         human_bytes(info.total_bytes()) + " image",
                         fmt(3, static_cast<double>(stats.wire_bytes) / static_cast<double>(info.total_bytes()))});

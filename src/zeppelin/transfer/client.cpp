@@ -1,6 +1,5 @@
 #include "zeppelin/transfer/client.hpp"
 
-#include <poll.h>
 #include <zstd.h>
 
 #include <cstring>
@@ -86,14 +85,16 @@ class Sender final : public LayerSink {
             skip_ -= k;
         }
         while (!chunk.empty()) {
-            if (decided_ && codec_ == proto::Codec::raw && fill_ == 0 && chunk.size() >= (64U << 10)) {
-                // Large block, raw layer: frame it in place, no copy.
-                auto k = std::min(chunk.size(), kChunk);
-                std::uint8_t h[proto::kHeaderSize];
-                proto::write_header(h, proto::FrameType::data, static_cast<std::uint32_t>(k));
-                ZP_CHECK(c_.write_all({h, sizeof h}));
+            if (decided_ && codec_ == proto::Codec::raw && chunk.size() >= (64U << 10)) {
+                // Large block, raw layer: one frame of what is pending plus as much of the block
+                // as fits, the block sent in place (no copy; the connection coalesces writes).
+                auto k = std::min(chunk.size(), kChunk - fill_);
+                auto n = fill_ + k;
+                proto::write_header(frame_.data(), proto::FrameType::data, static_cast<std::uint32_t>(n));
+                ZP_CHECK(c_.write_all({frame_.data(), proto::kHeaderSize + fill_}));
                 ZP_CHECK(c_.write_all(chunk.first(k)));
-                ZP_CHECK(account(k));
+                fill_ = 0;
+                ZP_CHECK(account(n));
                 chunk = chunk.subspan(k);
                 continue;
             }
@@ -185,8 +186,7 @@ class Sender final : public LayerSink {
 
     // The worker only speaks during streaming to refuse (STATUS); notice it early.
     Result<void> check_worker_status() {
-        pollfd p{c_.fd(), POLLIN, 0};
-        if (::poll(&p, 1, 0) <= 0) return {};
+        if (!c_.readable()) return {};
         auto m = read_message(c_);
         if (!m) return m.error();
         if (auto* s = std::get_if<proto::Status>(&*m); s != nullptr && !s->ok) return s->to_error();

@@ -75,34 +75,59 @@ Result<void> write_fd(int fd, ByteView data, const fs::path& path) {
     return {};
 }
 
+// A block of received layer bytes: the first `size` bytes of `bytes`. The vector never shrinks,
+// so reusing it costs no zero-filling.
+struct Block {
+    Bytes bytes;
+    std::size_t size{0};
+    /// Room for n bytes (only grows), and size = n.
+    std::uint8_t* fit(std::size_t n) {
+        if (bytes.size() < n) bytes.resize(n);
+        size = n;
+        return bytes.data();
+    }
+};
+
+// Blocks kept for the next layer of the connection: fresh memory costs page faults.
+using BlockPool = std::vector<Block>;
+
 // A second thread that hashes, scans and writes received layer bytes while the connection
-// thread keeps reading and decrypting: a bounded pool of 1 MiB buffers passes between them
-// (moved, not copied).
+// thread keeps reading and decrypting: a bounded set of 1 MiB blocks passes between them
+// (moved, not copied), taken from and given back to the connection's pool.
 class WriterThread final {
   public:
     using Consume = std::function<Result<void>(ByteView)>;
-    explicit WriterThread(Consume consume, std::size_t buffers = 4) : consume_{std::move(consume)} {
+    WriterThread(Consume consume, BlockPool& pool, std::size_t buffers = 4)
+        : consume_{std::move(consume)}, pool_{pool} {
         for (std::size_t i = 0; i < buffers; ++i) {
-            free_.emplace_back();
-            free_.back().reserve(proto::kMaxPayload);
+            if (pool_.empty()) {
+                free_.emplace_back();
+                free_.back().bytes.resize(kIoBlock);  // grows if a peer sends bigger frames
+            } else {
+                free_.push_back(std::move(pool_.back()));
+                pool_.pop_back();
+            }
         }
         thread_ = std::thread([this] { run(); });
     }
-    ~WriterThread() { (void)drain(); }
+    ~WriterThread() {
+        (void)drain();
+        for (auto& b : free_) pool_.push_back(std::move(b));
+    }
     WriterThread(const WriterThread&) = delete;
     WriterThread& operator=(const WriterThread&) = delete;
 
-    Bytes acquire() {
+    /// A free block (stale contents): fit() it to the bytes it will hold.
+    Block acquire() {
         std::unique_lock lock{mu_};
         cv_.wait(lock, [&] { return !free_.empty(); });
-        Bytes b = std::move(free_.back());
+        Block b = std::move(free_.back());
         free_.pop_back();
         return b;
     }
-    Result<void> submit(Bytes b) {
+    Result<void> submit(Block b) {
         std::lock_guard lock{mu_};
         if (error_) {
-            b.clear();
             free_.push_back(std::move(b));
             cv_.notify_all();
             return *error_;
@@ -111,9 +136,8 @@ class WriterThread final {
         cv_.notify_all();
         return {};
     }
-    void recycle(Bytes b) {
+    void recycle(Block b) {
         std::lock_guard lock{mu_};
-        b.clear();
         free_.push_back(std::move(b));
         cv_.notify_all();
     }
@@ -135,14 +159,13 @@ class WriterThread final {
         for (;;) {
             cv_.wait(lock, [&] { return !full_.empty() || closed_; });
             if (full_.empty()) return;
-            Bytes b = std::move(full_.front());
+            Block b = std::move(full_.front());
             full_.pop_front();
             bool failed = error_.has_value();
             lock.unlock();
             std::optional<Error> e;
             if (!failed)
-                if (auto r = consume_(b); !r) e = r.error();
-            b.clear();
+                if (auto r = consume_({b.bytes.data(), b.size}); !r) e = r.error();
             lock.lock();
             if (e && !error_) error_ = std::move(e);
             free_.push_back(std::move(b));
@@ -153,18 +176,19 @@ class WriterThread final {
     Consume consume_;
     std::mutex mu_;
     std::condition_variable cv_;
-    std::deque<Bytes> full_;
-    std::vector<Bytes> free_;
+    std::deque<Block> full_;
+    std::vector<Block> free_;
     std::optional<Error> error_;
     bool closed_{false};
+    BlockPool& pool_;
     std::thread thread_;
 };
 
 // Receives one layer: (decompress) -> size check -> [writer thread: sha256 -> tar scan -> partial file].
 class LayerReceiver {
   public:
-    LayerReceiver(std::size_t index, const Digest& diff_id, std::uint64_t size, fs::path partial)
-        : index_{index}, diff_id_{diff_id}, size_{size}, partial_{std::move(partial)} {}
+    LayerReceiver(std::size_t index, const Digest& diff_id, std::uint64_t size, fs::path partial, BlockPool& pool)
+        : index_{index}, diff_id_{diff_id}, size_{size}, partial_{std::move(partial)}, pool_{pool} {}
     ~LayerReceiver() { writer_.reset(); }
 
     Result<void> open(std::uint64_t offset, proto::Codec codec) {
@@ -172,7 +196,7 @@ class LayerReceiver {
         fd_.reset(::open(partial_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
         if (fd_.get() < 0) return Error{Errc::io, "cannot open '" + partial_.string() + "': " + std::strerror(errno)};
         // Rebuild the running hash and the tar scanner from the bytes already on disk.
-        Bytes buf(kIoBlock);
+        Bytes buf(offset > 0 ? kIoBlock : 0);
         std::uint64_t have = 0;
         while (have < offset) {
             auto n = ::read(fd_.get(), buf.data(),
@@ -194,23 +218,25 @@ class LayerReceiver {
             ZSTD_DCtx_setParameter(dstream_.get(), ZSTD_d_windowLogMax, 27);
             zstd_done_ = false;
         }
-        writer_ = std::make_unique<WriterThread>([this](ByteView chunk) -> Result<void> {
-            hash_.update(chunk);
-            ZP_CHECK(scan(chunk));
-            return write_fd(fd_.get(), chunk, partial_);
-        });
+        writer_ = std::make_unique<WriterThread>(
+            [this](ByteView chunk) -> Result<void> {
+                hash_.update(chunk);
+                ZP_CHECK(scan(chunk));
+                return write_fd(fd_.get(), chunk, partial_);
+            },
+            pool_);
         return {};
     }
 
-    /// A buffer to read the next raw DATA payload into (then pass it to data_raw()).
-    Bytes buffer() { return writer_->acquire(); }
+    /// A block to read the next raw DATA payload into (then pass it to data_raw()).
+    Block buffer() { return writer_->acquire(); }
 
-    Result<void> data_raw(Bytes payload) {
+    Result<void> data_raw(Block payload) {
         if (codec_ != proto::Codec::raw) {
             writer_->recycle(std::move(payload));
             return Error{Errc::protocol, "internal: raw data on a compressed layer"};
         }
-        if (auto r = count(payload.size()); !r) {
+        if (auto r = count(payload.size); !r) {
             writer_->recycle(std::move(payload));
             return r;
         }
@@ -221,9 +247,8 @@ class LayerReceiver {
         if (codec_ != proto::Codec::zstd) return Error{Errc::protocol, "internal: compressed data on a raw layer"};
         ZSTD_inBuffer ib{in.data(), in.size(), 0};
         for (;;) {
-            Bytes out = writer_->acquire();
-            out.resize(kIoBlock);
-            ZSTD_outBuffer ob{out.data(), out.size(), 0};
+            Block out = writer_->acquire();
+            ZSTD_outBuffer ob{out.fit(kIoBlock), kIoBlock, 0};
             auto rc = ZSTD_decompressStream(dstream_.get(), &ob, &ib);
             if (ZSTD_isError(rc)) {
                 writer_->recycle(std::move(out));
@@ -231,12 +256,12 @@ class LayerReceiver {
             }
             zstd_done_ = rc == 0;
             const bool full = ob.pos == ob.size;
-            out.resize(ob.pos);
-            if (auto r = count(out.size()); !r) {
+            out.size = ob.pos;
+            if (auto r = count(out.size); !r) {
                 writer_->recycle(std::move(out));
                 return r;
             }
-            if (out.empty())
+            if (out.size == 0)
                 writer_->recycle(std::move(out));
             else
                 ZP_CHECK(writer_->submit(std::move(out)));
@@ -306,6 +331,7 @@ class LayerReceiver {
     LayerScanner scanner_;
     DStream dstream_;
     bool zstd_done_{false};
+    BlockPool& pool_;
     std::unique_ptr<WriterThread> writer_;  // declared last: stopped before the fd closes
 };
 
@@ -573,6 +599,7 @@ struct Server::Impl {
         }
         ZP_CHECK(c.write_all(proto::encode(offer)));
 
+        BlockPool pool;  // outlives every LayerReceiver below
         std::unique_ptr<LayerReceiver> current;
         bool current_raw = false;
         auto fail_layer = [&](Error e) -> Error {
@@ -586,9 +613,8 @@ struct Server::Impl {
             if (!parsed) return fail_layer(parsed.error());
             header = *parsed;
             if (header.type == proto::FrameType::data && current && current_raw) {
-                Bytes buf = current->buffer();
-                buf.resize(header.length);
-                if (auto r = c.read_exact(buf.data(), buf.size()); !r) return fail_layer(r.error());
+                Block buf = current->buffer();
+                if (auto r = c.read_exact(buf.fit(header.length), header.length); !r) return fail_layer(r.error());
                 if (auto r = current->data_raw(std::move(buf)); !r) return fail_layer(r.error());
                 continue;
             }
@@ -613,7 +639,7 @@ struct Server::Impl {
                                                      std::to_string(begin->offset) + ", expected " +
                                                      std::to_string(offered[l.diff_id])};
                 auto partial = ZP_TRY(cache->partial_path(id, l.diff_id));
-                current = std::make_unique<LayerReceiver>(begin->index, l.diff_id, l.size, partial);
+                current = std::make_unique<LayerReceiver>(begin->index, l.diff_id, l.size, partial, pool);
                 current_raw = begin->codec == proto::Codec::raw;
                 ZP_CHECK(current->open(begin->offset, begin->codec));
             } else if (auto* end = std::get_if<proto::LayerEnd>(&msg)) {

@@ -20,6 +20,8 @@ namespace zeppelin::transfer {
 namespace {
 
 const unsigned char kCipherId[2] = {0x13, 0x02};  // TLS_AES_256_GCM_SHA384 (RFC 8446 B.4)
+constexpr long kWriteBuffer = 1L << 20;           // records leave in writes of up to 1 MiB
+constexpr long kReadBuffer = 256L << 10;          // one read(2) brings up to 256 KiB of records
 
 void ignore_sigpipe() {
     static std::once_flag once;
@@ -187,10 +189,55 @@ Result<std::unique_ptr<TlsConnection>> TlsConnection::connect(const Endpoint& to
         return Error{Errc::auth_failed, "the worker refused the transfer key for agreement '" + identity +
                                             "' (wrong secret or unknown agreement): " + e.message()};
     }
+    ZP_CHECK(conn->buffer_io());
     return conn;
 }
 
+// OpenSSL 3.0 reads one record per read(2) without read-ahead, and with a large read-ahead buffer
+// it memmoves the unread rest of that buffer to its front for every record. So: a buffering BIO
+// on each side of the socket, and OpenSSL reads exactly one record at a time out of it.
+Result<void> TlsConnection::buffer_io() {
+    sock_ = SSL_get_rbio(ssl_);
+    BIO* wbuf = BIO_new(BIO_f_buffer());
+    BIO* rbuf = BIO_new(BIO_f_buffer());
+    if (sock_ == nullptr || wbuf == nullptr || rbuf == nullptr || BIO_set_write_buffer_size(wbuf, kWriteBuffer) != 1 ||
+        BIO_set_read_buffer_size(rbuf, kReadBuffer) != 1) {
+        BIO_free(wbuf);
+        BIO_free(rbuf);
+        return Error{Errc::internal, "cannot create the TLS socket buffers: " + openssl_errors()};
+    }
+    // Each chain holds its own reference to the socket BIO; each set0 drops one the SSL held.
+    BIO_up_ref(sock_);
+    BIO_up_ref(sock_);
+    SSL_set0_wbio(ssl_, BIO_push(wbuf, sock_));
+    SSL_set0_rbio(ssl_, BIO_push(rbuf, sock_));
+    SSL_set_read_ahead(ssl_, 0);
+    return {};
+}
+
+bool TlsConnection::readable() const noexcept {
+    if (SSL_pending(ssl_) > 0 || BIO_ctrl_pending(SSL_get_rbio(ssl_)) > 0) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+}
+
+Result<void> TlsConnection::flush() {
+    if (send_error_) return *send_error_;
+    if (!unflushed_) return {};
+    unflushed_ = false;
+    errno = 0;
+    if (BIO_flush(SSL_get_wbio(ssl_)) > 0) return {};
+    const int saved = errno;
+    if (saved == EAGAIN || saved == EWOULDBLOCK)
+        send_error_ = Error{Errc::timeout, "sending: timed out"};
+    else
+        send_error_ = Error{Errc::io, std::string{"sending: connection lost ("} +
+                                          (saved != 0 ? std::strerror(saved) : "unexpected EOF") + ")"};
+    return *send_error_;
+}
+
 Result<void> TlsConnection::write_all(ByteView data) {
+    if (send_error_) return *send_error_;
     std::size_t done = 0;
     while (done < data.size()) {
         std::size_t n = data.size() - done;
@@ -202,11 +249,13 @@ Result<void> TlsConnection::write_all(ByteView data) {
         if (n > 0) {
             ERR_clear_error();
             int rc = SSL_write(ssl_, data.data() + done, static_cast<int>(std::min<std::size_t>(n, 1U << 30)));
+            unflushed_ = true;
             if (rc <= 0) return ssl_error(rc, "sending");
             done += static_cast<std::size_t>(rc);
             written_ += static_cast<std::uint64_t>(rc);
         }
         if (drop && written_ >= drop_after_) {
+            (void)flush();
             abort();
             return Error{Errc::io, "connection dropped by the test hook after " + std::to_string(written_) + " bytes"};
         }
@@ -215,6 +264,9 @@ Result<void> TlsConnection::write_all(ByteView data) {
 }
 
 Result<void> TlsConnection::read_exact(std::uint8_t* out, std::size_t n) {
+    // The peer may be waiting for what we wrote before it answers. If it is gone, still read:
+    // its last words (a refusal) may be here already; the send error stays for the next write.
+    (void)flush();
     std::size_t done = 0;
     while (done < n) {
         ERR_clear_error();
@@ -228,7 +280,8 @@ Result<void> TlsConnection::read_exact(std::uint8_t* out, std::size_t n) {
 
 std::uint64_t TlsConnection::transport_bytes() const noexcept {
     if (ssl_ == nullptr) return 0;
-    return BIO_number_read(SSL_get_rbio(ssl_)) + BIO_number_written(SSL_get_wbio(ssl_));
+    BIO* sock = sock_ != nullptr ? sock_ : SSL_get_rbio(ssl_);
+    return BIO_number_read(sock) + BIO_number_written(sock);
 }
 
 void TlsConnection::abort() noexcept {
@@ -237,8 +290,11 @@ void TlsConnection::abort() noexcept {
 
 void TlsConnection::close() noexcept {
     if (ssl_ != nullptr) {
+        (void)flush();
         ERR_clear_error();
         SSL_shutdown(ssl_);
+        unflushed_ = true;
+        (void)flush();
     }
 }
 
@@ -276,6 +332,7 @@ Result<std::unique_ptr<TlsConnection>> TlsServer::accept(int fd, std::chrono::mi
         if (e.code() == Errc::timeout) return e;
         return Error{Errc::auth_failed, "client failed the PSK handshake: " + e.message()};
     }
+    ZP_CHECK(conn->buffer_io());
     return conn;
 }
 
