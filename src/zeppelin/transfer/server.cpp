@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -209,7 +210,11 @@ class LayerReceiver {
             ZP_CHECK(scan(chunk));
             have += static_cast<std::uint64_t>(n);
         }
-        if (::ftruncate(fd_.get(), static_cast<off_t>(offset)) != 0 ||
+        // Truncate only what lies beyond the offset: on ext4, truncating a file to zero (even an
+        // empty one) makes close() write the whole layer back synchronously (auto_da_alloc).
+        struct stat st {};
+        if (::fstat(fd_.get(), &st) != 0 ||
+            (st.st_size != static_cast<off_t>(offset) && ::ftruncate(fd_.get(), static_cast<off_t>(offset)) != 0) ||
             ::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_SET) < 0)
             return Error{Errc::io, "cannot position '" + partial_.string() + "'"};
         received_ = offset;
