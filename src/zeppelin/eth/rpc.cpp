@@ -520,7 +520,8 @@ Result<u256> RpcClient::max_priority_fee_per_gas() {
 }
 
 Result<std::uint64_t> RpcClient::estimate_gas(const CallRequest& call) {
-    auto r = ZP_TRY(request("eth_estimateGas", json::array({call_object(call)})));
+    // At "pending", like the transaction it prices: time-dependent code sees the next block's time.
+    auto r = ZP_TRY(request("eth_estimateGas", json::array({call_object(call), "pending"})));
     return in_reply(json_u64(r, "gas estimate"), url(), "eth_estimateGas");
 }
 

@@ -593,7 +593,10 @@ Result<CallOutcome> Dispatcher::simulate(const Address& from, ByteView data, con
     eth::HttpClient http{url, eth::HttpOptions{}};
     nlohmann::json call{{"from", eth::to_checksum(from)}, {"to", eth::to_checksum(address_)}, {"data", to_hex(data)}};
     if (value != 0) call["value"] = to_hex_quantity(value);
-    const nlohmann::json body{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "eth_call"}, {"params", {call, "latest"}}};
+    // At "pending": the call is judged at the time of the block that would include it. Deadlines
+    // and periods depend on block.timestamp, and on a chain that mines only on demand (anvil's
+    // automine) "latest" may be minutes old, so a reassignment or a report would look too early.
+    const nlohmann::json body{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "eth_call"}, {"params", {call, "pending"}}};
     auto reply = http.post(body.dump());
     if (auto* err = std::get_if<eth::HttpError>(&reply)) return err->error.wrap("eth_call to " + rpc_.url());
     const auto& text = std::get<eth::HttpResponse>(reply).body;
