@@ -1,0 +1,72 @@
+// The private messages the parties of an agreement exchange through the chain's event log
+// (WorkerDispatcher.postMessage -> MessagePosted), DESIGN.md protocol step 4.
+//
+// Each message is a small JSON document sealed with ECIES (eth/ecies.hpp) to the recipient's
+// secp256k1 public key, with
+//     aad = "zeppelin/msg/v1" || uint256(agreementId) || sender || recipient
+// so an envelope copied into another agreement, or re-posted by another account, does not open.
+// The chain authenticates the sender (msg.sender is in the event), so a recipient also checks
+// that the sender plays the role the message needs (only the worker announces endpoints, only
+// the client sends the probe spec); the node does that, this file only encodes and seals.
+//
+//   worker -> client     transfer   {"type":"transfer","host","port","secret","logs_port"}  where to send the image
+//   worker -> client,    service    {"type":"service","host","port"}            where the work is served
+//             verifiers
+//   worker -> client     rejected   {"type":"rejected","reason"}                the image failed verification
+//   client -> verifiers  probe      {"type":"probe","spec"}                     canonical probe spec JSON
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "zeppelin/core/bytes.hpp"
+#include "zeppelin/core/result.hpp"
+#include "zeppelin/eth/secp256k1.hpp"
+
+namespace zeppelin::node::msg {
+
+struct TransferOffer {
+    std::string host;
+    std::uint16_t port{0};
+    Hash32 secret{};  // the 32-byte TLS PSK of the image transfer (single use)
+    std::uint16_t logs_port{0};  // where the work's output is served (log_channel.hpp); 0 = nowhere
+    bool operator==(const TransferOffer&) const = default;
+};
+struct ServiceReady {
+    std::string host;
+    std::uint16_t port{0};
+    bool operator==(const ServiceReady&) const = default;
+};
+struct ImageRejected {
+    std::string reason;
+    bool operator==(const ImageRejected&) const = default;
+};
+struct ProbeSpec {
+    std::string spec_json;  // probe::canonical_json; keccak256 of it is the agreement's probeSpecHash
+    bool operator==(const ProbeSpec&) const = default;
+};
+
+using Payload = std::variant<TransferOffer, ServiceReady, ImageRejected, ProbeSpec>;
+
+/// "transfer", "service", "rejected", "probe".
+std::string_view type_name(const Payload& p) noexcept;
+
+/// The JSON document of a payload.
+std::string encode(const Payload& p);
+/// Strict decoding: known type, every field present and in range, size-limited.
+Result<Payload> decode(std::string_view json);
+
+/// The associated data binding an envelope to its agreement, sender and recipient.
+Bytes associated_data(std::uint64_t agreement_id, const Address& sender, const Address& recipient);
+
+/// Encodes and seals a payload to `recipient_key` (whose address is `recipient`).
+Result<Bytes> seal(const eth::PublicKey& recipient_key, std::uint64_t agreement_id, const Address& sender,
+                   const Address& recipient, const Payload& payload);
+/// Opens and decodes an envelope addressed to `me`. Errc::auth_failed if it was not sealed for this
+/// key, agreement, sender and recipient (or was altered); Errc::invalid_argument if malformed.
+Result<Payload> open(const eth::PrivateKey& me, std::uint64_t agreement_id, const Address& sender,
+                     const Address& recipient, ByteView envelope);
+
+}  // namespace zeppelin::node::msg

@@ -1,0 +1,129 @@
+// The Zeppelin node: one process per machine that plays every role of the protocol for one
+// account (DESIGN.md; docs/ARCHITECTURE.md "The node").
+//
+//   auto node = Node::start(options).value();   // opens state, registers as a worker, recovers
+//   node->run(stop_flag);                       // follows the chain until stop_flag is set
+//
+// How it works:
+//   * The chain follower (follower.hpp) delivers the dispatcher's events; they are triggers, never
+//     the truth: AgreementCreated / AgreementReassigned tell the node which agreements concern it
+//     (as client, worker or verifier), MessagePosted carries private messages (messages.hpp).
+//   * Every agreement that concerns the node is reconciled on each tick by a role step that
+//     re-reads the agreement from the contract and takes the next action (accept, post the
+//     transfer secret, run the work, start, probe, report, redeem, claim...). Steps are
+//     idempotent, so a replayed event or a restart after `kill -9` does no harm.
+//   * Every transaction is journaled (store.hpp) before it is sent; on start the node re-sends
+//     journaled transactions that were never seen mined, never new ones.
+//   * Steps run on a small thread pool, at most one at a time per agreement.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "zeppelin/core/bytes.hpp"
+#include "zeppelin/core/result.hpp"
+#include "zeppelin/core/u256.hpp"
+#include "zeppelin/eth/secp256k1.hpp"
+
+namespace zeppelin::node {
+
+struct NodeOptions {
+    std::filesystem::path data_dir;  // state.sqlite, layer cache, images
+    std::string rpc_url;
+    std::uint64_t chain_id{0};  // 0: ask the endpoint; otherwise checked against it
+    Address dispatcher{};
+    std::uint64_t deploy_block{0};
+    std::optional<eth::PrivateKey> key;  // the account (required)
+
+    // worker side
+    bool worker{true};                 // register and serve (false: client only)
+    u256 stake{0};                     // 0: the contract's minimum
+    std::uint64_t price_per_second{1'000'000'000};  // wei (1 gwei/s)
+    std::uint32_t max_duration{86'400};
+    std::uint32_t cpu_millicores{1000};
+    std::uint32_t memory_mb{1024};
+    std::string public_host{"127.0.0.1"};  // how others reach this machine (transfer and services)
+    std::string transfer_host{"127.0.0.1"};  // where the transfer server listens
+    std::uint16_t transfer_port{0};        // 0: any free port
+    std::string service_ip{"127.0.0.1"};   // where containers' ports are published ("0.0.0.0": everywhere)
+    std::uint64_t max_image_bytes{8ULL << 30};
+
+    // verifier side
+    unsigned probes_per_period{2};
+
+    std::uint64_t confirmations{0};
+    std::chrono::milliseconds tick{250};
+    unsigned step_threads{6};
+};
+
+/// What `zeppelin run` asks the client's node to buy.
+struct RunRequest {
+    std::string image;  // archive path on this machine, or an image the local engine holds
+    std::uint32_t duration{3600};
+    std::uint32_t period{60};
+    std::uint8_t verifiers{1};
+    u256 max_price_per_second{0};
+    std::string probe{"tcp"};
+    std::uint32_t cpu_millicores{500};
+    std::uint32_t memory_mb{256};
+    std::optional<std::uint16_t> port;  // the service port; must be one the image exposes
+    std::uint16_t min_reputation{0};
+    Address preferred_worker{};
+};
+
+class Node final {
+public:
+    static Result<std::unique_ptr<Node>> start(NodeOptions options);
+    ~Node();
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    /// Follows the chain and reconciles agreements until `stop` becomes true.
+    void run(const std::atomic<bool>& stop);
+
+    [[nodiscard]] const Address& address() const noexcept;
+
+    // ---- for the local API and the CLI (thread-safe) ----
+    Result<nlohmann::json> status();
+    Result<nlohmann::json> agreements();
+    Result<nlohmann::json> agreement(std::uint64_t id);
+    /// Buys an agreement for `request` and returns its id; the node carries it on from there.
+    Result<std::uint64_t> submit_run(const RunRequest& request);
+    /// The client ends its agreement: stops it when running, cancels it before.
+    Result<nlohmann::json> stop_agreement(std::uint64_t id);
+    /// This node's worker registration: change the offer (unset fields keep their value), pause,
+    /// resume, unregister (the stake is withdrawable after the cool-down). Each returns status().
+    struct OfferChange {
+        std::optional<std::uint64_t> price_per_second;
+        std::optional<std::uint32_t> max_duration;
+        std::optional<std::uint32_t> cpu_millicores;
+        std::optional<std::uint32_t> memory_mb;
+    };
+    Result<nlohmann::json> update_offer(const OfferChange& change);
+    Result<nlohmann::json> worker_action(std::string_view action);  // "pause", "resume", "unregister", "withdraw"
+    /// What buyContract would escrow for these terms (wei), and the config it depends on.
+    Result<nlohmann::json> quote(const u256& max_price_per_second, std::uint32_t duration, std::uint32_t period,
+                                 std::uint8_t verifiers);
+    Result<nlohmann::json> market_workers();
+    Result<nlohmann::json> market_agreements();
+    /// The work's output: from the engine on the worker, over the encrypted log channel on the client.
+    Result<void> logs(std::uint64_t id, bool follow, const std::function<bool(std::string_view)>& sink);
+    /// Prometheus text exposition of the node's counters.
+    std::string metrics_text();
+
+    struct Impl;
+
+private:
+    explicit Node(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zeppelin::node
