@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
     cli::add_contracts_commands(app);
     cli::add_devnet_commands(app);
     cli::add_image_commands(app);
+    cli::add_node_commands(app);
+    cli::add_client_commands(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

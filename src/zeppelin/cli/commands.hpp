@@ -20,5 +20,7 @@ void add_tx_commands(CLI::App& app);
 void add_contracts_commands(CLI::App& app);
 void add_devnet_commands(CLI::App& app);
 void add_image_commands(CLI::App& app);
+void add_node_commands(CLI::App& app);
+void add_client_commands(CLI::App& app);
 
 }  // namespace zeppelin::cli

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "zeppelin/cli/commands.hpp"
+#include "zeppelin/cli/common.hpp"
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/core/units.hpp"
 #include "zeppelin/eth/address.hpp"
@@ -27,20 +28,12 @@
 namespace zeppelin::cli {
 namespace {
 
-template <class T>
-T or_throw(Result<T> r, std::string_view what) {
-    if (!r) throw Exception{r.error().wrap(what)};
-    return std::move(r).value();
-}
 
-[[noreturn]] void fail(Errc code, std::string message) { throw Exception{Error{code, std::move(message)}}; }
 
 struct DeployOptions {
     std::string rpc_url;
     std::string private_key;
-    std::string keystore;
-    std::string password_file;
-    std::string password_env;
+    KeyOptions key;
     std::string min_stake{"1ether"};
     std::string accept_window{"3600"};
     std::string start_window{"3600"};
@@ -58,29 +51,11 @@ u256 whole(const std::string& text, std::string_view what) {
     return *v;
 }
 
-std::string read_password(const DeployOptions& o) {
-    if (!o.password_file.empty()) {
-        std::ifstream in{o.password_file};
-        if (!in) fail(Errc::io, "cannot read the password file " + o.password_file);
-        std::string line;
-        std::getline(in, line);
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        return line;
-    }
-    if (!o.password_env.empty()) {
-        const char* v = std::getenv(o.password_env.c_str());
-        if (v == nullptr) fail(Errc::invalid_argument, "environment variable " + o.password_env + " is not set");
-        return v;
-    }
-    if (const char* v = std::getenv("ZEPPELIN_PASSWORD")) return v;
-    fail(Errc::invalid_argument, "--keystore needs a password: use --password-file, --password-env or ZEPPELIN_PASSWORD");
-}
-
-eth::PrivateKey load_key(const DeployOptions& o) {
+eth::PrivateKey deployer_key(const DeployOptions& o) {
     if (!o.private_key.empty()) return or_throw(eth::PrivateKey::from_hex(o.private_key), "--private-key");
-    if (o.keystore.empty()) fail(Errc::invalid_argument, "give the deployer's key with --private-key or --keystore");
-    const auto text = or_throw(eth::read_keystore_text(o.keystore), "--keystore");
-    return or_throw(eth::decrypt_keystore(text, read_password(o)), "cannot decrypt " + o.keystore);
+    if (o.key.keystore.empty() && o.key.private_key_env.empty())
+        fail(Errc::invalid_argument, "give the deployer's key with --private-key or --keystore");
+    return load_key(o.key);
 }
 
 void run_deploy(const DeployOptions& o) {
@@ -97,7 +72,7 @@ void run_deploy(const DeployOptions& o) {
     config.cool_down = whole(o.cool_down, "--cool-down");
     config.verifier_fee_bps = whole(o.verifier_fee_bps, "--verifier-fee-bps");
     config.slash_bps = whole(o.slash_bps, "--slash-bps");
-    const auto key = load_key(o);
+    const auto key = deployer_key(o);
 
     auto rpc = or_throw(eth::RpcClient::connect(url), "--rpc-url");
     (void)market::add_errors_to(*rpc);
@@ -131,10 +106,8 @@ void add_contracts_commands(CLI::App& app) {
     auto* deploy = group->add_subcommand("deploy", "Deploy WorkerDispatcher and write the deployment record");
     deploy->add_option("--rpc-url", opts->rpc_url, "Node URL (default: $ZEPPELIN_RPC_URL)");
     auto* pk = deploy->add_option("--private-key", opts->private_key, "Deployer key, 32 bytes of hex");
-    auto* ks = deploy->add_option("--keystore", opts->keystore, "Deployer keystore file (v3)");
-    pk->excludes(ks);
-    deploy->add_option("--password-file", opts->password_file, "Keystore password: first line of this file");
-    deploy->add_option("--password-env", opts->password_env, "Keystore password: this environment variable");
+    add_key_options(deploy, opts->key);
+    pk->excludes(deploy->get_option("--keystore"));
     deploy->add_option("--min-stake", opts->min_stake, "Minimum worker stake (1ether)")->capture_default_str();
     deploy->add_option("--accept-window", opts->accept_window, "Seconds a worker has to accept")->capture_default_str();
     deploy->add_option("--start-window", opts->start_window, "Seconds to start after accepting")->capture_default_str();

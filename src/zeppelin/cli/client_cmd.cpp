@@ -1,0 +1,317 @@
+// The client commands, docker-like, all thin clients of the local node's API (node_client.hpp):
+//   zeppelin run IMAGE|ARCHIVE --port 8080 --duration 1h --verifiers 2 --max-price 2gwei/s --probe http:/health
+//   zeppelin ps [-a] | inspect ID | logs [-f] ID | stop ID | market workers|agreements
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include <fmt/core.h>
+
+#include "zeppelin/cli/commands.hpp"
+#include "zeppelin/cli/common.hpp"
+#include "zeppelin/cli/node_client.hpp"
+#include "zeppelin/core/u256.hpp"
+#include "zeppelin/core/units.hpp"
+#include "zeppelin/transfer/progress.hpp"
+
+namespace zeppelin::cli {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+struct NodeRef {
+    std::string dir;
+};
+
+NodeEndpoint connect(const NodeRef& r) { return or_throw(find_node(or_throw(node_data_dir(r.dir)))); }
+
+void add_node_option(CLI::App* cmd, NodeRef& r) {
+    cmd->add_option("--node", r.dir, "Data directory of the node to talk to (default $ZEPPELIN_NODE_DIR or ~/.zeppelin/node)");
+}
+
+/// "90", "90s", "15m", "1h", "2d" -> seconds.
+std::uint32_t parse_duration(const std::string& text, std::string_view what) {
+    std::size_t i = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) != 0) ++i;
+    const auto unit = text.substr(i);
+    std::uint64_t mul = 0;
+    if (unit.empty() || unit == "s") mul = 1;
+    else if (unit == "m") mul = 60;
+    else if (unit == "h") mul = 3600;
+    else if (unit == "d") mul = 86400;
+    if (i == 0 || mul == 0 || i > 9)
+        fail(Errc::invalid_argument, fmt::format("{}: \"{}\" is not a duration (like 90s, 15m, 1h, 2d)", what, text));
+    const auto v = std::stoull(text.substr(0, i)) * mul;
+    if (v == 0 || v > 0xffffffffULL) fail(Errc::invalid_argument, fmt::format("{}: {} is out of range", what, text));
+    return static_cast<std::uint32_t>(v);
+}
+
+/// "256m", "1g", "512" (MB) -> MB.
+std::uint32_t parse_megabytes(const std::string& text) {
+    std::size_t i = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) != 0) ++i;
+    const auto unit = text.substr(i);
+    std::uint64_t mul = 0;
+    if (unit.empty() || unit == "m" || unit == "M" || unit == "MB") mul = 1;
+    else if (unit == "g" || unit == "G" || unit == "GB") mul = 1024;
+    if (i == 0 || mul == 0 || i > 7) fail(Errc::invalid_argument, "--memory: \"" + text + "\" is not a size (like 256m, 1g)");
+    return static_cast<std::uint32_t>(std::stoull(text.substr(0, i)) * mul);
+}
+
+struct RunOptions {
+    NodeRef node;
+    std::string image;
+    std::uint16_t port{0};
+    std::string duration{"1h"};
+    std::string period{"60s"};
+    unsigned verifiers{1};
+    std::string max_price{"2gwei/s"};
+    std::string probe{"tcp"};
+    std::string cpu{"500"};
+    std::string memory{"256m"};
+    std::string preferred_worker;
+    unsigned min_reputation{0};
+    bool detach{false};
+    std::string timeout{"10m"};
+};
+
+void run(const RunOptions& o) {
+    const auto node = connect(o.node);
+    const bool as_json = global_options().json;
+    auto price_text = o.max_price;
+    if (price_text.ends_with("/s")) price_text.resize(price_text.size() - 2);
+    const auto price = or_throw(parse_amount(price_text), "--max-price");
+    json req{{"image", o.image},
+             {"duration", parse_duration(o.duration, "--duration")},
+             {"period", parse_duration(o.period, "--period")},
+             {"verifiers", o.verifiers},
+             {"max_price_per_second", to_dec(price)},
+             {"probe", o.probe},
+             {"cpu_millicores", std::stoul(o.cpu)},
+             {"memory_mb", parse_megabytes(o.memory)},
+             {"min_reputation", o.min_reputation}};
+    if (o.port != 0) req["port"] = o.port;
+    if (!o.preferred_worker.empty()) req["preferred_worker"] = o.preferred_worker;
+    const auto started = std::chrono::steady_clock::now();
+    const auto created = or_throw(api_call(node, "POST", "/api/agreements", &req), "run");
+    const auto id = created["id"].get<std::uint64_t>();
+    if (o.detach) {
+        if (as_json) fmt::print("{}\n", created.dump());
+        else fmt::print("{}\n", id);
+        return;
+    }
+    fmt::print(stderr, "agreement {}: bought ({} wei escrowed)\n", id, created.value("deposit", std::string{"?"}));
+    const auto limit = std::chrono::seconds{parse_duration(o.timeout, "--timeout")};
+    std::string last_state;
+    transfer::ProgressRenderer bar{stderr, ::isatty(2) == 1};
+    for (;;) {
+        const auto a = or_throw(api_call(node, "GET", "/api/agreements/" + std::to_string(id)));
+        const auto state = a.value("state", std::string{});
+        const auto& local = a["local"];
+        if (state != last_state) {
+            fmt::print(stderr, "agreement {}: {}\n", id, state);
+            last_state = state;
+        }
+        if (a.contains("progress") && state == "transferring") {
+            transfer::Progress p;
+            p.bytes_done = a["progress"].value("done", std::uint64_t{0});
+            p.bytes_total = a["progress"].value("total", std::uint64_t{0});
+            p.rate = a["progress"].value("rate", 0.0);
+            fmt::print(stderr, "\r  {} / {}  {}/s   ", transfer::human_bytes(p.bytes_done),
+                       transfer::human_bytes(p.bytes_total), transfer::human_bytes(static_cast<std::uint64_t>(p.rate)));
+        }
+        if (local.contains("service") && local.contains("first_ok_ms")) {
+            const auto host = local["service"]["host"].get<std::string>();
+            const auto port = local["service"]["port"].get<unsigned>();
+            const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            if (as_json) {
+                fmt::print("{}\n", json{{"id", id}, {"host", host}, {"port", port}, {"seconds", secs}}.dump());
+            } else {
+                fmt::print(stderr, "agreement {}: serving after {:.1f} s\n", id, secs);
+                fmt::print("{}:{}\n", host, port);
+            }
+            return;
+        }
+        if (state == "done" || state == "cancelled") {
+            std::string why = local.value("transfer_error", std::string{});
+            if (local.contains("rejected") && local["rejected"].is_string()) why = "the worker refused the image: " + local["rejected"].get<std::string>();
+            if (why.empty()) why = local.value("last_error", std::string{"it ended before its service came up"});
+            fail(Errc::cancelled, fmt::format("agreement {} {}: {} (the escrow is refunded to you)", id, state, why));
+        }
+        if (std::chrono::steady_clock::now() - started > limit)
+            fail(Errc::timeout, fmt::format("agreement {} is not serving after {}; it goes on: `zeppelin inspect {}`", id, o.timeout, id));
+        std::this_thread::sleep_for(200ms);
+    }
+}
+
+std::string cell(const json& j, const char* key) {
+    if (!j.contains(key)) return "-";
+    const auto& v = j[key];
+    if (v.is_string()) return v.get<std::string>();
+    return v.dump();
+}
+
+void ps(const NodeRef& r, bool all) {
+    const auto list = or_throw(api_call(connect(r), "GET", "/api/agreements"));
+    if (global_options().json) {
+        fmt::print("{}\n", list.dump(2));
+        return;
+    }
+    fmt::print("{:<6} {:<9} {:<26} {:<22} {}\n", "ID", "ROLE", "STATE", "SERVICE", "IMAGE");
+    for (const auto& a : list) {
+        if (!all && a.value("state", std::string{}) == "done") continue;
+        std::string service = "-";
+        if (a.contains("service")) service = a["service"]["host"].get<std::string>() + ":" + std::to_string(a["service"]["port"].get<unsigned>());
+        fmt::print("{:<6} {:<9} {:<26} {:<22} {}\n", a["id"].get<std::uint64_t>(), cell(a, "role"), cell(a, "state"),
+                   service, cell(a, "image"));
+    }
+}
+
+void market(const NodeRef& r, const std::string& what) {
+    const auto node = connect(r);
+    const auto list = or_throw(api_call(node, "GET", "/api/market/" + what));
+    if (global_options().json) {
+        fmt::print("{}\n", list.dump(2));
+        return;
+    }
+    if (what == "workers") {
+        fmt::print("{:<4} {:<43} {:<13} {:>14} {:>6} {:>7} {:>9} {:>7}\n", "ID", "OWNER", "STATUS", "PRICE/S",
+                   "CPU", "MEM", "VERIFIED", "FAILED");
+        for (const auto& w : list)
+            fmt::print("{:<4} {:<43} {:<13} {:>14} {:>6} {:>7} {:>9} {:>7}\n", w["id"].get<std::uint64_t>(),
+                       cell(w, "owner"), cell(w, "status"),
+                       format_ether_human(or_throw(parse_u256(w["price_per_second"].get<std::string>()))),
+                       w["cpu_millicores"].get<unsigned>(), w["memory_mb"].get<unsigned>(),
+                       w["verified_periods"].get<std::uint64_t>(), w["failed_periods"].get<std::uint64_t>());
+    } else {
+        fmt::print("{:<6} {:<10} {:<7} {:<10} {:>8} {:>20}\n", "ID", "STATUS", "WORKER", "VERIFIERS", "PERIODS", "DEPOSIT");
+        for (const auto& a : list) {
+            std::string vs;
+            for (const auto& v : a["verifier_ids"]) vs += (vs.empty() ? "" : ",") + std::to_string(v.get<unsigned>());
+            fmt::print("{:<6} {:<10} {:<7} {:<10} {:>8} {:>20}\n", a["id"].get<std::uint64_t>(), cell(a, "status"),
+                       a["worker_id"].get<unsigned>(), vs.empty() ? "-" : vs, a["billable_periods"].get<unsigned>(),
+                       format_ether_human(or_throw(parse_u256(a["deposit"].get<std::string>()))));
+        }
+    }
+}
+
+std::string eth_amount(const json& j, const char* key) {
+    if (!j.contains(key)) return "-";
+    return format_ether_human(or_throw(parse_u256(j[key].get<std::string>())));
+}
+
+void print_summary(const json& a) {
+    fmt::print("agreement {}: {} (this node is its {})\n", a["id"].get<std::uint64_t>(), a.value("state", std::string{}),
+               a.value("role", std::string{}));
+    if (a.contains("chain")) {
+        const auto& c = a["chain"];
+        std::string vs;
+        for (const auto& v : c["verifier_ids"]) vs += (vs.empty() ? "" : ", ") + std::to_string(v.get<unsigned>());
+        fmt::print("  on chain: {}, worker {}, verifiers {}, {} of {} periods billable, {} paid\n",
+                   c["status"].get<std::string>(), c["worker_id"].get<unsigned>(), vs, c["billable_periods"].get<unsigned>(),
+                   c["periods"].get<unsigned>(), c["paid_periods"].get<unsigned>());
+    }
+    if (a.contains("payments")) {
+        const auto& p = a["payments"];
+        fmt::print("  escrow   {:>24}\n", eth_amount(p, "deposit"));
+        fmt::print("  worker   {:>24}\n", eth_amount(p, "worker"));
+        for (const auto& v : p["verifiers"])
+            fmt::print("  verifier {:>24}  (worker {}: {} periods reported, {} ok)\n", eth_amount(v, "reward"),
+                       v["verifier_id"].get<unsigned>(), v["periods_reported"].get<unsigned>(), v["periods_ok"].get<unsigned>());
+        fmt::print("  client   {:>24}  (refund)\n", eth_amount(p, "client_refund"));
+        if (p["slashed"].get<std::string>() != "0") fmt::print("  slashed  {:>24}  (from the worker's stake, to the client)\n", eth_amount(p, "slashed"));
+        if (p.value("closed", false))
+            fmt::print("  {}\n", p.value("balanced", false) ? "every wei of the escrow is accounted for"
+                                                            : "WARNING: the payments do not add up to the escrow");
+    }
+}
+
+}  // namespace
+
+void add_client_commands(CLI::App& app) {
+    {
+        auto o = std::make_shared<RunOptions>();
+        auto* cmd = app.add_subcommand("run", "Run a container image on a worker of the market, paid per verified period");
+        add_node_option(cmd, o->node);
+        cmd->add_option("image", o->image, "An image archive (docker save / OCI) or an image the local engine holds")->required();
+        cmd->add_option("-p,--port", o->port, "The service port (one the image exposes; default: the first)");
+        cmd->add_option("--duration", o->duration, "How long to run: 90s, 15m, 1h, 2d")->capture_default_str();
+        cmd->add_option("--period", o->period, "Verification period (>= 10s; divides the duration)")->capture_default_str();
+        cmd->add_option("--verifiers", o->verifiers, "How many verifiers check the service")->capture_default_str();
+        cmd->add_option("--max-price", o->max_price, "Highest price accepted, per second: 2gwei/s")->capture_default_str();
+        cmd->add_option("--probe", o->probe, "How verifiers check it: tcp, http:/path, http:/path,status=204")->capture_default_str();
+        cmd->add_option("--cpu", o->cpu, "CPU, millicores")->capture_default_str();
+        cmd->add_option("--memory", o->memory, "Memory: 256m, 1g")->capture_default_str();
+        cmd->add_option("--worker", o->preferred_worker, "Prefer this worker (its account address) if it is eligible");
+        cmd->add_option("--min-reputation", o->min_reputation, "Lowest worker reputation accepted, permille");
+        cmd->add_option("--timeout", o->timeout, "Give up waiting for the service after this long")->capture_default_str();
+        cmd->add_flag("-d,--detach", o->detach, "Print the agreement id and return at once");
+        cmd->callback([o] { run(*o); });
+    }
+    {
+        auto r = std::make_shared<NodeRef>();
+        auto all = std::make_shared<bool>(false);
+        auto* cmd = app.add_subcommand("ps", "List this node's agreements");
+        add_node_option(cmd, *r);
+        cmd->add_flag("-a,--all", *all, "Also the finished ones");
+        cmd->callback([r, all] { ps(*r, *all); });
+    }
+    {
+        auto r = std::make_shared<NodeRef>();
+        auto id = std::make_shared<std::uint64_t>(0);
+        auto summary = std::make_shared<bool>(false);
+        auto* cmd = app.add_subcommand("inspect", "Everything about one agreement, as JSON: states, parties, periods, money");
+        add_node_option(cmd, *r);
+        cmd->add_option("id", *id, "Agreement id")->required();
+        cmd->add_flag("--summary", *summary, "A short summary for people: state, periods and where the money went");
+        cmd->callback([r, id, summary] {
+            const auto a = or_throw(api_call(connect(*r), "GET", "/api/agreements/" + std::to_string(*id)));
+            if (*summary) print_summary(a);
+            else fmt::print("{}\n", a.dump(2));
+        });
+    }
+    {
+        auto r = std::make_shared<NodeRef>();
+        auto id = std::make_shared<std::uint64_t>(0);
+        auto* cmd = app.add_subcommand("stop", "End an agreement early (unused time is refunded)");
+        add_node_option(cmd, *r);
+        cmd->add_option("id", *id, "Agreement id")->required();
+        cmd->callback([r, id] {
+            const auto a = or_throw(api_call(connect(*r), "POST", "/api/agreements/" + std::to_string(*id) + "/stop"));
+            if (global_options().json) fmt::print("{}\n", a.dump(2));
+            else fmt::print("{}\n", *id);
+        });
+    }
+    {
+        auto r = std::make_shared<NodeRef>();
+        auto id = std::make_shared<std::uint64_t>(0);
+        auto follow = std::make_shared<bool>(false);
+        auto* cmd = app.add_subcommand("logs", "The work's output, streamed from the worker over the encrypted channel");
+        add_node_option(cmd, *r);
+        cmd->add_option("id", *id, "Agreement id")->required();
+        cmd->add_flag("-f,--follow", *follow, "Keep streaming");
+        cmd->callback([r, id, follow] {
+            or_throw(api_stream(connect(*r), "/api/agreements/" + std::to_string(*id) + "/logs" + (*follow ? "?follow=1" : ""),
+                                [](std::string_view chunk) {
+                                    std::fwrite(chunk.data(), 1, chunk.size(), stdout);
+                                    std::fflush(stdout);
+                                    return true;
+                                }));
+        });
+    }
+    {
+        auto r = std::make_shared<NodeRef>();
+        auto* cmd = app.add_subcommand("market", "What the market holds: workers, agreements");
+        add_node_option(cmd, *r);
+        cmd->require_subcommand(1);
+        for (const char* what : {"workers", "agreements"}) {
+            auto* sub = cmd->add_subcommand(what, std::string{"List the registered "} + what);
+            sub->callback([r, w = std::string{what}] { market(*r, w); });
+        }
+    }
+}
+
+}  // namespace zeppelin::cli

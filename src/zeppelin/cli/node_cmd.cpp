@@ -1,0 +1,181 @@
+// `zeppelin node`: the daemon (node/node.hpp) with its local HTTP API (node/api.hpp).
+//
+// Options come from flags and, with --config FILE, from a TOML file whose keys are the long
+// option names (rpc-url = "http://...", price = "1gwei", ...); flags win over the file.
+// Contract address, chain id and RPC URL default to the deployment record (the devnet's by
+// default), so on the local devnet `zeppelin node --private-key-env KEY` is enough.
+//
+// Files in the data directory (default <zeppelin home>/node, or $ZEPPELIN_NODE_DIR):
+//   state.sqlite   all the node's state (agreements, transaction journal, follower cursor)
+//   layers/        the content-addressed layer cache of received images
+//   api.json       where the API listens and its token (0600), for `zeppelin run/ps/...`
+#include <csignal>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <fmt/core.h>
+#include <spdlog/spdlog.h>
+
+#include "zeppelin/cli/commands.hpp"
+#include "zeppelin/cli/common.hpp"
+#include "zeppelin/cli/node_client.hpp"
+#include "zeppelin/core/units.hpp"
+#include "zeppelin/eth/address.hpp"
+#include "zeppelin/market/deployment.hpp"
+#include "zeppelin/node/api.hpp"
+#include "zeppelin/node/node.hpp"
+
+namespace zeppelin::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop = true; }
+
+struct NodeCmdOptions {
+    std::string data_dir;
+    std::string deployment;
+    std::string rpc_url;
+    std::uint64_t chain_id{0};
+    std::string dispatcher;
+    std::uint64_t deploy_block{0};
+    KeyOptions key;
+    bool client_only{false};
+    std::string stake{"0"};
+    std::string price{"1gwei"};
+    std::uint32_t max_duration{86400};
+    std::uint32_t cpu{1000};
+    std::uint32_t memory{1024};
+    std::string public_host{"127.0.0.1"};
+    std::string transfer_host{"127.0.0.1"};
+    std::uint16_t transfer_port{0};
+    std::string service_ip{"127.0.0.1"};
+    std::string api_host{"127.0.0.1"};
+    std::uint16_t api_port{0};
+    std::string api_token_file;
+    std::string web_dir;
+    std::uint64_t confirmations{0};
+    unsigned probes_per_period{2};
+    std::string log_level{"info"};
+};
+
+std::string load_or_create_token(const NodeCmdOptions& o, const fs::path& dir) {
+    const fs::path file = o.api_token_file.empty() ? dir / "api-token" : fs::path{o.api_token_file};
+    if (std::ifstream in{file}; in) {
+        std::string t;
+        std::getline(in, t);
+        if (t.size() >= 16) return t;
+        fail(Errc::invalid_argument, "the API token in " + file.string() + " is shorter than 16 characters");
+    }
+    const auto token = or_throw(node::generate_api_token(), "API token");
+    std::ofstream out{file, std::ios::trunc};
+    if (!out) fail(Errc::io, "cannot write the API token to " + file.string());
+    out << token << "\n";
+    out.close();
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+    return token;
+}
+
+void run_node(const NodeCmdOptions& o) {
+    spdlog::set_level(spdlog::level::from_str(o.log_level));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    spdlog::flush_on(spdlog::level::trace);  // a log file must be whole when the node is killed
+    node::NodeOptions no;
+    no.data_dir = or_throw(node_data_dir(o.data_dir), "--data-dir");
+
+    // The chain and contract: flags, else the deployment record.
+    std::string rpc = o.rpc_url.empty() ? global_options().rpc_url : o.rpc_url;
+    if (rpc.empty()) if (const char* e = std::getenv("ZEPPELIN_RPC_URL")) rpc = e;
+    if (!o.dispatcher.empty()) {
+        no.dispatcher = or_throw(eth::parse_address(o.dispatcher), "--dispatcher");
+        no.deploy_block = o.deploy_block;
+        no.chain_id = o.chain_id;
+        if (rpc.empty()) fail(Errc::invalid_argument, "--dispatcher needs --rpc-url too");
+    } else {
+        const auto path = or_throw(market::deployment_path(o.deployment), "deployment record");
+        const auto d = or_throw(market::load_deployment(path),
+                                "no contract address given (--dispatcher) and no deployment record at " + path.string() +
+                                    " (start a devnet with `zeppelin devnet up`, or pass --deployment FILE)");
+        no.dispatcher = d.dispatcher;
+        no.deploy_block = d.deploy_block;
+        no.chain_id = o.chain_id != 0 ? o.chain_id : d.chain_id;
+        if (rpc.empty()) rpc = d.rpc_url;
+    }
+    no.rpc_url = rpc;
+    no.key = load_key(o.key);
+    no.worker = !o.client_only;
+    no.stake = or_throw(parse_amount(o.stake), "--stake");
+    const auto price = or_throw(parse_amount(o.price.ends_with("/s") ? o.price.substr(0, o.price.size() - 2) : o.price), "--price");
+    if (price > std::numeric_limits<std::uint64_t>::max()) fail(Errc::invalid_argument, "--price is too large");
+    no.price_per_second = static_cast<std::uint64_t>(price);
+    no.max_duration = o.max_duration;
+    no.cpu_millicores = o.cpu;
+    no.memory_mb = o.memory;
+    no.public_host = o.public_host;
+    no.transfer_host = o.transfer_host;
+    no.transfer_port = o.transfer_port;
+    no.service_ip = o.service_ip;
+    no.confirmations = o.confirmations;
+    no.probes_per_period = o.probes_per_period;
+
+    const auto dir = no.data_dir;
+    auto node = or_throw(node::Node::start(std::move(no)), "node");
+    const auto token = load_or_create_token(o, dir);
+    node::ApiOptions ao;
+    ao.host = o.api_host;
+    ao.port = o.api_port;
+    ao.token = token;
+    ao.web_dir = o.web_dir;
+    auto api = or_throw(node::Api::start(*node, ao), "node API");
+    or_throw(write_node_endpoint(dir, NodeEndpoint{o.api_host, api->port(), token, eth::to_checksum(node->address())}));
+    spdlog::info("API on http://{}:{} (token in {}), data in {}", o.api_host, api->port(),
+                 (dir / "api-token").string(), dir.string());
+
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    node->run(g_stop);
+    spdlog::info("stopping");
+    std::error_code ec;
+    fs::remove(dir / "api.json", ec);
+    api.reset();
+    node.reset();
+}
+
+}  // namespace
+
+void add_node_commands(CLI::App& app) {
+    auto o = std::make_shared<NodeCmdOptions>();
+    auto* cmd = app.add_subcommand("node", "Run the Zeppelin node: worker, verifier and client roles for one account");
+    cmd->set_config("--config", "", "Read options from this TOML file (keys are the long option names)");
+    cmd->add_option("--data-dir", o->data_dir, "State directory (default $ZEPPELIN_NODE_DIR or ~/.zeppelin/node)");
+    cmd->add_option("--deployment", o->deployment, "Deployment record (default: the devnet's)");
+    cmd->add_option("--rpc-url", o->rpc_url, "Ethereum JSON-RPC endpoint (default: the deployment record's)");
+    cmd->add_option("--chain-id", o->chain_id, "Expected chain id (checked against the endpoint)");
+    cmd->add_option("--dispatcher", o->dispatcher, "WorkerDispatcher address (instead of a deployment record)");
+    cmd->add_option("--deploy-block", o->deploy_block, "First block to scan for the dispatcher's events");
+    add_key_options(cmd, o->key);
+    cmd->add_flag("--client-only", o->client_only, "Do not register as a worker (only buy and follow agreements)");
+    cmd->add_option("--stake", o->stake, "Stake to register with (default: the contract's minimum)");
+    cmd->add_option("--price", o->price, "Price per second of service, e.g. 1gwei or 1gwei/s")->capture_default_str();
+    cmd->add_option("--max-duration", o->max_duration, "Longest agreement accepted, seconds")->capture_default_str();
+    cmd->add_option("--cpu", o->cpu, "CPU offered, millicores")->capture_default_str();
+    cmd->add_option("--memory", o->memory, "Memory offered, MB")->capture_default_str();
+    cmd->add_option("--public-host", o->public_host, "How clients and verifiers reach this machine")->capture_default_str();
+    cmd->add_option("--transfer-host", o->transfer_host, "Address the image transfer server listens on")->capture_default_str();
+    cmd->add_option("--transfer-port", o->transfer_port, "Port of the image transfer server (0: any)");
+    cmd->add_option("--service-ip", o->service_ip, "Where work's service ports are published (0.0.0.0: all interfaces)")->capture_default_str();
+    cmd->add_option("--api-host", o->api_host, "Address of the local API (keep it on loopback unless you mean it)")->capture_default_str();
+    cmd->add_option("--api-port", o->api_port, "Port of the local API (0: any; see <data-dir>/api.json)");
+    cmd->add_option("--api-token-file", o->api_token_file, "API token file (default <data-dir>/api-token, created)");
+    cmd->add_option("--web-dir", o->web_dir, "Serve the dashboard's static files from here");
+    cmd->add_option("--confirmations", o->confirmations, "Blocks behind the head before events are acted on");
+    cmd->add_option("--probes-per-period", o->probes_per_period, "Probes a verifier makes per period")->capture_default_str();
+    cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")->capture_default_str();
+    cmd->callback([o] { run_node(*o); });
+}
+
+}  // namespace zeppelin::cli
