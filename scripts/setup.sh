@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Zeppelin needs on a Debian 12 machine, as root, idempotently:
-# Debian packages (compilers, libraries, Podman + runc, busybox-static for test images) and
-# the npm packages pinned in package-lock.json (anvil, cast, forge, solc-js).
+# Debian packages (compilers, libraries, Podman + runc, busybox-static for test images, chromium
+# for the dashboard's browser tests) and the npm packages pinned in package-lock.json (anvil, cast,
+# forge, solc-js, playwright-core).
 # Fast when everything is already there: it only asks apt/npm when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ PACKAGES=(
   libarchive-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   podman runc busybox-static uidmap iproute2 procps psmisc curl
+  chromium
 )
 
 missing=()

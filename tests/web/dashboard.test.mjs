@@ -1,0 +1,305 @@
+// The node's HTTP API and its web dashboard against a real local market (market.mjs): every route
+// of src/zeppelin/node/api.hpp with its refusals (no token, wrong token, bad input), then a person
+// in Debian's headless Chromium (playwright-core) who buys a service through the client panel,
+// watches it run and get verified, opens it, stops it, sees the refund, and sees the worker's
+// earnings on the worker's own dashboard. Screenshots go to build/web-screenshots/ (or
+// $WEB_SCREENSHOTS). Skipped without ZEPPELIN_DOCKER_HOST (scripts/test.sh provides it).
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { Market, ROOT, WORKERS, makeTestImage, until } from './market.mjs';
+import { formatAmount } from '../../web/units.mjs';
+
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = process.env.WEB_SCREENSHOTS ?? join(ROOT, 'build', 'web-screenshots');
+const WRONG = 'f'.repeat(64);
+const skip = process.env.ZEPPELIN_DOCKER_HOST ? false : 'needs ZEPPELIN_DOCKER_HOST (eval "$(bash scripts/services.sh start)")';
+
+/** A 4xx answer with an {"error": "..."} in words. */
+function refused(r, status, pattern) {
+  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${r.text}`);
+  assert.equal(typeof r.json?.error, 'string', `no {"error": ...} in ${r.text}`);
+  assert.ok(r.json.error.length > 5, r.text);
+  if (pattern) assert.match(r.json.error, pattern);
+}
+
+describe('node API and dashboard on a real market', { skip }, () => {
+  let market;
+  let tmp;
+  let image;
+  let run;  // a valid POST /api/agreements body
+
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'zeppelin-web-image-'));
+    const [m, img] = await Promise.all([Market.up(), makeTestImage(tmp)]);
+    market = m;
+    image = img;
+    run = { image, duration: 30, period: 10, verifiers: 2, max_price_per_second: '2000000000', probe: 'http:/', port: 8080 };
+  }, { timeout: 240_000 });
+
+  after(async () => {
+    const keep = process.env.ZEPPELIN_WEB_KEEP === '1';
+    if (market) await market.down({ keep });
+    if (keep && market) console.log(`# market files kept in ${market.home}`);
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }, { timeout: 120_000 });
+
+  describe('API', () => {
+    it('GET /api/status describes the node and its worker registration', async () => {
+      const c = await market.client.get('/api/status');
+      assert.match(c.address, /^0x[0-9a-fA-F]{40}$/);
+      assert.equal(c.chain_id, 31337);
+      assert.equal(c.worker, undefined);
+      assert.match(c.balance, /^\d+$/);
+      const w = await market.workers[0].get('/api/status');
+      assert.ok(w.worker.id >= 1);
+      assert.equal(w.worker.status, 'active');
+      assert.equal(w.worker.price_per_second, '1000000000');
+    });
+
+    it('GET /api/market/workers and /api/market/agreements read the chain', async () => {
+      const workers = await market.client.get('/api/market/workers');
+      assert.equal(workers.length, WORKERS);
+      for (const w of workers) {
+        assert.match(w.stake, /^\d+$/);
+        assert.equal(typeof w.verified_periods, 'number');
+      }
+      assert.ok(Array.isArray(await market.client.get('/api/market/agreements')));
+    });
+
+    it('GET /api/quote prices the escrow, and refuses bad terms', async () => {
+      const q = await market.client.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=2');
+      assert.match(q.deposit, /^[1-9]\d*$/);
+      assert.ok(BigInt(q.deposit) >= 2_000_000_000n * 30n);
+      refused(await market.client.request('GET', '/api/quote?duration=30&period=10&verifiers=2'), 400, /max_price_per_second/);
+      refused(await market.client.request('GET', '/api/quote?max_price_per_second=lots&duration=30&period=10&verifiers=2'), 400);
+      refused(await market.client.request('GET', '/api/quote?max_price_per_second=1&duration=30&period=10&verifiers=300'), 400, /range/);
+    });
+
+    it('POST /api/agreements refuses requests without the token, with a wrong one, and bad input', async () => {
+      const c = market.client;
+      refused(await c.request('POST', '/api/agreements', { body: run, token: null }), 401);
+      refused(await c.request('POST', '/api/agreements', { body: run, token: WRONG }), 401);
+      refused(await c.request('POST', '/api/agreements', { body: 'not json', raw: true }), 400, /JSON/);
+      refused(await c.request('POST', '/api/agreements', { body: {} }), 400, /image/);
+      refused(await c.request('POST', '/api/agreements', { body: { ...run, max_price_per_second: 'lots' } }), 400);
+      refused(await c.request('POST', '/api/agreements', { body: { ...run, duration: -5 } }), 400, /duration/);
+      refused(await c.request('POST', '/api/agreements', { body: { ...run, port: 9999 } }), 400, /port 9999/);
+      const missing = await c.request('POST', '/api/agreements', { body: { ...run, image: join(tmp, 'missing-image') } });
+      assert.ok(missing.status >= 400, missing.text);  // 4xx or the engine's 502: refused in words either way
+      assert.match(missing.json.error, /missing-image/);
+    });
+
+    it('unknown agreements: 404; a malformed id: 400', async () => {
+      refused(await market.client.request('GET', '/api/agreements/999999'), 404);
+      refused(await market.client.request('POST', '/api/agreements/999999/stop'), 404);
+      refused(await market.client.request('GET', '/api/agreements/abc'), 400, /not a number/);
+      refused(await market.client.request('POST', '/api/agreements/1/stop', { token: null }), 401);
+      refused(await market.client.request('GET', '/api/no-such-route'), 404);
+    });
+
+    it('POST /api/agreements buys, GET lists it, /logs needs the token, stop cancels it', async () => {
+      const c = market.client;
+      const bought = await c.request('POST', '/api/agreements', { body: { ...run, verifiers: 1, probe: 'tcp' } });
+      assert.equal(bought.status, 201, bought.text);
+      const { id } = bought.json;
+      assert.ok(id >= 1);
+      assert.match(bought.json.deposit, /^[1-9]\d*$/);
+      assert.ok((await c.get('/api/agreements')).some((a) => a.id === id && a.role === 'client'));
+      const one = await c.get(`/api/agreements/${id}`);
+      assert.equal(one.role, 'client');
+      assert.equal(one.chain.deposit, bought.json.deposit);
+      assert.equal(one.local.secret, undefined);
+      refused(await c.request('GET', `/api/agreements/${id}/logs`, { token: null }), 401);
+      refused(await c.request('GET', `/api/agreements/${id}/logs`, { token: WRONG }), 401);
+      const logs = await c.request('GET', `/api/agreements/${id}/logs`);
+      assert.equal(logs.status, 200);
+      assert.match(logs.type, /^text\/plain/);
+      refused(await c.request('POST', `/api/agreements/${id}/stop`, { token: WRONG }), 401);
+      const stopped = await c.request('POST', `/api/agreements/${id}/stop`);
+      assert.equal(stopped.status, 200, stopped.text);
+      assert.equal(stopped.json.id, id);
+      await until(`agreement ${id} to end`, async () => ['settled', 'refunded'].includes((await c.get(`/api/agreements/${id}`)).chain.status));
+      refused(await c.request('POST', `/api/agreements/${id}/stop`), 400, /already/);
+    });
+
+    it('POST /api/worker changes the offer, refusing bad input and a client-only node', async () => {
+      const w = market.workers[WORKERS - 1];
+      refused(await w.request('POST', '/api/worker', { body: { memory_mb: 4000 }, token: null }), 401);
+      refused(await w.request('POST', '/api/worker', { body: { memory_mb: 4000 }, token: WRONG }), 401);
+      refused(await w.request('POST', '/api/worker', { body: '[1, 2]', raw: true }), 400, /JSON object/);
+      refused(await w.request('POST', '/api/worker', { body: { price_per_second: 'abc' } }), 400, /price_per_second/);
+      refused(await w.request('POST', '/api/worker', { body: { price_per_second: '0' } }), 400, /positive/);
+      refused(await w.request('POST', '/api/worker', { body: { price_per_second: 5 } }), 400, /string/);
+      refused(await w.request('POST', '/api/worker', { body: { memory_mb: -1 } }), 400, /memory_mb/);
+      refused(await market.client.request('POST', '/api/worker', { body: { memory_mb: 4000 } }), 400, /not a worker/);
+      const changed = await w.request('POST', '/api/worker', { body: { memory_mb: 4000 } });
+      assert.equal(changed.status, 200, changed.text);
+      assert.equal(changed.json.worker.memory_mb, 4000);
+      assert.equal((await market.client.get('/api/market/workers')).find((x) => x.id === changed.json.worker.id).memory_mb, 4000);
+      assert.equal((await w.request('POST', '/api/worker', { body: { memory_mb: 4096 } })).json.worker.memory_mb, 4096);
+    });
+
+    it('POST /api/worker/{action} pauses and resumes; refuses unknown actions and missing tokens', async () => {
+      const w = market.workers[WORKERS - 1];
+      refused(await w.request('POST', '/api/worker/pause', { token: null }), 401);
+      refused(await w.request('POST', '/api/worker/pause', { token: WRONG }), 401);
+      refused(await w.request('POST', '/api/worker/fly'), 400, /unknown worker action/);
+      refused(await market.client.request('POST', '/api/worker/pause'), 400, /not a worker/);
+      const paused = await w.request('POST', '/api/worker/pause');
+      assert.equal(paused.status, 200, paused.text);
+      assert.equal(paused.json.worker.status, 'paused');
+      const resumed = await w.request('POST', '/api/worker/resume');
+      assert.equal(resumed.status, 200, resumed.text);
+      assert.equal(resumed.json.worker.status, 'active');
+      const withdraw = await w.request('POST', '/api/worker/withdraw');  // still registered: the contract refuses
+      assert.ok(withdraw.status >= 400 && withdraw.status < 500, withdraw.text);
+      assert.equal(typeof withdraw.json.error, 'string');
+    });
+
+    it('GET /api/events streams agreements snapshots; /metrics and the static files are served', async () => {
+      const ctl = new AbortController();
+      const res = await fetch(`${market.client.base}/api/events`, { signal: ctl.signal });
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type'), /^text\/event-stream/);
+      const reader = res.body.getReader();
+      let text = '';
+      while (!text.includes('\n\n')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      ctl.abort();
+      const event = text.split('\n\n')[0];
+      assert.match(event, /^event: agreements\n/);
+      const data = JSON.parse(event.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n'));
+      assert.ok(Array.isArray(data) && data.some((a) => a.role === 'client'));
+
+      const metrics = await market.client.request('GET', '/metrics');
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.text, /^# (HELP|TYPE) zeppelin_/m);
+      const page = await market.client.request('GET', '/');
+      assert.equal(page.status, 200);
+      assert.match(page.type, /^text\/html/);
+      for (const f of ['/app.js', '/units.mjs']) assert.match((await market.client.request('GET', f)).type, /^text\/javascript/);
+    });
+  });
+
+  describe('dashboard in Chromium', () => {
+    let browser;
+    const shot = async (page, name) => {
+      const file = join(SHOTS, `${name}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      console.log(`# screenshot: ${file}`);
+    };
+
+    before(async () => {
+      assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium, or set CHROMIUM)`);
+      mkdirSync(SHOTS, { recursive: true });
+      const { chromium } = await import('playwright-core');
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'],
+      });
+    }, { timeout: 60_000 });
+
+    after(async () => {
+      await browser?.close();
+    });
+
+    it('a client buys, watches, opens, stops and is refunded; the worker sees its earnings', { timeout: 300_000 }, async () => {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      page.setDefaultTimeout(30_000);
+      const c = market.client;
+
+      // Market view: the three workers, read from the chain.
+      await page.goto(`${c.base}/#market`);
+      await until('three workers in the market view', async () => (await page.locator('#workers tbody tr').count()) === WORKERS);
+      await shot(page, 'market');
+
+      // The token, once.
+      await page.getByLabel('API token').fill(c.token);
+      await page.getByRole('button', { name: 'Use token' }).click();
+      await page.getByText('Token kept for this browser tab.').waitFor();
+
+      // Client panel: terms, the cost before paying.
+      await page.getByRole('link', { name: 'Client' }).click();
+      const form = page.locator('#run-form');
+      await form.getByLabel('Image', { exact: true }).fill(image);
+      await form.getByLabel('Service port', { exact: true }).fill('8080');
+      await form.getByLabel('Duration', { exact: true }).fill('30s');
+      await form.getByLabel('Verification period', { exact: true }).fill('10s');
+      await form.getByLabel('Verifiers', { exact: true }).fill('2');
+      await form.getByLabel('Highest price per second', { exact: true }).fill('2gwei');
+      await form.getByLabel('Probe', { exact: true }).fill('http:/');
+      await form.getByRole('button', { name: 'Show the cost' }).click();
+      const quote = await c.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=2');
+      await page.locator('#quote-deposit').getByText(formatAmount(quote.deposit), { exact: true }).waitFor();
+      await shot(page, 'client-quote');
+
+      // Pay; follow the agreement to running and a verified period.
+      await page.getByRole('button', { name: 'Pay and start' }).click();
+      const title = page.locator('#agreement-title');
+      await title.waitFor({ state: 'visible', timeout: 120_000 });
+      const id = Number(/#(\d+)/.exec(await title.textContent())[1]);
+      const current = page.locator('#agreement-steps [aria-current="step"]');
+      await until('the agreement to run', async () => ['running', 'verified'].includes(await current.textContent()), { timeout: 150_000 });
+      await until('a verified period', async () => (await current.textContent()) === 'verified', { timeout: 90_000 });
+
+      // The service link works, from the page.
+      const link = page.locator('#service-link');
+      const url = await link.getAttribute('href');
+      const service = await browser.newPage();
+      await service.goto(url);
+      await service.getByRole('heading', { name: 'zeppelin test page' }).waitFor();
+      await service.close();
+      await shot(page, 'client-running');
+
+      // Stop it early; the refund shows once the client claimed it.
+      await page.getByRole('button', { name: 'Stop' }).click();
+      await until('the refund', async () => {
+        const d = await c.get(`/api/agreements/${id}`);
+        return d.payments?.client_refund !== '0' && d.payments?.client_refund;
+      }, { timeout: 150_000 });
+      const refund = (await c.get(`/api/agreements/${id}`)).payments.client_refund;
+      await page.locator('#refund').getByText(formatAmount(refund), { exact: true }).waitFor({ timeout: 30_000 });
+      await until('the final step', async () => (await current.textContent()) === 'done', { timeout: 30_000 });
+      await shot(page, 'client-stopped');
+
+      // A phone-width look at the same panel.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await shot(page, 'client-phone');
+
+      // The worker that ran it: earnings on its own dashboard; a verifier: its probes.
+      const chain = (await c.get(`/api/agreements/${id}`)).chain;
+      const worker = await market.workerNode(chain.worker_id);
+      await until('the worker to redeem its payment', async () => (await worker.get(`/api/agreements/${id}`)).payments?.worker !== '0', { timeout: 90_000 });
+      const earned = (await worker.get(`/api/agreements/${id}`)).payments.worker;
+      const wpage = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await wpage.goto(`${worker.base}/#worker`);
+      await wpage.locator('#earnings').getByText(formatAmount(earned), { exact: true }).waitFor({ timeout: 30_000 });
+      await wpage.locator('#timeline svg rect[data-period].tl-ok').first().waitFor();
+      await shot(wpage, 'worker');
+
+      // Changing anything needs the token: refused in words without it, then the offer changes.
+      await wpage.getByRole('button', { name: 'Pause' }).click();
+      await wpage.getByRole('alert').getByText(/refused the request/).waitFor();
+      await wpage.getByLabel('API token').fill(worker.token);
+      await wpage.getByRole('button', { name: 'Use token' }).click();
+      await wpage.locator('#offer-form').getByLabel('Memory (MB)', { exact: true }).fill('4000');
+      await wpage.getByRole('button', { name: 'Save the offer' }).click();
+      await wpage.getByText('Offer saved on chain.').waitFor({ timeout: 60_000 });
+      await wpage.locator('#worker-facts').getByText('4000 MB', { exact: true }).waitFor();
+      assert.equal((await worker.get('/api/status')).worker.memory_mb, 4000);
+
+      const verifier = await market.workerNode(chain.verifier_ids[0]);
+      await wpage.goto(`${verifier.base}/#verifier`);
+      await wpage.locator('#probes tbody td.ok').first().waitFor({ timeout: 30_000 });
+      await shot(wpage, 'verifier');
+    });
+  });
+});

@@ -1,0 +1,517 @@
+// The Zeppelin dashboard: plain JavaScript modules talking to the node's local API (api.hpp).
+// Reads need no token; anything that changes state sends `Authorization: Bearer <token>`, the
+// token being kept in sessionStorage once entered. Amounts stay exact (BigInt wei, units.mjs).
+import { formatAmount, formatUnits, parseAmount, parseDuration, sumWei, toWei } from './units.mjs';
+
+const $ = (sel) => document.querySelector(sel);
+const TOKEN_KEY = 'zeppelin-api-token';
+const OPEN = new Set(['assigned', 'accepted', 'running']);
+
+// ---------------------------------------------------------------- helpers
+
+/** Builds an element: el('td', {class: 'x'}, 'text', child...). Text is never parsed as HTML. */
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children) if (c !== undefined && c !== null) e.append(c);
+  return e;
+}
+
+/** An exact amount, with the wei in a tooltip. */
+function amount(wei) {
+  return el('span', { class: 'amount', title: `${toWei(wei)} wei` }, formatAmount(wei));
+}
+
+function fillTable(table, rows) {
+  const body = table.querySelector('tbody');
+  const cols = table.querySelectorAll('thead th').length;
+  body.replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: cols, class: 'muted' }, 'None yet.'))]));
+}
+
+function facts(dl, pairs) {
+  dl.replaceChildren(...pairs.filter(([, v]) => v !== undefined).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+}
+
+function showError(message) {
+  const e = $('#error');
+  e.textContent = message;
+  e.hidden = !message;
+}
+
+function notice(message) {
+  $('#token-state').textContent = message;
+}
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiError(0, `the node does not answer (${e.message})`);
+  }
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const why = data?.error ?? (text || res.statusText);
+    if (res.status === 401)
+      throw new ApiError(401, `The node refused the request: ${why}. Enter the API token from <data dir>/api-token above.`);
+    throw new ApiError(res.status, why);
+  }
+  return data;
+}
+
+/** Runs an action from a button: disables it meanwhile, shows an error in words. */
+async function act(button, busyText, fn) {
+  const label = button.textContent;
+  button.disabled = true;
+  button.textContent = busyText;
+  try {
+    await fn();
+    showError('');
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
+  }
+}
+
+// ---------------------------------------------------------------- state
+
+const state = {
+  view: 'market',
+  status: null,          // GET /api/status
+  agreements: [],        // GET /api/agreements (or the SSE snapshot)
+  details: new Map(),    // id -> GET /api/agreements/{id}
+  selected: null,        // the client agreement followed in the Client view
+  pending: null,         // the RunRequest waiting for "Pay and start"
+};
+
+async function detail(id) {
+  const d = await api('GET', `/api/agreements/${id}`);
+  state.details.set(id, d);
+  return d;
+}
+
+/** Agreements of one role with their details (the latest 50). */
+async function detailsOf(role) {
+  const list = state.agreements.filter((a) => a.role === role).slice(-50);
+  return Promise.all(list.map((a) => detail(a.id)));
+}
+
+// ---------------------------------------------------------------- header
+
+async function refreshStatus() {
+  const s = await api('GET', '/api/status');
+  state.status = s;
+  const worker = s.worker ? `worker #${s.worker.id} (${s.worker.status})` : 'client only';
+  $('#node-summary').replaceChildren(`Account ${s.address} · chain ${s.chain_id} · balance `, amount(s.balance),
+    ` · ${worker} · block ${s.processed_block}`);
+}
+
+// ---------------------------------------------------------------- market
+
+async function refreshMarket() {
+  const [workers, agreements] = await Promise.all([api('GET', '/api/market/workers'), api('GET', '/api/market/agreements')]);
+  fillTable($('#workers'), workers.map((w) => el('tr', {},
+    el('td', {}, `#${w.id}`), el('td', { class: 'mono' }, w.owner), el('td', {}, w.status),
+    el('td', {}, amount(w.price_per_second)), el('td', {}, String(w.cpu_millicores)), el('td', {}, String(w.memory_mb)),
+    el('td', {}, amount(w.stake)), el('td', {}, `${w.verified_periods} / ${w.failed_periods}`),
+    el('td', {}, String(w.open_agreements)))));
+  fillTable($('#market-agreements'), agreements.slice().reverse().map((a) => el('tr', {},
+    el('td', {}, `#${a.id}`), el('td', {}, a.status), el('td', {}, a.worker_id ? `#${a.worker_id}` : '—'),
+    el('td', {}, a.verifier_ids.map((v) => `#${v}`).join(', ') || '—'), el('td', {}, amount(a.price_per_second)),
+    el('td', {}, `${a.paid_periods} / ${a.billable_periods}`), el('td', {}, amount(a.deposit)))));
+  const escrow = sumWei(agreements.filter((a) => OPEN.has(a.status)).map((a) => a.deposit));
+  $('#escrow-total').replaceChildren(amount(escrow), ` in ${plural(agreements.filter((a) => OPEN.has(a.status)).length, 'open agreement')}`);
+}
+
+// ---------------------------------------------------------------- client
+
+function readRunForm() {
+  const f = $('#run-form').elements;
+  const need = (name) => {
+    const v = f[name].value.trim();
+    if (!v) throw new Error(`${f[name].labels[0].textContent.trim()} is required`);
+    return v;
+  };
+  const whole = (name, min, max) => {
+    const v = need(name);
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+      throw new Error(`${f[name].labels[0].textContent.trim()} must be a whole number from ${min} to ${max}`);
+    return Number(v);
+  };
+  const req = {
+    image: need('image'),
+    duration: parseDuration(need('duration')),
+    period: parseDuration(need('period')),
+    verifiers: whole('verifiers', 1, 255),
+    max_price_per_second: parseAmount(need('max_price')).toString(),
+    probe: need('probe'),
+    cpu_millicores: whole('cpu_millicores', 1, 0xffffffff),
+    memory_mb: whole('memory_mb', 1, 0xffffffff),
+  };
+  if (f.port.value.trim()) req.port = whole('port', 1, 65535);
+  return req;
+}
+
+async function showQuote() {
+  const req = readRunForm();
+  const q = new URLSearchParams({
+    max_price_per_second: req.max_price_per_second, duration: req.duration, period: req.period, verifiers: req.verifiers,
+  });
+  const quote = await api('GET', `/api/quote?${q}`);
+  state.pending = req;
+  $('#quote-deposit').replaceChildren(formatAmount(quote.deposit));
+  $('#quote-wei').textContent = `(${quote.deposit} wei, at most ${formatAmount(req.max_price_per_second)}/s for ${req.duration} s)`;
+  $('#quote').hidden = false;
+  $('#pay').focus();
+}
+
+function hideQuote() {
+  state.pending = null;
+  $('#quote').hidden = true;
+}
+
+async function pay() {
+  if (!state.pending) return;
+  const out = await api('POST', '/api/agreements', state.pending);
+  hideQuote();
+  notice(`Agreement #${out.id} bought${out.deposit ? `: ${formatAmount(out.deposit)} in escrow` : ''}.`);
+  state.selected = out.id;
+  await refreshAgreements();
+  await refreshSelected();
+}
+
+const STEPS = ['assigned', 'accepted', 'transferring', 'running', 'verified', 'done'];
+
+/** How far an agreement got, as an index into STEPS. */
+function stepOf(d) {
+  const chain = d.chain?.status;
+  const local = d.local ?? {};
+  const verified = (d.payments?.verifiers ?? []).some((v) => v.periods_ok > 0);
+  if (chain === 'settled' || chain === 'refunded' || d.state === 'done' || d.state === 'cancelled') return 5;
+  if (verified) return 4;
+  if (chain === 'running' || d.state === 'running') return 3;
+  if (d.progress || local.transferred || d.state === 'transferring' || d.state.startsWith('waiting for the service')) return 2;
+  if (chain === 'accepted') return 1;
+  return 0;
+}
+
+function renderAgreement(d) {
+  const box = $('#agreement');
+  box.hidden = false;
+  $('#agreement-title').textContent = `Agreement #${d.id}: ${d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}`;
+  const at = stepOf(d);
+  $('#agreement-steps').replaceChildren(...STEPS.map((s, i) => el('li', {
+    class: i < at ? 'done' : i === at ? 'current' : 'todo', 'aria-current': i === at ? 'step' : undefined,
+  }, s)));
+  const p = d.progress;
+  $('#agreement-progress').hidden = !p;
+  if (p) {
+    $('#progress-bar').max = Math.max(1, p.total);
+    $('#progress-bar').value = p.done;
+    $('#progress-text').textContent = `${p.phase}: ${p.done} of ${p.total} bytes`;
+  }
+  const svc = d.local?.service;
+  $('#agreement-service').hidden = !svc;
+  if (svc) {
+    const url = `http://${svc.host}:${svc.port}/`;
+    $('#service-link').href = url;
+    $('#service-link').textContent = url;
+  }
+  const c = d.chain ?? {};
+  const pay = d.payments ?? {};
+  const verified = (pay.verifiers ?? []).map((v) => `verifier #${v.verifier_id}: ${v.periods_ok} of ${v.periods_reported} ok`).join('; ');
+  facts($('#agreement-facts'), [
+    ['Image', d.local?.image_name],
+    ['Deposit', c.deposit && amount(c.deposit)],
+    ['Price per second', c.price_per_second && amount(c.price_per_second)],
+    ['Periods paid / billable', c.billable_periods !== undefined ? `${c.paid_periods} / ${c.billable_periods}` : undefined],
+    ['Verified periods', verified || 'none reported yet'],
+    ['Paid to the worker', pay.worker && amount(pay.worker)],
+    ['Paid to verifiers', pay.verifiers_total && amount(pay.verifiers_total)],
+    ['Refund to you', pay.client_refund && el('span', { id: 'refund' }, amount(pay.client_refund))],
+    ['Stake slashed', pay.slashed && pay.slashed !== '0' ? amount(pay.slashed) : undefined],
+    ['Accounts closed', pay.closed === undefined ? undefined : pay.closed ? (pay.balanced ? 'yes, balanced' : 'yes') : 'not yet'],
+  ]);
+  $('#stop').hidden = !(d.role === 'client' && OPEN.has(c.status));
+}
+
+async function refreshAgreements() {
+  state.agreements = await api('GET', '/api/agreements');
+  renderAgreementList();
+}
+
+function renderAgreementList() {
+  const mine = state.agreements.filter((a) => a.role === 'client').slice().reverse();
+  $('#client-agreements').replaceChildren(...(mine.length ? mine.map((a) => el('li', {},
+    el('button', { type: 'button', class: 'link', 'aria-pressed': String(a.id === state.selected),
+      onclick: () => { state.selected = a.id; refreshSelected().catch((e) => showError(e.message)); } },
+    `#${a.id} ${a.image ?? ''} — ${a.state}`))) : [el('li', { class: 'muted' }, 'None yet.')]));
+}
+
+async function refreshSelected() {
+  if (state.selected === null) return;
+  const d = await detail(state.selected);
+  renderAgreement(d);
+  const listed = state.agreements.find((a) => a.id === d.id);
+  if (listed && listed.state !== d.state) {
+    listed.state = d.state;
+    renderAgreementList();
+  }
+}
+
+async function refreshClient() {
+  if (!state.agreements.length) await refreshAgreements();
+  renderAgreementList();
+  await refreshSelected();
+}
+
+// ---------------------------------------------------------------- worker
+
+/**
+ * The verification history as an SVG timeline: one row per agreement ({id, role, periods}), one
+ * box per period, each 'ok', 'failed' or 'pending'.
+ */
+function timeline(rows) {
+  const NS = 'http://www.w3.org/2000/svg';
+  const box = 14, gap = 3, label = 120, rowH = box + 8;
+  const periods = Math.max(1, ...rows.map((r) => r.periods.length));
+  const svg = document.createElementNS(NS, 'svg');
+  const width = label + Math.max(periods * (box + gap), 320) + 10;
+  const height = Math.max(1, rows.length) * rowH + 24;
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('width', String(width));
+  svg.setAttribute('height', String(height));
+  svg.setAttribute('role', 'img');
+  const count = (r, k) => r.periods.filter((p) => p === k).length;
+  const summary = rows.map((r) => `agreement ${r.id} (${r.role}): ${count(r, 'ok')} of ${r.periods.length} periods verified, ${count(r, 'failed')} failed`).join('; ');
+  svg.setAttribute('aria-label', `Verification history: ${summary || 'no work yet'}`);
+  const add = (tag, attrs, text) => {
+    const e = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    svg.append(e);
+    return e;
+  };
+  rows.forEach((r, i) => {
+    const y = i * rowH + 4;
+    add('text', { x: 0, y: y + box - 2, class: 'tl-label' }, `#${r.id} (${r.role})`);
+    r.periods.forEach((kind, p) => {
+      const rect = add('rect', { x: label + p * (box + gap), y, width: box, height: box, rx: 2, class: `tl-${kind}`, 'data-period': p + 1 });
+      const t = document.createElementNS(NS, 'title');
+      t.textContent = `agreement ${r.id}, period ${p + 1}: ${kind}`;
+      rect.append(t);
+    });
+  });
+  const ly = Math.max(1, rows.length) * rowH + 16;
+  [['ok', 'verified'], ['failed', 'failed'], ['pending', 'not reported']].forEach(([k, text], i) => {
+    add('rect', { x: label + i * 100, y: ly - 10, width: 10, height: 10, class: `tl-${k}` });
+    add('text', { x: label + i * 100 + 14, y: ly, class: 'tl-label' }, text);
+  });
+  return svg;
+}
+
+/** A worker's periods from the verifiers' reports on chain (the best-informed verifier's counts). */
+function workPeriods(d) {
+  const vs = d.payments?.verifiers ?? [];
+  const ok = Math.max(0, ...vs.map((v) => v.periods_ok));
+  const reported = Math.max(0, ...vs.map((v) => v.periods_reported));
+  const total = Math.max(d.chain?.billable_periods ?? 0, reported);
+  return Array.from({ length: total }, (_, p) => (p < ok ? 'ok' : p < reported ? 'failed' : 'pending'));
+}
+
+/** A verifier's periods from its own probes: ok when every probe of the period passed. */
+function probePeriods(d) {
+  const total = Math.max(d.chain?.billable_periods ?? 0, ...(d.probes ?? []).map((p) => p.period + 1));
+  return Array.from({ length: total }, (_, p) => {
+    const mine = (d.probes ?? []).filter((x) => x.period === p);
+    return !mine.length ? 'pending' : mine.every((x) => x.ok) ? 'ok' : 'failed';
+  });
+}
+
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+async function refreshWorker() {
+  await refreshStatus();
+  const w = state.status.worker;
+  $('#worker-none').hidden = !!w;
+  $('#worker-panel').hidden = !w;
+  if (!w) return;
+  facts($('#worker-facts'), [
+    ['Worker', `#${w.id} (${w.status})`],
+    ['Price per second', amount(w.price_per_second)],
+    ['CPU', `${w.cpu_millicores} millicores`],
+    ['Memory', `${w.memory_mb} MB`],
+    ['Longest agreement', `${w.max_duration} s`],
+    ['Stake', amount(w.stake)],
+    ['Open agreements', String(w.open_agreements)],
+    ['Reputation', `${w.verified_periods} verified, ${w.failed_periods} failed periods; ${w.completed_agreements} completed, ${w.failed_agreements} failed agreements`],
+  ]);
+  const f = $('#offer-form').elements;
+  if (!$('#offer-form').contains(document.activeElement) && !$('#offer-form').dataset.edited) {
+    f.price.value = `${formatUnits(w.price_per_second, 9)} gwei`;
+    f.cpu_millicores.value = w.cpu_millicores;
+    f.memory_mb.value = w.memory_mb;
+    f.max_duration.value = `${w.max_duration}s`;
+  }
+  await refreshAgreements();
+  const work = await detailsOf('worker');
+  const verifying = await detailsOf('verifier');
+  const earned = sumWei(work.map((d) => d.payments?.worker ?? '0'));
+  const rewards = sumWei(verifying.map((d) => (d.payments?.verifiers ?? []).find((v) => v.verifier_id === w.id)?.reward ?? '0'));
+  $('#earnings').replaceChildren(amount(sumWei([earned, rewards])));
+  $('#earnings-detail').textContent = `(${formatAmount(earned)} for work in ${plural(work.length, 'agreement')}, ${formatAmount(rewards)} as a verifier in ${plural(verifying.length, 'agreement')})`;
+  const rows = [...work.map((d) => ({ id: d.id, role: 'work', periods: workPeriods(d) })),
+    ...verifying.map((d) => ({ id: d.id, role: 'verifying', periods: probePeriods(d) }))].sort((a, b) => a.id - b.id);
+  $('#timeline').replaceChildren(timeline(rows));
+  $('#worker-agreements').replaceChildren(...work.map((d) => el('li', {},
+    `#${d.id}: ${d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}, earned `, amount(d.payments?.worker ?? '0'))));
+}
+
+function readOfferForm() {
+  const f = $('#offer-form').elements;
+  const change = {};
+  if (f.price.value.trim()) change.price_per_second = parseAmount(f.price.value).toString();
+  for (const k of ['cpu_millicores', 'memory_mb']) {
+    const v = f[k].value.trim();
+    if (!v) continue;
+    if (!/^\d+$/.test(v)) throw new Error(`${k.replace('_', ' ')} must be a whole number`);
+    change[k] = Number(v);
+  }
+  if (f.max_duration.value.trim()) change.max_duration = parseDuration(f.max_duration.value);
+  return change;
+}
+
+// ---------------------------------------------------------------- verifier
+
+async function refreshVerifier() {
+  await refreshStatus();
+  await refreshAgreements();
+  const mine = state.status.worker?.id;
+  const list = await detailsOf('verifier');
+  const rows = list.flatMap((d) => (d.probes ?? []).map((p) => el('tr', {},
+    el('td', {}, `#${d.id}`), el('td', {}, String(p.period + 1)),
+    el('td', { class: p.ok ? 'ok' : 'bad' }, p.ok ? 'ok' : 'failed'), el('td', {}, p.detail),
+    el('td', {}, new Date(p.at_ms).toLocaleString()))));
+  fillTable($('#probes'), rows.reverse());
+  const rewards = sumWei(list.map((d) => (d.payments?.verifiers ?? []).find((v) => v.verifier_id === mine)?.reward ?? '0'));
+  $('#verifier-rewards').replaceChildren(amount(rewards), ` in ${plural(list.length, 'agreement')}`);
+  $('#verifier-reports').replaceChildren(...(list.length ? list.map((d) => {
+    const r = (d.payments?.verifiers ?? []).find((v) => v.verifier_id === mine);
+    return el('li', {}, `#${d.id} (${d.state}): `, r ? `${plural(r.periods_reported, 'period')} reported, ${r.periods_ok} ok, reward ` : 'nothing reported yet',
+      r ? amount(r.reward) : undefined);
+  }) : [el('li', { class: 'muted' }, 'None yet.')]));
+}
+
+// ---------------------------------------------------------------- views and wiring
+
+const VIEWS = { market: refreshMarket, client: refreshClient, worker: refreshWorker, verifier: refreshVerifier };
+let refreshing = false;
+
+async function refresh() {
+  if (refreshing) return;
+  refreshing = true;
+  try {
+    await VIEWS[state.view]();
+    if (state.view !== 'worker' && state.view !== 'verifier') await refreshStatus();
+    showError('');
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    refreshing = false;
+  }
+}
+
+function show(view, focus) {
+  state.view = VIEWS[view] ? view : 'market';
+  for (const name of Object.keys(VIEWS)) $(`#view-${name}`).hidden = name !== state.view;
+  for (const a of document.querySelectorAll('#tabs a'))
+    if (a.dataset.view === state.view) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  if (focus) $(`#h-${state.view}`).focus();
+  refresh();
+}
+
+function wire() {
+  for (const h of document.querySelectorAll('main h2')) h.tabIndex = -1;
+  $('#token-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const t = $('#token').value.trim();
+    if (!t) return notice('Enter the token first.');
+    sessionStorage.setItem(TOKEN_KEY, t);
+    $('#token').value = '';
+    notice('Token kept for this browser tab.');
+  });
+  $('#token-forget').addEventListener('click', () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    notice('No token: you can look, not change anything.');
+  });
+  notice(sessionStorage.getItem(TOKEN_KEY) ? 'Token kept for this browser tab.' : 'No token: you can look, not change anything.');
+
+  $('#run-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    act(e.submitter ?? $('#run-form button'), 'Asking for the cost…', showQuote);
+  });
+  $('#run-form').addEventListener('input', hideQuote);
+  $('#quote-cancel').addEventListener('click', () => { hideQuote(); $('#run-form').elements.image.focus(); });
+  $('#pay').addEventListener('click', (e) => act(e.currentTarget, 'Paying…', pay));
+  $('#stop').addEventListener('click', (e) => act(e.currentTarget, 'Stopping…', async () => {
+    renderAgreement(await api('POST', `/api/agreements/${state.selected}/stop`));
+    notice(`Agreement #${state.selected} stopped; the refund follows when it settles.`);
+  }));
+
+  $('#offer-form').addEventListener('input', () => { $('#offer-form').dataset.edited = '1'; });
+  $('#offer-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    act(e.submitter ?? $('#offer-form button'), 'Saving…', async () => {
+      await api('POST', '/api/worker', readOfferForm());
+      delete $('#offer-form').dataset.edited;
+      notice('Offer saved on chain.');
+      await refreshWorker();
+    });
+  });
+  for (const b of document.querySelectorAll('#worker-panel [data-action]'))
+    b.addEventListener('click', () => act(b, 'Sending…', async () => {
+      await api('POST', `/api/worker/${b.dataset.action}`);
+      notice(`Done: ${b.dataset.action}.`);
+      await refreshWorker();
+    }));
+
+  // Live list of this node's agreements; the views also poll, so a lost stream only slows updates.
+  if ('EventSource' in window) {
+    const events = new EventSource('/api/events');
+    events.addEventListener('agreements', (e) => {
+      state.agreements = JSON.parse(e.data);
+      if (state.view === 'client') renderAgreementList();
+    });
+  }
+
+  window.addEventListener('hashchange', () => show(location.hash.slice(1), true));
+  show(location.hash.slice(1) || 'market', false);
+  setInterval(refresh, 1500);
+}
+
+wire();
