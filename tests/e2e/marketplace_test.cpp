@@ -380,7 +380,15 @@ TEST_F(Marketplace, WorkerThatStopsServingIsNotPaidAndIsSlashed) {
     const auto kill_at = std::chrono::system_clock::time_point{std::chrono::seconds{v.started_at + 11}};
     std::this_thread::sleep_until(kill_at);
     auto engine = runtime::Engine::from_environment().value();
-    runtime::end_work(engine, std::to_string(id), {}, lower(addr(2))).value();
+    // The worker's container: this agreement's, labelled with the worker's account (and its node's id).
+    int killed = 0;
+    const auto containers = engine.list_containers({"io.zeppelin.agreement=" + std::to_string(id)}, false).value();
+    for (const auto& c : containers) {
+        if (c.labels.count("io.zeppelin.worker") == 0 || !c.labels.at("io.zeppelin.worker").starts_with(lower(addr(2)).substr(0, 16))) continue;
+        engine.remove_container(c.id, true).value();
+        ++killed;
+    }
+    ASSERT_EQ(killed, 1);
 
     m().wait_closed(id);
     const auto after = m().view(id);

@@ -145,12 +145,38 @@ void run_node(const NodeCmdOptions& o) {
     node.reset();
 }
 
+/// Options from a TOML file, for every option the command line did not set. (CLI11's own config
+/// support reads files for the top-level app only.)
+void apply_config_file(CLI::App& cmd, const std::string& path) {
+    if (!fs::exists(path)) fail(Errc::not_found, "--config: no file " + path);
+    std::vector<CLI::ConfigItem> items;
+    try {
+        items = CLI::ConfigTOML{}.from_file(path);
+    } catch (const CLI::Error& e) {
+        fail(Errc::invalid_argument, "--config " + path + ": " + e.what());
+    }
+    for (const auto& item : items) {
+        if (item.name == "++" || item.name == "--") continue;  // section markers
+        auto* opt = cmd.get_option_no_throw("--" + item.name);
+        if (opt == nullptr || item.name == "config")
+            fail(Errc::invalid_argument, "--config " + path + ": unknown option '" + item.name + "'");
+        if (opt->count() > 0) continue;  // the command line wins
+        opt->add_result(item.inputs);
+        try {
+            opt->run_callback();
+        } catch (const CLI::Error& e) {
+            fail(Errc::invalid_argument, "--config " + path + ": " + item.name + ": " + e.what());
+        }
+    }
+}
+
 }  // namespace
 
 void add_node_commands(CLI::App& app) {
     auto o = std::make_shared<NodeCmdOptions>();
     auto* cmd = app.add_subcommand("node", "Run the Zeppelin node: worker, verifier and client roles for one account");
-    cmd->set_config("--config", "", "Read options from this TOML file (keys are the long option names)");
+    auto config = std::make_shared<std::string>();
+    cmd->add_option("--config", *config, "Read options from this TOML file (keys are the long option names; flags win)");
     cmd->add_option("--data-dir", o->data_dir, "State directory (default $ZEPPELIN_NODE_DIR or ~/.zeppelin/node)");
     cmd->add_option("--deployment", o->deployment, "Deployment record (default: the devnet's)");
     cmd->add_option("--rpc-url", o->rpc_url, "Ethereum JSON-RPC endpoint (default: the deployment record's)");
@@ -175,7 +201,10 @@ void add_node_commands(CLI::App& app) {
     cmd->add_option("--confirmations", o->confirmations, "Blocks behind the head before events are acted on");
     cmd->add_option("--probes-per-period", o->probes_per_period, "Probes a verifier makes per period")->capture_default_str();
     cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")->capture_default_str();
-    cmd->callback([o] { run_node(*o); });
+    cmd->callback([o, config, cmd] {
+        if (!config->empty()) apply_config_file(*cmd, *config);
+        run_node(*o);
+    });
 }
 
 }  // namespace zeppelin::cli

@@ -205,6 +205,9 @@ struct ProbePlan {
 struct Node::Impl {
     NodeOptions opt;
     Address me{};
+    // Labels this node's containers: the account and a random id kept in the state, so two nodes
+    // of one account (or two devnets reusing agreement ids) on one engine never touch each other's work.
+    std::string runtime_id;
     std::uint64_t chain_id{0};
     std::unique_ptr<eth::RpcClient> rpc;
     std::unique_ptr<eth::TxSender> sender;
@@ -654,7 +657,7 @@ struct Node::Impl {
         runtime::EndOptions eo;
         eo.grace = 0s;
         eo.remove_image = false;  // kept: a later agreement for the same image starts at once
-        return runtime::end_work(*engine, std::to_string(id), eo, lower_hex(me));
+        return runtime::end_work(*engine, std::to_string(id), eo, runtime_id);
     }
 
     Result<void> worker_step(const LocalAgreement& a, const market::AgreementView& v) {
@@ -770,7 +773,7 @@ struct Node::Impl {
             if (!engine->inspect_image(ref)) ZP_TRY(engine->load_image(archive));
             runtime::WorkSpec spec;
             spec.agreement_id = sid;
-            spec.worker_id = lower_hex(me);
+            spec.worker_id = runtime_id;
             spec.image = ref;
             spec.memory_bytes = std::uint64_t{std::max(req.value("memory_mb", 64U), 16U)} << 20;
             spec.nano_cpus = std::uint64_t{std::max(req.value("cpu_millicores", 100U), 10U)} * 1'000'000;
@@ -780,7 +783,7 @@ struct Node::Impl {
             spec.host_ip = opt.service_ip;
             // A container already running for this agreement (the node restarted between starting
             // it and recording it) is adopted, not started twice.
-            auto existing = runtime::find_agreement(*engine, sid, lower_hex(me));
+            auto existing = runtime::find_agreement(*engine, sid, runtime_id);
             const auto work = existing && existing->state == "running" && existing->host_port != 0
                                   ? std::move(*existing)
                                   : ZP_TRY(runtime::start_work(*engine, spec));
@@ -860,11 +863,14 @@ struct Node::Impl {
 
     Result<void> worker_logs(std::uint64_t id, bool follow, const LogSinkFn& sink) {
         if (!engine) return make_error(Errc::engine_error, "no container engine");
-        const auto work = ZP_TRY(runtime::find_agreement(*engine, std::to_string(id), lower_hex(me)));
+        // The container this node started (recorded), else whichever carries its labels.
+        std::string container;
+        if (auto a = store->get(id); a && *a && (*a)->data.contains("container")) container = (*a)->data["container"].get<std::string>();
+        if (container.empty()) container = ZP_TRY(runtime::find_agreement(*engine, std::to_string(id), runtime_id)).container_id;
         runtime::LogOptions lo;
         lo.follow = follow;
         lo.timeout = follow ? std::chrono::milliseconds{std::chrono::hours{24 * 30}} : std::chrono::milliseconds{30s};
-        return engine->logs(work.container_id, lo,
+        return engine->logs(container, lo,
                             [&](runtime::LogStream, std::string_view data) { return sink(data); });
     }
 
@@ -1055,6 +1061,14 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     if (ec) return make_error(Errc::io, "cannot create the data directory " + n.opt.data_dir.string() + ": " + ec.message());
 
     n.store = ZP_TRY(Store::open((n.opt.data_dir / "state.sqlite").string()));
+    if (auto inst = ZP_TRY(n.store->setting("instance")); inst) {
+        n.runtime_id = lower_hex(n.me).substr(0, 16) + "-" + *inst;
+    } else {
+        const auto r = ZP_TRY(random_secret());
+        const auto fresh = to_hex(r, false).substr(0, 8);
+        ZP_CHECK(n.store->set("instance", fresh));
+        n.runtime_id = lower_hex(n.me).substr(0, 16) + "-" + fresh;
+    }
     n.follower_db.emplace(ZP_TRY(Database::open((n.opt.data_dir / "state.sqlite").string())));
 
     n.rpc = ZP_TRY(eth::RpcClient::connect(n.opt.rpc_url));
@@ -1281,6 +1295,10 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
     fs::path archive = r.image;
     std::error_code ec;
     if (!fs::is_regular_file(archive, ec)) {
+        const bool looks_like_path = r.image.find('/') == 0 || r.image.starts_with("./") || r.image.starts_with("../") ||
+                                     r.image.ends_with(".tar") || r.image.ends_with(".tar.gz");
+        if (looks_like_path)
+            return make_error(Errc::not_found, "no image archive at " + r.image + " (on the node's machine)");
         if (!n.engine)
             return make_error(Errc::not_found, "'" + r.image + "' is no archive file, and no container engine is reachable to export an image of that name");
         std::string safe;
