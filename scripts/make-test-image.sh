@@ -7,6 +7,8 @@
 # the image identity (the config digest) is stable across runs and machines with the same busybox.
 #
 # Usage: make-test-image.sh OUT.tar [REPO:TAG]    (default tag localhost/zeppelin-test/busybox:latest)
+# EXTRA_MB=N adds /data/blob, N MiB of random bytes (a bigger, incompressible image for benchmarks;
+# then the image is no longer reproducible).
 # Prints the config digest ("sha256:...") on stdout. Load it with `podman load -i OUT.tar`.
 set -euo pipefail
 OUT="${1:?usage: $0 OUT.tar [REPO:TAG]}"
@@ -25,10 +27,14 @@ printf '<html><body><h1>zeppelin test page</h1></body></html>\n' > "$ROOT/www/in
 printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' > "$ROOT/etc/passwd"
 printf 'root:x:0:\nnobody:x:65534:\n' > "$ROOT/etc/group"
 chmod 1777 "$ROOT/tmp"
+if [ "${EXTRA_MB:-0}" -gt 0 ]; then
+  mkdir -p "$ROOT/data"
+  head -c "$((EXTRA_MB * 1024 * 1024))" /dev/urandom > "$ROOT/data/blob"
+fi
 
 LAYER="$WORK/layer.tar"
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=ustar \
-    -C "$ROOT" -cf "$LAYER" bin etc tmp www
+    -C "$ROOT" -cf "$LAYER" $(cd "$ROOT" && ls)
 DIFF_ID="sha256:$(sha256sum "$LAYER" | cut -d' ' -f1)"
 
 ARCH="$WORK/archive"
