@@ -255,6 +255,8 @@ function renderAgreement(d) {
     ['Refund to you', pay.client_refund && el('span', { id: 'refund' }, amount(pay.client_refund))],
     ['Stake slashed', pay.slashed && pay.slashed !== '0' ? amount(pay.slashed) : undefined],
     ['Accounts closed', pay.closed === undefined ? undefined : pay.closed ? (pay.balanced ? 'yes, balanced' : 'yes') : 'not yet'],
+    ['Your transactions', (d.transactions ?? []).length ? el('ul', { class: 'txs' }, ...d.transactions.map((t) =>
+      el('li', {}, `${t.action} (${t.status}): `, el('code', { title: t.hash }, t.hash)))) : undefined],
   ]);
   $('#stop').hidden = !(d.role === 'client' && OPEN.has(c.status));
 }

@@ -396,7 +396,11 @@ TEST_F(Marketplace, WorkerThatStopsServingIsNotPaidAndIsSlashed) {
     EXPECT_LE(after.paid_periods, 2U) << "periods after the outage must not be paid";
     EXPECT_GE(after.paid_periods, 1U) << "period 0 was served";
     EXPECT_GT(p.slashed, 0U);
-    EXPECT_LT(m().dispatcher->get_worker(worker_id).value().stake, stake_before);
+    for (const auto& rec : m().events(id)) {
+        if (const auto* e = std::get_if<market::WorkerSlashed>(&rec.event)) {
+            EXPECT_EQ(e->stake + e->amount, stake_before) << "the slash came out of the stake";
+        }
+    }
     EXPECT_EQ(p.worker + p.client + p.verifiers, after.deposit + p.slashed) << "the client gets the slashed stake too";
     EXPECT_GE(m().dispatcher->reputation_counters(worker_id).value().failed_periods, 2U);
     // Below the minimum stake the worker gets no work; its node tops the stake up by itself.

@@ -268,6 +268,10 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const refund = (await c.get(`/api/agreements/${id}`)).payments.client_refund;
       await page.locator('#refund').getByText(formatAmount(refund), { exact: true }).waitFor({ timeout: 30_000 });
       await until('the final step', async () => (await current.textContent()) === 'done', { timeout: 30_000 });
+      // Every transaction the client's node sent for it is listed by hash (buy, probe specs, stop, claim).
+      const txs = (await c.get(`/api/agreements/${id}`)).transactions;
+      assert.ok(['buy', 'stop', 'claim'].every((a) => txs.some((t) => t.action === a)), JSON.stringify(txs));
+      await page.locator('.txs code', { hasText: txs.find((t) => t.action === 'claim').hash }).waitFor({ timeout: 30_000 });
       await shot(page, 'client-stopped');
 
       // A phone-width look at the same panel.

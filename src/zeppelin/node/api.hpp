@@ -6,7 +6,8 @@
 //   POST /api/agreements              buy one: {"image", "duration", "period", "verifiers",
 //                                     "max_price_per_second" (wei, decimal string), "probe",
 //                                     "cpu_millicores", "memory_mb", "port"?, "preferred_worker"?}
-//   GET  /api/agreements/{id}         one agreement: local state, chain view, progress, probes
+//   GET  /api/agreements/{id}         one agreement: local state, chain view, progress, probes,
+//                                     payments (from the contract's events), this node's transactions
 //   POST /api/agreements/{id}/stop    the client ends it early (cancels it before it runs)
 //   GET  /api/agreements/{id}/logs    the work's output (?follow=1 streams); token required
 //   POST /api/worker                  change this node's offer {"price_per_second" (wei string),
@@ -15,6 +16,7 @@
 //   GET  /api/quote?max_price_per_second=&duration=&period=&verifiers=   the escrow buyContract needs
 //   GET  /api/market/workers          every registered worker with its reputation
 //   GET  /api/market/agreements       the latest agreements on chain
+//   GET  /api/events                  server-sent events: an "agreements" snapshot every second
 //   GET  /metrics                     Prometheus text format
 // Anything that changes state needs `Authorization: Bearer <token>`; the API binds to loopback
 // unless told otherwise.

@@ -1274,6 +1274,12 @@ Result<json> Node::agreement(std::uint64_t id) {
     }
     if (auto k = n.store->get_known(id); k && *k) j["requirements"] = (*k)->requirements;
     if (auto p = n.payments(id)) j["payments"] = std::move(*p);
+    // This node's own transactions for it (from the journal), each with its hash.
+    json txs = json::array();
+    for (const auto& t : ZP_TRY(n.store->txs_of(id)))
+        txs.push_back(json{{"action", Impl::action_kind(t.action)}, {"hash", to_hex(t.hash)}, {"nonce", t.nonce},
+                           {"status", to_string(t.status)}});
+    j["transactions"] = std::move(txs);
     {
         std::lock_guard lock{n.mu};
         if (auto it = n.progress.find(id); it != n.progress.end())
@@ -1339,11 +1345,12 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
     req.probe_spec_hash = eth::keccak256(spec_json);
     auto tx = ZP_TRY(n.dispatcher->buy_contract_tx(n.me, req));
     const auto action = "buy:" + to_hex(info.config_digest, false).substr(0, 12) + ":" + std::to_string(now_ms());
-    ZP_TRY(n.transact(0, action, std::move(tx)));
+    const auto buy_hash = ZP_TRY(n.transact(0, action, std::move(tx)));
     std::uint64_t id = 0;
     for (const auto& rec : ZP_TRY(market::decode_events(n.opt.dispatcher, Impl::last_receipt_logs)))
         if (const auto* c = std::get_if<market::AgreementCreated>(&rec.event)) id = c->agreement_id;
     if (id == 0) return make_error(Errc::internal, "buyContract was mined but announced no agreement");
+    ZP_CHECK(n.store->set_tx_agreement(buy_hash, id));
     // 4. Remember it (merged with what the follower may already have recorded).
     {
         std::lock_guard lock{n.mu};

@@ -155,12 +155,28 @@ Result<void> Store::set_tx_status(const Hash32& hash, TxStatus status) {
     return st.run({std::string{to_string(status)}, blob(hash)});
 }
 
+Result<void> Store::set_tx_agreement(const Hash32& hash, std::uint64_t agreement_id) {
+    std::lock_guard lock{mutex_};
+    auto st = ZP_TRY(db_.prepare("UPDATE txs SET agreement = ? WHERE hash = ?"));
+    return st.run({static_cast<std::int64_t>(agreement_id), blob(hash)});
+}
+
 Result<std::vector<JournalTx>> Store::txs(std::optional<TxStatus> status) {
     std::lock_guard lock{mutex_};
     const char* base = "SELECT hash, agreement, action, nonce, raw, status, created_at FROM txs";
     auto st = ZP_TRY(db_.prepare(status ? std::string{base} + " WHERE status = ? ORDER BY nonce" :
                                           std::string{base} + " ORDER BY nonce"));
     if (status) ZP_CHECK(st.bind({std::string{to_string(*status)}}));
+    std::vector<JournalTx> out;
+    while (ZP_TRY(st.step())) out.push_back(ZP_TRY(read_tx(st)));
+    return out;
+}
+
+Result<std::vector<JournalTx>> Store::txs_of(std::uint64_t agreement_id) {
+    std::lock_guard lock{mutex_};
+    auto st = ZP_TRY(db_.prepare(
+        "SELECT hash, agreement, action, nonce, raw, status, created_at FROM txs WHERE agreement = ? ORDER BY nonce"));
+    ZP_CHECK(st.bind({static_cast<std::int64_t>(agreement_id)}));
     std::vector<JournalTx> out;
     while (ZP_TRY(st.step())) out.push_back(ZP_TRY(read_tx(st)));
     return out;

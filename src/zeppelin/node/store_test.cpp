@@ -59,6 +59,8 @@ TEST(Store, JournalKeepsEveryVersionAndItsStatus) {
     EXPECT_EQ(mine[0].raw, t.raw);
     EXPECT_TRUE(s->txs(TxStatus::pending).value().empty());
     EXPECT_TRUE(s->txs_for(3, "start").value().empty());
+    EXPECT_EQ(s->txs_of(3).value().size(), 2U);
+    EXPECT_TRUE(s->txs_of(4).value().empty());
 }
 
 TEST(Store, MessagesAreSeenOnce) {
