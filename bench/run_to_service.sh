@@ -17,7 +17,7 @@ cleanup() {
   bash scripts/market.sh down >/dev/null 2>&1 || true
   "${PODMAN[@]}" rm -f -t 0 zeppelin-bench-baseline >/dev/null 2>&1 || true
   bash scripts/services.sh stop >/dev/null 2>&1 || true
-  rm -rf "$ZEPPELIN_HOME"
+  [ -n "${KEEP:-}" ] || rm -rf "$ZEPPELIN_HOME"
 }
 trap cleanup EXIT
 now() { date +%s.%N; }

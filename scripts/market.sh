@@ -68,6 +68,14 @@ case "${1:-}" in
       kill -9 "$(cat "$pidfile")" 2>/dev/null || true
       rm -f "$pidfile"
     done
+    # A market torn down for good leaves no work running: each node's containers carry its runtime id.
+    # (A node that merely stops leaves them running, so that it finds them again when it restarts.)
+    for idfile in "$ZEPPELIN_HOME"/nodes/*/runtime-id; do
+      [ -f "$idfile" ] || continue
+      podman --runtime runc --cgroup-manager cgroupfs --events-backend file ps -aq \
+        --filter "label=io.zeppelin.worker=$(cat "$idfile")" 2>/dev/null |
+        xargs -r podman --runtime runc --cgroup-manager cgroupfs --events-backend file rm -f -t 0 >/dev/null 2>&1 || true
+    done
     "$ZEPPELIN" devnet down >/dev/null 2>&1 || true
     ;;
   *)

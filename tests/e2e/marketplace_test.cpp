@@ -380,11 +380,14 @@ TEST_F(Marketplace, WorkerThatStopsServingIsNotPaidAndIsSlashed) {
     const auto kill_at = std::chrono::system_clock::time_point{std::chrono::seconds{v.started_at + 11}};
     std::this_thread::sleep_until(kill_at);
     auto engine = runtime::Engine::from_environment().value();
-    // The worker's container: this agreement's, labelled with the worker's account (and its node's id).
+    // The worker's container: this agreement's, labelled with the worker node's runtime id.
+    std::string runtime_id;
+    std::getline(std::ifstream{m().node_dir(2) / "runtime-id"}, runtime_id);
+    ASSERT_TRUE(runtime_id.starts_with(lower(addr(2)).substr(0, 16))) << runtime_id;
     int killed = 0;
     const auto containers = engine.list_containers({"io.zeppelin.agreement=" + std::to_string(id)}, false).value();
     for (const auto& c : containers) {
-        if (c.labels.count("io.zeppelin.worker") == 0 || !c.labels.at("io.zeppelin.worker").starts_with(lower(addr(2)).substr(0, 16))) continue;
+        if (c.labels.count("io.zeppelin.worker") == 0 || c.labels.at("io.zeppelin.worker") != runtime_id) continue;
         engine.remove_container(c.id, true).value();
         ++killed;
     }

@@ -143,7 +143,7 @@ void run(const RunOptions& o) {
         }
         if (std::chrono::steady_clock::now() - started > limit)
             fail(Errc::timeout, fmt::format("agreement {} is not serving after {}; it goes on: `zeppelin inspect {}`", id, o.timeout, id));
-        std::this_thread::sleep_for(200ms);
+        std::this_thread::sleep_for(50ms);
     }
 }
 

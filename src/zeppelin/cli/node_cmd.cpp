@@ -60,6 +60,7 @@ struct NodeCmdOptions {
     std::string web_dir;
     std::uint64_t confirmations{0};
     unsigned probes_per_period{2};
+    unsigned poll_ms{0};
     std::string log_level{"info"};
 };
 
@@ -121,6 +122,7 @@ void run_node(const NodeCmdOptions& o) {
     no.service_ip = o.service_ip;
     no.confirmations = o.confirmations;
     no.probes_per_period = o.probes_per_period;
+    if (o.poll_ms != 0) no.poll = std::chrono::milliseconds{o.poll_ms};
 
     const auto dir = no.data_dir;
     auto node = or_throw(node::Node::start(std::move(no)), "node");
@@ -200,6 +202,7 @@ void add_node_commands(CLI::App& app) {
     cmd->add_option("--web-dir", o->web_dir, "Serve the dashboard's static files from here");
     cmd->add_option("--confirmations", o->confirmations, "Blocks behind the head before events are acted on");
     cmd->add_option("--probes-per-period", o->probes_per_period, "Probes a verifier makes per period")->capture_default_str();
+    cmd->add_option("--poll-ms", o->poll_ms, "How often to ask the chain for blocks and receipts (default 50 on chain 31337, else 1000)");
     cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")->capture_default_str();
     cmd->callback([o, config, cmd] {
         if (!config->empty()) apply_config_file(*cmd, *config);

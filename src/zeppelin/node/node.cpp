@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -139,11 +141,17 @@ public:
     KeyedPool(const KeyedPool&) = delete;
     KeyedPool& operator=(const KeyedPool&) = delete;
 
-    /// Queues `job` unless a job of `key` is queued or running.
+    /// Queues `job` unless a job of `key` is already queued; if one is running, `job` runs once
+    /// more after it (an event that arrives during a step is never lost).
     void post(std::uint64_t key, std::function<void()> job) {
         {
             std::lock_guard lock{mu_};
-            if (stop_ || !busy_.insert(key).second) return;
+            if (stop_) return;
+            if (auto it = busy_.find(key); it != busy_.end()) {
+                if (it->second.running) it->second.again = std::move(job);
+                return;
+            }
+            busy_.emplace(key, State{});
             queue_.emplace_back(key, std::move(job));
         }
         cv_.notify_one();
@@ -159,21 +167,38 @@ private:
                 if (stop_) return;
                 item = std::move(queue_.front());
                 queue_.pop_front();
+                busy_[item.first].running = true;
             }
             try {
                 item.second();
             } catch (const std::exception& e) {
                 spdlog::error("agreement {}: step failed: {}", item.first, e.what());
             }
-            std::lock_guard lock{mu_};
-            busy_.erase(item.first);
+            bool requeued = false;
+            {
+                std::lock_guard lock{mu_};
+                auto it = busy_.find(item.first);
+                if (it->second.again && !stop_) {
+                    queue_.emplace_back(item.first, std::move(it->second.again));
+                    it->second = State{};
+                    requeued = true;
+                } else {
+                    busy_.erase(it);
+                }
+            }
+            if (requeued) cv_.notify_one();
         }
     }
+
+    struct State {
+        bool running{false};
+        std::function<void()> again;  // set: run once more when the running job ends
+    };
 
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::pair<std::uint64_t, std::function<void()>>> queue_;
-    std::set<std::uint64_t> busy_;
+    std::map<std::uint64_t, State> busy_;
     std::vector<std::thread> threads_;
     bool stop_{false};
 };
@@ -227,6 +252,14 @@ struct Node::Impl {
     std::set<std::uint64_t> expected;
     std::map<std::uint64_t, TransferProgress> progress;
     std::map<std::uint64_t, ProbePlan> plans;
+    // The identity computed when the client bought, with the archive's size and mtime then: if the
+    // file is unchanged at transfer time, it is not hashed a second time.
+    struct Inspected {
+        transfer::ImageInfo info;
+        std::uintmax_t size{0};
+        fs::file_time_type mtime;
+    };
+    std::map<std::uint64_t, Inspected> inspected;
     std::atomic<std::uint64_t> head{0};
 
     std::unique_ptr<KeyedPool> pool;
@@ -604,7 +637,16 @@ struct Node::Impl {
             pr.rate = p.rate;
             pr.phase = "transferring";
         };
-        auto stats = transfer::send_image(ep, std::to_string(id), secret, archive, so);
+        std::optional<transfer::ImageInfo> known;
+        {
+            std::lock_guard lock{mu};
+            std::error_code ec;
+            if (auto it = inspected.find(id); it != inspected.end() && fs::file_size(archive, ec) == it->second.size &&
+                                              fs::last_write_time(archive, ec) == it->second.mtime && !ec)
+                known = it->second.info;
+        }
+        auto stats = known ? transfer::send_image(ep, std::to_string(id), secret, archive, *known, so)
+                           : transfer::send_image(ep, std::to_string(id), secret, archive, so);
         if (!stats) {
             ZP_CHECK(set_data(id, "transfer_error", stats.error().message()));
             if (is_permanent_transfer_error(stats.error().code())) {
@@ -763,6 +805,7 @@ struct Node::Impl {
                 return set_state(id, "image refused");
             }
             archive = (*got)->archive.string();
+            ZP_CHECK(set_data(id, "exposed_ports", exposed_ports((*got)->config)));
             ZP_CHECK(set_data(id, "archive", archive));
         }
 
@@ -777,8 +820,9 @@ struct Node::Impl {
             spec.image = ref;
             spec.memory_bytes = std::uint64_t{std::max(req.value("memory_mb", 64U), 16U)} << 20;
             spec.nano_cpus = std::uint64_t{std::max(req.value("cpu_millicores", 100U), 10U)} * 1'000'000;
-            auto inspected = engine->inspect_image(ref);
-            const auto ports = inspected ? exposed_ports_of(*inspected, archive) : std::vector<std::uint16_t>{};
+            auto cur = ZP_TRY(local(id));
+            const auto ports = cur.data.contains("exposed_ports") ? cur.data["exposed_ports"].get<std::vector<std::uint16_t>>()
+                                                                  : exposed_ports_of(archive);
             spec.container_port = ports.empty() ? std::uint16_t{8080} : ports.front();
             spec.host_ip = opt.service_ip;
             // A container already running for this agreement (the node restarted between starting
@@ -794,18 +838,21 @@ struct Node::Impl {
         const auto service_port = a.data["service_port"].get<std::uint16_t>();
 
         // 6. Tell the client and every verifier where the service is, then start the paid clock.
+        // The messages go out together (the sender numbers them; each waits for its own receipt).
         const msg::ServiceReady ready{opt.public_host, service_port};
-        const auto client_pub = ZP_TRY(client_key(id));
-        ZP_CHECK(post(id, v.client, client_pub, ready, "post:service:" + lower_hex(v.client)));
-        for (const auto vid : v.verifier_ids) {
-            const auto [addr, key] = ZP_TRY(worker_identity(vid));
-            ZP_CHECK(post(id, addr, key, ready, "post:service:" + lower_hex(addr)));
-        }
+        std::vector<std::pair<Address, eth::PublicKey>> to{{v.client, ZP_TRY(client_key(id))}};
+        for (const auto vid : v.verifier_ids) to.push_back(ZP_TRY(worker_identity(vid)));
+        std::vector<std::future<Result<void>>> posts;
+        for (const auto& [addr, key] : to)
+            posts.push_back(std::async(std::launch::async, [this, id, addr = addr, key = key, &ready] {
+                return post(id, addr, key, ready, "post:service:" + lower_hex(addr));
+            }));
+        for (auto& f : posts) ZP_CHECK(f.get());
         ZP_TRY(call(id, "start", market::calls::start_agreement(id)));
         return set_state(id, "running");
     }
 
-    std::vector<std::uint16_t> exposed_ports_of(const runtime::ImageInfo&, const std::string& archive) {
+    std::vector<std::uint16_t> exposed_ports_of(const std::string& archive) {
         auto info = transfer::inspect_image(archive);
         if (!info) return {};
         return exposed_ports(info->config);
@@ -1069,6 +1116,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
         ZP_CHECK(n.store->set("instance", fresh));
         n.runtime_id = lower_hex(n.me).substr(0, 16) + "-" + fresh;
     }
+    // For tools that tear a whole market down (scripts/market.sh) and for tests.
+    if (std::ofstream out{n.opt.data_dir / "runtime-id", std::ios::trunc}; out) out << n.runtime_id << "\n";
     n.follower_db.emplace(ZP_TRY(Database::open((n.opt.data_dir / "state.sqlite").string())));
 
     n.rpc = ZP_TRY(eth::RpcClient::connect(n.opt.rpc_url));
@@ -1085,7 +1134,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     n.dispatcher = std::make_unique<market::Dispatcher>(*n.rpc, n.opt.dispatcher);
     n.config = ZP_TRY(n.dispatcher->config());
 
+    if (!n.opt.poll) n.opt.poll = n.chain_id == 31337 ? std::chrono::milliseconds{50} : std::chrono::milliseconds{1000};
     eth::SenderOptions so;
+    so.poll_interval = *n.opt.poll;
     so.before_broadcast = [store = n.store.get()](const eth::SignedTx& stx, const eth::Transaction& tx) -> Result<void> {
         JournalTx j;
         j.hash = stx.hash;
@@ -1180,7 +1231,7 @@ void Node::run(const std::atomic<bool>& stop) {
                 for (const auto& a : *open) n.wake(a.id);
             }
         }
-        std::this_thread::sleep_for(n.opt.tick);
+        std::this_thread::sleep_for(*n.opt.poll);
     }
 }
 
@@ -1314,6 +1365,9 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
         auto exported = n.engine->export_image(r.image, archive);
         if (!exported) return exported.error().wrap("image '" + r.image + "'");
     }
+    std::error_code stat_ec;
+    const auto size_before = fs::file_size(archive, stat_ec);
+    const auto mtime_before = fs::last_write_time(archive, stat_ec);
     const auto info = ZP_TRY(transfer::inspect_image(archive));
     const auto ports = exposed_ports(info.config);
     if (r.port) {
@@ -1351,6 +1405,10 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
         if (const auto* c = std::get_if<market::AgreementCreated>(&rec.event)) id = c->agreement_id;
     if (id == 0) return make_error(Errc::internal, "buyContract was mined but announced no agreement");
     ZP_CHECK(n.store->set_tx_agreement(buy_hash, id));
+    if (!stat_ec) {
+        std::lock_guard lock{n.mu};
+        n.inspected[id] = Impl::Inspected{info, size_before, mtime_before};
+    }
     // 4. Remember it (merged with what the follower may already have recorded).
     {
         std::lock_guard lock{n.mu};

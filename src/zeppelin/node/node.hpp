@@ -60,7 +60,10 @@ struct NodeOptions {
     unsigned probes_per_period{2};
 
     std::uint64_t confirmations{0};
-    std::chrono::milliseconds tick{250};
+    /// How often the chain is asked for new blocks and a pending transaction for its receipt.
+    /// Unset: 50 ms on a local development chain (chain id 31337: anvil, hardhat), where blocks are
+    /// mined on demand, and 1 s elsewhere, where blocks come every few seconds at best.
+    std::optional<std::chrono::milliseconds> poll;
     unsigned step_threads{6};
 };
 
