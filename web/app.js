@@ -81,6 +81,25 @@ async function api(method, path, body) {
   return data;
 }
 
+/** Uploads an image archive to the node (checked there like any archive) and runs from its copy. */
+async function uploadArchive(file) {
+  if (!file) return;
+  $('#run-upload-state').textContent = `uploading ${file.name}…`;
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const res = await fetch('/api/images', {
+    method: 'POST', body: file,
+    headers: { 'Content-Type': 'application/x-tar', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+  });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    $('#run-upload-state').textContent = '';
+    throw new ApiError(res.status, `The upload was refused: ${data.error ?? res.statusText}`);
+  }
+  $('#run-form').elements.image.value = data.path;
+  $('#run-upload-state').textContent = `uploaded: ${data.config_digest}`;
+  hideQuote();
+}
+
 /** Runs an action from a button: disables it meanwhile, shows an error in words. */
 async function act(button, busyText, fn) {
   const label = button.textContent;
@@ -390,7 +409,25 @@ async function refreshWorker() {
     ...verifying.map((d) => ({ id: d.id, role: 'verifying', periods: probePeriods(d) }))].sort((a, b) => a.id - b.id);
   $('#timeline').replaceChildren(timeline(rows));
   $('#worker-agreements').replaceChildren(...work.map((d) => el('li', {},
-    `#${d.id}: ${d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}, earned `, amount(d.payments?.worker ?? '0'))));
+    `#${d.id}: ${d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}, earned `, amount(d.payments?.worker ?? '0'),
+    d.resources ? el('span', { class: 'resources' },
+      ` — ${mib(d.resources.memory_usage)} of ${mib(d.resources.memory_limit)} memory, ${d.resources.pids} processes`) : undefined,
+    d.state === 'running' ? el('button', { type: 'button', class: 'logs-button', onclick: () => showLogs(d.id) }, `Logs of #${d.id}`) : undefined)));
+}
+
+function mib(bytes) {
+  return `${(Number(bytes) / 1048576).toFixed(1)} MiB`;
+}
+
+/** The work's output (the logs route needs the token even to read). */
+async function showLogs(id) {
+  const box = $('#work-logs');
+  box.hidden = false;
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const res = await fetch(`/api/agreements/${id}/logs`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  const text = await res.text();
+  $('#work-logs-title').textContent = `Output of agreement #${id}`;
+  $('#work-logs-text').textContent = res.ok ? (text || '(no output yet)') : `The node refused: ${text}`;
 }
 
 function readOfferForm() {
@@ -478,6 +515,7 @@ function wire() {
     act(e.submitter ?? $('#run-form button'), 'Asking for the cost…', showQuote);
   });
   $('#run-form').addEventListener('input', hideQuote);
+  $('#run-upload').addEventListener('change', (e) => uploadArchive(e.currentTarget.files[0]).catch((err) => showError(err.message)));
   $('#quote-cancel').addEventListener('click', () => { hideQuote(); $('#run-form').elements.image.focus(); });
   $('#pay').addEventListener('click', (e) => act(e.currentTarget, 'Paying…', pay));
   $('#stop').addEventListener('click', (e) => act(e.currentTarget, 'Stopping…', async () => {

@@ -5,7 +5,7 @@
 // earnings on the worker's own dashboard. Screenshots go to build/web-screenshots/ (or
 // $WEB_SCREENSHOTS). Skipped without ZEPPELIN_DOCKER_HOST (scripts/test.sh provides it).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -91,6 +91,19 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const missing = await c.request('POST', '/api/agreements', { body: { ...run, image: join(tmp, 'missing-image') } });
       assert.ok(missing.status >= 400, missing.text);  // 4xx or the engine's 502: refused in words either way
       assert.match(missing.json.error, /missing-image/);
+    });
+
+    it('POST /api/images keeps a checked archive and refuses anything else in words', async () => {
+      const c = market.client;
+      const bytes = readFileSync(image);
+      refused(await c.request('POST', '/api/images', { body: bytes, raw: true, token: null }), 401);
+      refused(await c.request('POST', '/api/images', { body: '', raw: true }), 400, /image archive/);
+      refused(await c.request('POST', '/api/images', { body: 'definitely not a tar archive', raw: true }), 400, /not an acceptable image archive/);
+      const ok = await c.request('POST', '/api/images', { body: bytes, raw: true });
+      assert.equal(ok.status, 201, ok.text);
+      assert.match(ok.json.config_digest, /^sha256:[0-9a-f]{64}$/);
+      assert.equal(ok.json.bytes, bytes.length);
+      assert.ok(existsSync(ok.json.path), ok.json.path);
     });
 
     it('unknown agreements: 404; a malformed id: 400', async () => {
@@ -229,15 +242,18 @@ describe('node API and dashboard on a real market', { skip }, () => {
       // Client panel: terms, the cost before paying.
       await page.getByRole('link', { name: 'Client' }).click();
       const form = page.locator('#run-form');
-      await form.getByLabel('Image', { exact: true }).fill(image);
+      // The image is uploaded from the browser (checked by the node like any archive).
+      await form.getByLabel('Or upload an archive').setInputFiles(image);
+      await until('the upload', async () => (await form.getByLabel('Image', { exact: true }).inputValue()).endsWith('.tar'));
+      assert.match(await page.locator('#run-upload-state').textContent(), /uploaded: sha256:/);
       await form.getByLabel('Service port', { exact: true }).fill('8080');
-      await form.getByLabel('Duration', { exact: true }).fill('30s');
+      await form.getByLabel('Duration', { exact: true }).fill('40s');
       await form.getByLabel('Verification period', { exact: true }).fill('10s');
       await form.getByLabel('Verifiers', { exact: true }).fill('2');
       await form.getByLabel('Highest price per second', { exact: true }).fill('2gwei');
       await form.getByLabel('Probe', { exact: true }).fill('http:/');
       await form.getByRole('button', { name: 'Show the cost' }).click();
-      const quote = await c.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=2');
+      const quote = await c.get('/api/quote?max_price_per_second=2000000000&duration=40&period=10&verifiers=2');
       await page.locator('#quote-deposit').getByText(formatAmount(quote.deposit), { exact: true }).waitFor();
       await shot(page, 'client-quote');
 
@@ -258,6 +274,21 @@ describe('node API and dashboard on a real market', { skip }, () => {
       await service.getByRole('heading', { name: 'zeppelin test page' }).waitFor();
       await service.close();
       await shot(page, 'client-running');
+
+      // The worker that runs it shows the work's resource use and its output (the token is needed to read it).
+      {
+        const wnode = await market.workerNode((await c.get(`/api/agreements/${id}`)).chain.worker_id);
+        const wp = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        await wp.goto(`${wnode.base}/#worker`);
+        await wp.getByLabel('API token').fill(wnode.token);
+        await wp.getByRole('button', { name: 'Use token' }).click();
+        await wp.locator('#worker-agreements .resources').first().getByText(/MiB of .* memory/).waitFor({ timeout: 30_000 });
+        await wp.getByRole('button', { name: `Logs of #${id}` }).click();
+        await until('the work\'s output', async () => (await wp.locator('#work-logs-text').textContent()) !== '');
+        assert.doesNotMatch(await wp.locator('#work-logs-text').textContent(), /refused/);
+        await shot(wp, 'worker-running');
+        await wp.close();
+      }
 
       // Stop it early; the refund shows once the client claimed it.
       await page.getByRole('button', { name: 'Stop' }).click();

@@ -73,6 +73,7 @@ Result<std::unique_ptr<Api>> Api::start(Node& node, const ApiOptions& options) {
     so.host = options.host;
     so.port = options.port;
     so.api_token = options.token;
+    so.max_body_bytes = 512u << 20;  // image uploads (POST /api/images); every write needs the token
     auto server = std::make_unique<HttpServer>(so);
     auto& s = *server;
     s.route("GET", "/api/status", [&node](const Request&) { return reply(node.status()); });
@@ -86,6 +87,16 @@ Result<std::unique_ptr<Api>> Api::start(Node& node, const ApiOptions& options) {
         json out{{"id", *id}};
         if (a && a->contains("chain")) out["deposit"] = (*a)["chain"]["deposit"];
         return Response::json(201, out);
+    });
+    s.route("POST", "/api/images", [&node](const Request& r) {
+        if (r.body.empty()) return Response::error(400, "the request body must be an image archive (docker save / OCI layout tar)");
+        auto stored = node.store_upload(r.body);
+        if (!stored) {
+            const auto c = stored.error().code();
+            if (c == Errc::io || c == Errc::internal) return Response::error(stored.error());
+            return Response::error(400, stored.error().message());
+        }
+        return Response::json(201, *stored);
     });
     s.route("GET", "/api/agreements/{id}", [&node](const Request& r) {
         auto id = id_param(r);

@@ -6,8 +6,11 @@
 //   POST /api/agreements              buy one: {"image", "duration", "period", "verifiers",
 //                                     "max_price_per_second" (wei, decimal string), "probe",
 //                                     "cpu_millicores", "memory_mb", "port"?, "preferred_worker"?}
+//   POST /api/images                  upload an image archive (body: the tar, <= 512 MiB); answers
+//                                     {"path", "config_digest", "bytes"} to use as "image" above
 //   GET  /api/agreements/{id}         one agreement: local state, chain view, progress, probes,
-//                                     payments (from the contract's events), this node's transactions
+//                                     payments (from the contract's events), this node's transactions,
+//                                     and for running work on a worker its resource use
 //   POST /api/agreements/{id}/stop    the client ends it early (cancels it before it runs)
 //   GET  /api/agreements/{id}/logs    the work's output (?follow=1 streams); token required
 //   POST /api/worker                  change this node's offer {"price_per_second" (wei string),

@@ -1337,6 +1337,10 @@ Result<json> Node::agreement(std::uint64_t id) {
             j["progress"] = json{{"done", it->second.done}, {"total", it->second.total}, {"rate", it->second.rate},
                                  {"phase", it->second.phase}};
     }
+    if (a.role == Role::worker && n.engine && a.data.contains("container") && a.state == "running") {
+        if (auto st = n.engine->stats(a.data["container"].get<std::string>()))
+            j["resources"] = json{{"pids", st->pids}, {"memory_usage", st->memory_usage}, {"memory_limit", st->memory_limit}};
+    }
     if (a.role == Role::verifier) {
         json probes = json::array();
         for (const auto& p : ZP_TRY(n.store->probes(id)))
@@ -1428,6 +1432,29 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
                  transfer::short_digest(info.config_digest));
     n.wake(id);
     return id;
+}
+
+Result<json> Node::store_upload(std::string_view bytes) {
+    auto& n = *impl_;
+    const auto dir = n.opt.data_dir / "uploads";
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return make_error(Errc::io, "cannot create " + dir.string() + ": " + ec.message());
+    const auto tmp = dir / ("upload-" + to_hex(ZP_TRY(random_secret()), false).substr(0, 16) + ".part");
+    {
+        std::ofstream out{tmp, std::ios::binary | std::ios::trunc};
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        if (!out) return make_error(Errc::io, "cannot write " + tmp.string());
+    }
+    auto info = transfer::inspect_image(tmp);
+    if (!info) {
+        fs::remove(tmp, ec);
+        return info.error().wrap("the uploaded file is not an acceptable image archive");
+    }
+    const auto path = dir / (to_hex(info->config_digest, false) + ".tar");
+    fs::rename(tmp, path, ec);
+    if (ec) return make_error(Errc::io, "cannot keep the upload: " + ec.message());
+    return json{{"path", path.string()}, {"config_digest", transfer::digest_string(info->config_digest)}, {"bytes", bytes.size()}};
 }
 
 Result<json> Node::stop_agreement(std::uint64_t id) {

@@ -100,6 +100,9 @@ public:
     Result<nlohmann::json> agreement(std::uint64_t id);
     /// Buys an agreement for `request` and returns its id; the node carries it on from there.
     Result<std::uint64_t> submit_run(const RunRequest& request);
+    /// Keeps an uploaded image archive (the dashboard's upload) after checking it like any archive
+    /// (hostile entries, digests); returns {"path", "config_digest", "bytes"} to run it from.
+    Result<nlohmann::json> store_upload(std::string_view archive_bytes);
     /// The client ends its agreement: stops it when running, cancels it before.
     Result<nlohmann::json> stop_agreement(std::uint64_t id);
     /// This node's worker registration: change the offer (unset fields keep their value), pause,
