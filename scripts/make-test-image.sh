@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds a tiny docker-archive image (the `docker save` format) from the busybox-static package,
 # with no network and no engine: one layer holding /bin/busybox (+ a few applet links) and a test
-# page in /www; the default command serves it with `busybox httpd -f -p 8080 -h /www`.
+# page in /www; the default command says hello and serves it with `busybox httpd -f -v -p 8080 -h /www`
+# (-v: one line per request on stderr, so `zeppelin logs` shows the verifiers' probes).
 #
 # The output is byte-for-byte reproducible (sorted entries, mtime 0, uid/gid 0, fixed config), so
 # the image identity (the config digest) is stable across runs and machines with the same busybox.
@@ -44,7 +45,7 @@ mkdir -p "$ARCH/$LAYER_DIR"
 mv "$LAYER" "$ARCH/$LAYER_DIR/layer.tar"
 
 # A fixed config (no timestamps that change) so the digest is stable.
-printf '{"architecture":"amd64","config":{"Cmd":["/bin/busybox","httpd","-f","-p","8080","-h","/www"],"Env":["PATH=/bin"],"ExposedPorts":{"8080/tcp":{}},"WorkingDir":"/"},"created":"1970-01-01T00:00:00Z","history":[{"created":"1970-01-01T00:00:00Z","created_by":"zeppelin make-test-image"}],"os":"linux","rootfs":{"type":"layers","diff_ids":["%s"]}}' \
+printf '{"architecture":"amd64","config":{"Cmd":["/bin/sh","-c","echo zeppelin test server on :8080; exec /bin/busybox httpd -f -v -p 8080 -h /www"],"Env":["PATH=/bin"],"ExposedPorts":{"8080/tcp":{}},"WorkingDir":"/"},"created":"1970-01-01T00:00:00Z","history":[{"created":"1970-01-01T00:00:00Z","created_by":"zeppelin make-test-image"}],"os":"linux","rootfs":{"type":"layers","diff_ids":["%s"]}}' \
   "$DIFF_ID" > "$ARCH/config.json"
 CONFIG_HEX="$(sha256sum "$ARCH/config.json" | cut -d' ' -f1)"
 mv "$ARCH/config.json" "$ARCH/$CONFIG_HEX.json"
