@@ -54,46 +54,54 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
+function parseJson(text) {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Sends a request to the node, with the token when one is kept; answers the body as text, or
+ * throws an ApiError that says why in words (and where the token is when it was refused).
+ */
+async function send(method, path, { body, type } = {}) {
   const headers = {};
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (type) headers['Content-Type'] = type;
   let res;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(path, { method, headers, body });
   } catch (e) {
     throw new ApiError(0, `the node does not answer (${e.message})`);
   }
   const text = await res.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
   if (!res.ok) {
-    const why = data?.error ?? (text || res.statusText);
+    const why = parseJson(text)?.error ?? (text || res.statusText);
     if (res.status === 401)
       throw new ApiError(401, `The node refused the request: ${why}. Enter the API token from <data dir>/api-token above.`);
     throw new ApiError(res.status, why);
   }
-  return data;
+  return text;
+}
+
+/** A JSON request: the body (if any) sent as JSON, the answer parsed. */
+async function api(method, path, body) {
+  return parseJson(await send(method, path, body === undefined ? {} : { body: JSON.stringify(body), type: 'application/json' }));
 }
 
 /** Uploads an image archive to the node (checked there like any archive) and runs from its copy. */
 async function uploadArchive(file) {
   if (!file) return;
   $('#run-upload-state').textContent = `uploading ${file.name}…`;
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  const res = await fetch('/api/images', {
-    method: 'POST', body: file,
-    headers: { 'Content-Type': 'application/x-tar', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-  });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) {
+  let data;
+  try {
+    data = parseJson(await send('POST', '/api/images', { body: file, type: 'application/x-tar' }));
+  } catch (e) {
     $('#run-upload-state').textContent = '';
-    throw new ApiError(res.status, `The upload was refused: ${data.error ?? res.statusText}`);
+    throw new ApiError(e.status, `The upload was refused: ${e.message}`);
   }
   $('#run-form').elements.image.value = data.path;
   $('#run-upload-state').textContent = `uploaded: ${data.config_digest}`;
@@ -421,13 +429,15 @@ function mib(bytes) {
 
 /** The work's output (the logs route needs the token even to read). */
 async function showLogs(id) {
-  const box = $('#work-logs');
-  box.hidden = false;
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  const res = await fetch(`/api/agreements/${id}/logs`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-  const text = await res.text();
+  $('#work-logs').hidden = false;
+  let text;
+  try {
+    text = (await send('GET', `/api/agreements/${id}/logs`)) || '(no output yet)';
+  } catch (e) {
+    text = e.message;  // in words, with where the token is when it was refused
+  }
   $('#work-logs-title').textContent = `Output of agreement #${id}`;
-  $('#work-logs-text').textContent = res.ok ? (text || '(no output yet)') : `The node refused: ${text}`;
+  $('#work-logs-text').textContent = text;
 }
 
 function readOfferForm() {
