@@ -130,16 +130,11 @@ const state = {
   view: 'market',
   status: null,          // GET /api/status
   agreements: [],        // GET /api/agreements (or the SSE snapshot)
-  details: new Map(),    // id -> GET /api/agreements/{id}
   selected: null,        // the client agreement followed in the Client view
   pending: null,         // the RunRequest waiting for "Pay and start"
 };
 
-async function detail(id) {
-  const d = await api('GET', `/api/agreements/${id}`);
-  state.details.set(id, d);
-  return d;
-}
+const detail = (id) => api('GET', `/api/agreements/${id}`);
 
 /** Agreements of one role with their details (the latest 50). */
 async function detailsOf(role) {
