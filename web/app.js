@@ -144,12 +144,16 @@ async function detailsOf(role) {
 
 // ---------------------------------------------------------------- header
 
-async function refreshStatus() {
-  const s = await api('GET', '/api/status');
+/** Shows the node's status (GET /api/status; the worker routes answer it too). */
+function showStatus(s) {
   state.status = s;
   const worker = s.worker ? `worker #${s.worker.id} (${s.worker.status})` : 'client only';
   $('#node-summary').replaceChildren(`Account ${s.address} · chain ${s.chain_id} · balance `, amount(s.balance),
     ` · ${worker} · block ${s.processed_block}`);
+}
+
+async function refreshStatus() {
+  showStatus(await api('GET', '/api/status'));
 }
 
 // ---------------------------------------------------------------- market
@@ -379,7 +383,6 @@ function probePeriods(d) {
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 async function refreshWorker() {
-  await refreshStatus();
   const w = state.status.worker;
   $('#worker-none').hidden = !!w;
   $('#worker-panel').hidden = !w;
@@ -402,8 +405,7 @@ async function refreshWorker() {
     f.max_duration.value = `${w.max_duration}s`;
   }
   await refreshAgreements();
-  const work = await detailsOf('worker');
-  const verifying = await detailsOf('verifier');
+  const [work, verifying] = await Promise.all([detailsOf('worker'), detailsOf('verifier')]);
   const earned = sumWei(work.map((d) => d.payments?.worker ?? '0'));
   const rewards = sumWei(verifying.map((d) => (d.payments?.verifiers ?? []).find((v) => v.verifier_id === w.id)?.reward ?? '0'));
   $('#earnings').replaceChildren(amount(sumWei([earned, rewards])));
@@ -452,7 +454,6 @@ function readOfferForm() {
 // ---------------------------------------------------------------- verifier
 
 async function refreshVerifier() {
-  await refreshStatus();
   await refreshAgreements();
   const mine = state.status.worker?.id;
   const list = await detailsOf('verifier');
@@ -479,8 +480,8 @@ async function refresh() {
   if (refreshing) return;
   refreshing = true;
   try {
+    await refreshStatus();  // the header's, and the worker and verifier views'
     await VIEWS[state.view]();
-    if (state.view !== 'worker' && state.view !== 'verifier') await refreshStatus();
     showError('');
   } catch (e) {
     showError(e.message);
@@ -532,7 +533,7 @@ function wire() {
   $('#offer-form').addEventListener('submit', (e) => {
     e.preventDefault();
     act(e.submitter ?? $('#offer-form button'), 'Saving…', async () => {
-      await api('POST', '/api/worker', readOfferForm());
+      showStatus(await api('POST', '/api/worker', readOfferForm()));
       delete $('#offer-form').dataset.edited;
       notice('Offer saved on chain.');
       await refreshWorker();
@@ -540,7 +541,7 @@ function wire() {
   });
   for (const b of document.querySelectorAll('#worker-panel [data-action]'))
     b.addEventListener('click', () => act(b, 'Sending…', async () => {
-      await api('POST', `/api/worker/${b.dataset.action}`);
+      showStatus(await api('POST', `/api/worker/${b.dataset.action}`));
       notice(`Done: ${b.dataset.action}.`);
       await refreshWorker();
     }));
