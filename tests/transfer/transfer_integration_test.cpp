@@ -1,15 +1,21 @@
 // Transfer tests over real TLS sockets on 127.0.0.1, and hostile-archive tests.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <future>
+#include <thread>
 
 #include "test_images.hpp"
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/transfer/client.hpp"
 #include "zeppelin/transfer/image.hpp"
 #include "zeppelin/transfer/server.hpp"
+#include "zeppelin/transfer/tls.hpp"
 
 namespace fs = std::filesystem;
 using namespace zeppelin;
@@ -370,6 +376,42 @@ TEST_F(Fixture, WorkerVerifiesLayersItself) {
     // nothing of either was committed to the cache
     EXPECT_FALSE(server->cache().contains(sha256(bad)));
     EXPECT_FALSE(server->cache().contains(lie.layers[0].diff_id));
+}
+
+// ---------------------------------------------------------------- TLS connection
+
+// write_all() is a send, not a queue: a peer that writes a little and then keeps the connection
+// open without reading (the log channel following a container's output) must still deliver it.
+TEST(Tls, SmallWriteReachesThePeerWithoutFlushOrClose) {
+    auto server = TlsServer::create([](const std::string&) { return std::optional<Secret>{secret_of(40)}; }).value();
+    const int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(ls, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(ls, 1), 0);
+    ASSERT_EQ(::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    std::promise<void> done;
+    std::thread writer{[&] {
+        const int fd = ::accept(ls, nullptr, nullptr);
+        auto conn = server->accept(fd, 5s);
+        if (!conn) return;
+        const std::uint8_t line[] = {'h', 'i', '\n'};
+        (void)(*conn)->write_all(ByteView{line, sizeof line});
+        done.get_future().wait();  // keeps the connection open, neither reading nor closing
+    }};
+    auto conn = TlsConnection::connect({"127.0.0.1", ntohs(a.sin_port)}, "logs", secret_of(40), 5s);
+    ASSERT_TRUE(conn) << conn.error().message();
+    set_socket_timeout((*conn)->fd(), 2000ms);
+    std::uint8_t got[3] = {};
+    auto r = (*conn)->read_exact(got, sizeof got);
+    done.set_value();
+    writer.join();
+    ::close(ls);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(got), sizeof got), "hi\n");
 }
 
 TEST(Cache, LruEvictionKeepsBound) {

@@ -91,8 +91,8 @@ class Sender final : public LayerSink {
                 auto k = std::min(chunk.size(), kChunk - fill_);
                 auto n = fill_ + k;
                 proto::write_header(frame_.data(), proto::FrameType::data, static_cast<std::uint32_t>(n));
-                ZP_CHECK(c_.write_all({frame_.data(), proto::kHeaderSize + fill_}));
-                ZP_CHECK(c_.write_all(chunk.first(k)));
+                ZP_CHECK(c_.write_buffered({frame_.data(), proto::kHeaderSize + fill_}));
+                ZP_CHECK(c_.write_buffered(chunk.first(k)));
                 fill_ = 0;
                 ZP_CHECK(account(n));
                 chunk = chunk.subspan(k);
@@ -109,7 +109,7 @@ class Sender final : public LayerSink {
 
     Result<void> end(std::size_t index) override {
         ZP_CHECK(flush(true));
-        ZP_CHECK(c_.write_all(proto::encode(proto::LayerEnd{static_cast<std::uint32_t>(index)})));
+        ZP_CHECK(c_.write_buffered(proto::encode(proto::LayerEnd{static_cast<std::uint32_t>(index)})));
         ++stats_.layers_sent;
         auto& lp = progress_.layers[slot_[index]];
         lp.state = LayerProgress::State::pushed;
@@ -137,14 +137,14 @@ class Sender final : public LayerSink {
             zfill_ = 0;
             ++stats_.layers_compressed;
         }
-        return c_.write_all(
+        return c_.write_buffered(
             proto::encode(proto::LayerBegin{static_cast<std::uint32_t>(index_), offsets_[index_], codec_}));
     }
 
     Result<void> send_zout() {
         if (zfill_ == 0) return {};
         proto::write_header(zout_.data(), proto::FrameType::data, static_cast<std::uint32_t>(zfill_));
-        ZP_CHECK(c_.write_all({zout_.data(), proto::kHeaderSize + zfill_}));
+        ZP_CHECK(c_.write_buffered({zout_.data(), proto::kHeaderSize + zfill_}));
         zfill_ = 0;
         return {};
     }
@@ -154,7 +154,7 @@ class Sender final : public LayerSink {
         if (codec_ == proto::Codec::raw) {
             if (fill_ > 0) {
                 proto::write_header(frame_.data(), proto::FrameType::data, static_cast<std::uint32_t>(fill_));
-                ZP_CHECK(c_.write_all({frame_.data(), proto::kHeaderSize + fill_}));
+                ZP_CHECK(c_.write_buffered({frame_.data(), proto::kHeaderSize + fill_}));
             }
         } else {
             ZSTD_inBuffer in{frame_.data() + proto::kHeaderSize, fill_, 0};

@@ -237,6 +237,11 @@ Result<void> TlsConnection::flush() {
 }
 
 Result<void> TlsConnection::write_all(ByteView data) {
+    ZP_CHECK(write_buffered(data));
+    return flush();
+}
+
+Result<void> TlsConnection::write_buffered(ByteView data) {
     if (send_error_) return *send_error_;
     std::size_t done = 0;
     while (done < data.size()) {

@@ -6,8 +6,9 @@
 // The process ignores SIGPIPE once a connection is created (OpenSSL writes with write(2)).
 //
 // Throughput: records are written into a 1 MiB buffer and reach the socket in large writes (not
-// one write(2) per 16 KB record); the buffer is flushed when full, before every read, by flush()
-// and by close(). Reads fill a 256 KiB buffer, so one read(2) brings many records.
+// one write(2) per 16 KB record). write_all() flushes it before returning; write_buffered(), for
+// bulk streams, leaves it to fill and flushes when full, before every read, and by flush() and
+// close(). Reads fill a 256 KiB buffer, so one read(2) brings many records.
 #pragma once
 
 #include <chrono>
@@ -44,10 +45,12 @@ class TlsConnection final {
     static Result<std::unique_ptr<TlsConnection>> connect(const Endpoint& to, const std::string& identity,
                                                           const Secret& secret, std::chrono::milliseconds timeout);
 
-    /// Queues data (encrypted) for sending; reaches the socket when the write buffer fills, on
-    /// flush(), before any read, and on close().
+    /// Sends data (encrypted): it has reached the socket when this returns.
     Result<void> write_all(ByteView data);
-    /// Sends what write_all() buffered.
+    /// Queues data (encrypted) for a bulk stream: it reaches the socket when the write buffer
+    /// fills, on write_all(), flush(), before any read, and on close().
+    Result<void> write_buffered(ByteView data);
+    /// Sends what write_buffered() queued.
     Result<void> flush();
     Result<void> read_exact(std::uint8_t* out, std::size_t n);
 
