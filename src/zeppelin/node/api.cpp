@@ -13,6 +13,8 @@ namespace {
 
 using json = nlohmann::json;
 
+constexpr std::size_t kMaxUpload = std::size_t{512} << 20;  // POST /api/images; every other body: 1 MiB
+
 Result<std::uint64_t> id_param(const Request& r) {
     const auto& s = r.params.at("id");
     if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
@@ -73,7 +75,6 @@ Result<std::unique_ptr<Api>> Api::start(Node& node, const ApiOptions& options) {
     so.host = options.host;
     so.port = options.port;
     so.api_token = options.token;
-    so.max_body_bytes = 512u << 20;  // image uploads (POST /api/images); every write needs the token
     auto server = std::make_unique<HttpServer>(so);
     auto& s = *server;
     s.route("GET", "/api/status", [&node](const Request&) { return reply(node.status()); });
@@ -97,7 +98,7 @@ Result<std::unique_ptr<Api>> Api::start(Node& node, const ApiOptions& options) {
             return Response::error(400, stored.error().message());
         }
         return Response::json(201, *stored);
-    });
+    }, Auth::token_for_writes, kMaxUpload);
     s.route("GET", "/api/agreements/{id}", [&node](const Request& r) {
         auto id = id_param(r);
         if (!id) return Response::error(id.error());

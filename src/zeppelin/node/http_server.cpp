@@ -172,6 +172,7 @@ struct Route {
     std::vector<std::string> segments;  // "{name}" segments are parameters
     std::shared_ptr<const Handler> handler;
     Auth auth;
+    std::optional<std::size_t> max_body_bytes;  // unset: the server's
 };
 
 struct Mount {
@@ -217,7 +218,22 @@ struct HttpServer::Impl {
     void accept_loop();
     void serve(tcp::socket socket);
     void send_stream(PollingStream& stream, tcp::socket& socket, Response& r, unsigned version);
-    Response dispatch(const http::request<http::string_body>& raw);
+    // What a request's head decides before any of its body is read: an answer right away (bad
+    // target, unknown path, wrong method, missing token, a static file), or the handler to run
+    // and how large a body it accepts.
+    struct Prepared {
+        std::optional<Response> answer;
+        Request request;
+        std::shared_ptr<const Handler> handler;
+        std::size_t max_body_bytes{0};
+    };
+    static Prepared answer(Response r) {
+        Prepared p;
+        p.answer = std::move(r);
+        return p;
+    }
+    Prepared prepare(const http::request<http::string_body>& head);
+    Response invoke(const Prepared& p);
     Response serve_file(const Mount& mount, const std::vector<std::string>& segments, std::string_view raw_path);
     bool authorized(const Request& req) const;
 };
@@ -261,22 +277,48 @@ void HttpServer::Impl::serve(tcp::socket socket) {
     socket.non_blocking(true, ec);
     PollingStream stream{socket, stopping, options.io_timeout};
     beast::flat_buffer buffer;
+    const auto& http_category = http::make_error_code(http::error::bad_target).category();
     while (!ec && !stopping) {
+        // The head first: the route, its token and its body limit are settled before a byte of the
+        // body is read, so nobody without the token makes the node buffer a large upload.
         http::request_parser<http::string_body> parser;
-        parser.body_limit(options.max_body_bytes);
-        http::read(stream, buffer, parser, ec);
+        // Beast checks Content-Length against the limit while parsing the head; the route decides
+        // below. (Not boost::none: Beast 1.74 compares the length with the optional, and none loses.)
+        parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+        http::read_header(stream, buffer, parser, ec);
         if (ec == http::error::end_of_stream || ec == http::error::partial_message) break;
         std::optional<Response> res;
-        if (ec == http::error::body_limit)
-            res = Response::error(413, "request body larger than " + std::to_string(options.max_body_bytes) + " bytes");
-        else if (ec && ec.category() == http::make_error_code(http::error::bad_target).category())
+        Prepared prepared;
+        if (ec && ec.category() == http_category) {
             res = Response::error(400, "malformed request: " + ec.message());
-        else if (ec)
+        } else if (ec) {
             break;  // timeout, reset, stop
+        } else {
+            prepared = prepare(parser.get());
+            res = std::move(prepared.answer);
+        }
+        const auto too_large = [&] {
+            return Response::error(413, "request body larger than " + std::to_string(prepared.max_body_bytes) + " bytes");
+        };
+        if (!res && parser.content_length() && *parser.content_length() > prepared.max_body_bytes) res = too_large();
+        if (!res) {
+            parser.body_limit(prepared.max_body_bytes);  // a chunked body is held to it as it arrives
+            http::read(stream, buffer, parser, ec);
+            if (ec == http::error::body_limit)
+                res = too_large();
+            else if (ec && ec.category() == http_category)
+                res = Response::error(400, "malformed request: " + ec.message());
+            else if (ec)
+                break;
+        }
         const auto& req = parser.get();
         const unsigned version = ec ? 11u : req.version();
-        const bool keep_alive = !res && req.keep_alive();
-        if (!res) res = dispatch(req);
+        // An answer given without reading the body leaves it on the connection: close it then.
+        const bool keep_alive = !ec && parser.is_done() && req.keep_alive();
+        if (!res) {
+            prepared.request.body = std::move(parser.get().body());
+            res = invoke(prepared);
+        }
         if (res->stream && req.method() != http::verb::head) {
             send_stream(stream, socket, *res, version);
             break;
@@ -331,17 +373,18 @@ bool HttpServer::Impl::authorized(const Request& req) const {
     return secrets_equal(value, options.api_token);
 }
 
-Response HttpServer::Impl::dispatch(const http::request<http::string_body>& raw) {
-    Request req;
+HttpServer::Impl::Prepared HttpServer::Impl::prepare(const http::request<http::string_body>& raw) {
+    Prepared p;
+    Request& req = p.request;
     req.method = std::string{raw.method_string()};
     const std::string_view target{raw.target().data(), raw.target().size()};
-    if (target.empty() || target.front() != '/') return Response::error(400, "malformed request target");
+    if (target.empty() || target.front() != '/') return answer(Response::error(400, "malformed request target"));
     const auto question = target.find('?');
     req.path = std::string{target.substr(0, question)};
     std::vector<std::string> segments;
     for (const auto segment : split(std::string_view{req.path}.substr(1), '/')) {
         auto decoded = percent_decode(segment, false);
-        if (!decoded) return Response::error(400, "malformed %-encoding in the path");
+        if (!decoded) return answer(Response::error(400, "malformed %-encoding in the path"));
         segments.push_back(std::move(*decoded));
     }
     if (question != std::string_view::npos) {
@@ -350,7 +393,7 @@ Response HttpServer::Impl::dispatch(const http::request<http::string_body>& raw)
             const auto eq = pair.find('=');
             auto key = percent_decode(pair.substr(0, eq), true);
             auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-            if (!key || !value) return Response::error(400, "malformed %-encoding in the query");
+            if (!key || !value) return answer(Response::error(400, "malformed %-encoding in the query"));
             req.query[std::move(*key)] = std::move(*value);
         }
     }
@@ -358,10 +401,8 @@ Response HttpServer::Impl::dispatch(const http::request<http::string_body>& raw)
         std::string& value = req.headers[lower({field.name_string().data(), field.name_string().size()})];
         value += (value.empty() ? "" : ", ") + std::string{field.value()};
     }
-    req.body = raw.body();
 
     const bool read_only = req.method == "GET" || req.method == "HEAD";
-    std::shared_ptr<const Handler> handler;
     std::optional<Mount> mount;
     std::string allowed;
     {
@@ -371,17 +412,18 @@ Response HttpServer::Impl::dispatch(const http::request<http::string_body>& raw)
             if (!match(route.segments, segments, params)) continue;
             if (route.method == req.method || (req.method == "HEAD" && route.method == "GET")) {
                 if ((!read_only || route.auth == Auth::token_always) && !authorized(req))
-                    return Response::error(401, "missing or wrong API token");
-                handler = route.handler;
+                    return answer(Response::error(401, "missing or wrong API token"));
+                p.handler = route.handler;
+                p.max_body_bytes = route.max_body_bytes.value_or(options.max_body_bytes);
                 req.params = std::move(params);
                 break;
             }
             allowed += (allowed.empty() ? "" : ", ") + route.method;
         }
-        if (!handler) {
+        if (!p.handler) {
             for (const Mount& m : mounts) {
-                const auto& p = m.prefix;
-                if (segments.size() >= p.size() && std::equal(p.begin(), p.end(), segments.begin())) {
+                const auto& prefix = m.prefix;
+                if (segments.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), segments.begin())) {
                     mount = m;
                     break;
                 }
@@ -389,18 +431,23 @@ Response HttpServer::Impl::dispatch(const http::request<http::string_body>& raw)
         }
     }
     if (mount && read_only) {
-        return serve_file(*mount, {segments.begin() + static_cast<std::ptrdiff_t>(mount->prefix.size()), segments.end()},
-                          req.path);
+        return answer(serve_file(*mount, {segments.begin() + static_cast<std::ptrdiff_t>(mount->prefix.size()), segments.end()},
+                                 req.path));
     }
     if (mount && allowed.empty()) allowed = "GET, HEAD";
-    if (!handler) {
-        if (allowed.empty()) return Response::error(404, "no such path: " + req.path);
+    if (!p.handler) {
+        if (allowed.empty()) return answer(Response::error(404, "no such path: " + req.path));
         Response res = Response::error(405, "method " + req.method + " not allowed here");
         res.headers.emplace_back("Allow", allowed);
-        return res;
+        return answer(std::move(res));
     }
+    return p;
+}
+
+Response HttpServer::Impl::invoke(const Prepared& p) {
+    const Request& req = p.request;
     try {
-        return (*handler)(req);
+        return (*p.handler)(req);
     } catch (const std::exception& e) {
         spdlog::error("http: handler for {} {} threw: {}", req.method, req.path, e.what());
     } catch (...) {
@@ -494,12 +541,13 @@ HttpServer::HttpServer(HttpServerOptions options) : impl_{std::make_unique<Impl>
 
 HttpServer::~HttpServer() { stop(); }
 
-void HttpServer::route(std::string method, std::string_view pattern, Handler handler, Auth auth) {
+void HttpServer::route(std::string method, std::string_view pattern, Handler handler, Auth auth,
+                       std::optional<std::size_t> max_body_bytes) {
     std::vector<std::string> segments;
     for (const auto s : split(pattern.substr(pattern.starts_with('/') ? 1 : 0), '/')) segments.emplace_back(s);
     std::lock_guard lock{impl_->mutex};
-    impl_->routes.push_back(
-        Route{std::move(method), std::move(segments), std::make_shared<const Handler>(std::move(handler)), auth});
+    impl_->routes.push_back(Route{std::move(method), std::move(segments),
+                                  std::make_shared<const Handler>(std::move(handler)), auth, max_body_bytes});
 }
 
 void HttpServer::serve_static(std::string_view prefix, std::filesystem::path directory) {

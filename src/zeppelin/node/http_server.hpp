@@ -33,6 +33,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -106,7 +107,11 @@ public:
 
     /// Registers a handler for `method` on `pattern` ("/a/{id}/b": literal or {name} segments,
     /// matched segment by segment; the first registered match wins). Thread-safe at any time.
-    void route(std::string method, std::string_view pattern, Handler handler, Auth auth = Auth::token_for_writes);
+    /// `max_body_bytes` overrides the server's limit for this route (an upload route, say). The
+    /// route, its token and its limit are decided from the request's head: a request refused
+    /// there never has its body read.
+    void route(std::string method, std::string_view pattern, Handler handler, Auth auth = Auth::token_for_writes,
+               std::optional<std::size_t> max_body_bytes = std::nullopt);
     /// Serves files under `directory` for GET/HEAD paths below `prefix` ("/ui/"), index.html for
     /// directories; "..", "." and encoded slashes are refused, as are symlinks leading outside.
     /// Routes take precedence over static files.

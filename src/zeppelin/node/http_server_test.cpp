@@ -94,6 +94,8 @@ protected:
         server_.route("POST", "/agreements", [](const Request& req) { return Response::json(201, {{"got", req.body}}); });
         server_.route("GET", "/logs", [](const Request&) { return Response::json(200, "log"); }, Auth::token_always);
         server_.route("GET", "/boom", [](const Request&) -> Response { throw std::runtime_error{"kaboom"}; });
+        server_.route("POST", "/upload", [](const Request& req) { return Response::json(201, {{"bytes", req.body.size()}}); },
+                      Auth::token_for_writes, 4096);
     }
     void start() { ASSERT_TRUE(server_.start()); }
 
@@ -142,6 +144,30 @@ TEST_F(HttpServerTest, AnswersNotFoundMethodNotAllowedMalformedAndTooLarge) {
     const std::string reply = RawClient(server_.port(), big).read_all();
     EXPECT_NE(reply.find("HTTP/1.1 413"), std::string::npos) << reply;
     EXPECT_EQ(request(server_.port(), "POST", "/agreements", std::string(64, 'x'), bearer(kToken)).status, 201u);
+}
+
+TEST_F(HttpServerTest, RoutesCarryTheirOwnBodyLimit) {
+    start();
+    const auto up = request(server_.port(), "POST", "/upload", std::string(4096, 'u'), bearer(kToken));
+    EXPECT_EQ(up.status, 201u) << up.body;
+    EXPECT_EQ(nlohmann::json::parse(up.body)["bytes"], 4096);
+    EXPECT_EQ(request(server_.port(), "POST", "/upload", std::string(4097, 'u'), bearer(kToken)).status, 413u);
+    EXPECT_EQ(request(server_.port(), "POST", "/agreements", std::string(65, 'x'), bearer(kToken)).status, 413u)
+        << "other routes keep the server's limit";
+}
+
+TEST_F(HttpServerTest, RefusalsComeBeforeTheBodyIsRead) {
+    start();
+    // Only the head is sent, announcing a large body: without the token the answer comes at once
+    // (no body is awaited, so nothing is buffered for a stranger), and the connection is closed.
+    const std::string head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n";
+    RawClient stranger{server_.port(), head};
+    const std::string reply = stranger.read_all();
+    EXPECT_NE(reply.find("HTTP/1.1 401"), std::string::npos) << reply;
+    EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
+    // An unknown path is answered from the head as well.
+    const std::string lost = RawClient{server_.port(), "PUT /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"}.read_all();
+    EXPECT_NE(lost.find("HTTP/1.1 404"), std::string::npos) << lost;
 }
 
 TEST_F(HttpServerTest, HandlerThrowingGives500AndServerCarriesOn) {
