@@ -104,6 +104,27 @@ TEST(SenderJournal, HookErrorKeepsTheTransactionFromTheNodeAndTheNonceFree) {
     EXPECT_EQ(journal.entries.back().hash, sent->receipt.transaction_hash);
 }
 
+TEST(SenderJournal, ReplacementHookErrorEndsTheWaitAndKeepsTheReplacementFromTheNode) {
+    Anvil anvil;
+    auto rpc = RpcClient::connect(anvil.url()).value();
+    ASSERT_TRUE(anvil::set_automine(*rpc, false));
+    Journal journal;
+    auto options = journaling(*rpc, journal);
+    options.resend_after = 300ms;
+    auto sender = TxSender::create(*rpc, key(0), options).value();
+    auto pending = sender->submit(TxRequest{account(1), 777, {}, 21000});
+    ASSERT_TRUE(pending) << pending.error().message();
+    journal.fail = true;  // the original is journaled and sent; its replacement cannot be journaled
+    auto waited = sender->wait(std::move(*pending));
+    ASSERT_FALSE(waited);
+    EXPECT_EQ(waited.error().code(), Errc::io);
+    EXPECT_NE(waited.error().message().find("journal: disk full"), std::string::npos) << waited.error().message();
+    EXPECT_NE(waited.error().message().find("was not sent"), std::string::npos) << waited.error().message();
+    ASSERT_EQ(journal.entries.size(), 2u);
+    EXPECT_TRUE(rpc->get_transaction(journal.entries[0].hash).value().has_value());
+    EXPECT_EQ(rpc->get_transaction(journal.entries[1].hash).value(), std::nullopt);
+}
+
 TEST(SenderJournal, RestartedProcessFinishesAJournaledTransactionWithoutADuplicate) {
     Anvil anvil;
     auto rpc = RpcClient::connect(anvil.url()).value();
