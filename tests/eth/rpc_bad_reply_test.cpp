@@ -362,6 +362,20 @@ TEST(RpcSend, NonceTooLowForAnotherTransactionIsAnError) {
     EXPECT_NE(h.error().message().find("nonce too low"), std::string::npos);
 }
 
+TEST(RpcEstimateGas, AsksAtThePendingBlock) {
+    // Like the transaction it prices, the estimate is judged at the next block (its timestamp),
+    // not at "latest", which on a chain that mines on demand may be minutes old.
+    FakeNode node{[](const json& req) {
+        const auto& p = req["params"];
+        if (p.size() == 2 && p[1] == "pending") return result_for(req, "0x5208");
+        return error_for(req, -32602, "expected [call, \"pending\"], got " + p.dump());
+    }};
+    auto rpc = RpcClient::connect(node.url(), quick()).value();
+    auto gas = rpc->estimate_gas(CallRequest{std::nullopt, Address{}, {}, std::nullopt, std::nullopt});
+    ASSERT_TRUE(gas) << gas.error().message();
+    EXPECT_EQ(*gas, 21000u);
+}
+
 TEST(RpcGetTransaction, NodeAnsweringWithAnotherTransactionIsCaught) {
     // The mainnet transaction 0x0ec0b6a2... (src/zeppelin/eth/transaction_test.cpp), self-consistent:
     // whatever hash is asked for, this node answers with it.
