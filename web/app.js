@@ -129,7 +129,8 @@ async function act(button, busyText, fn) {
 const state = {
   view: 'market',
   status: null,          // GET /api/status
-  agreements: [],        // GET /api/agreements (or the SSE snapshot)
+  agreements: [],        // GET /api/agreements, or the /api/events snapshot
+  streamedAt: 0,         // when /api/events last sent that snapshot (Date.now())
   selected: null,        // the client agreement followed in the Client view
   pending: null,         // the RunRequest waiting for "Pay and start"
 };
@@ -226,7 +227,7 @@ async function pay() {
   hideQuote();
   notice(`Agreement #${out.id} bought${out.deposit ? `: ${formatAmount(out.deposit)} in escrow` : ''}.`);
   state.selected = out.id;
-  await refreshAgreements();
+  await refreshAgreements({ fresh: true });
   await refreshSelected();
 }
 
@@ -287,8 +288,9 @@ function renderAgreement(d) {
   $('#stop').hidden = !(d.role === 'client' && OPEN.has(c.status));
 }
 
-async function refreshAgreements() {
-  state.agreements = await api('GET', '/api/agreements');
+/** This node's agreements: the stream's snapshot while it keeps coming (every second), else asked for. */
+async function refreshAgreements({ fresh = false } = {}) {
+  if (fresh || Date.now() - state.streamedAt > 3000) state.agreements = await api('GET', '/api/agreements');
   renderAgreementList();
 }
 
@@ -312,8 +314,7 @@ async function refreshSelected() {
 }
 
 async function refreshClient() {
-  if (!state.agreements.length) await refreshAgreements();
-  renderAgreementList();
+  await refreshAgreements();
   await refreshSelected();
 }
 
@@ -546,11 +547,12 @@ function wire() {
       await refreshWorker();
     }));
 
-  // Live list of this node's agreements; the views also poll, so a lost stream only slows updates.
+  // Live list of this node's agreements; while it does not come, refreshAgreements() asks for it.
   if ('EventSource' in window) {
     const events = new EventSource('/api/events');
     events.addEventListener('agreements', (e) => {
       state.agreements = JSON.parse(e.data);
+      state.streamedAt = Date.now();
       if (state.view === 'client') renderAgreementList();
     });
   }

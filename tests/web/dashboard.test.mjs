@@ -262,6 +262,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const title = page.locator('#agreement-title');
       await title.waitFor({ state: 'visible', timeout: 120_000 });
       const id = Number(/#(\d+)/.exec(await title.textContent())[1]);
+      await page.locator('#client-agreements').getByRole('button', { name: new RegExp(`^#${id} `) }).waitFor();
       const current = page.locator('#agreement-steps [aria-current="step"]');
       await until('the agreement to run', async () => ['running', 'verified'].includes(await current.textContent()), { timeout: 150_000 });
       await until('a verified period', async () => (await current.textContent()) === 'verified', { timeout: 90_000 });
@@ -279,6 +280,8 @@ describe('node API and dashboard on a real market', { skip }, () => {
       {
         const wnode = await market.workerNode((await c.get(`/api/agreements/${id}`)).chain.worker_id);
         const wp = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        // Without the event stream (a proxy that holds it back, say) the page asks for the list itself.
+        await wp.route('**/api/events', (route) => route.abort());
         await wp.goto(`${wnode.base}/#worker`);
         await wp.getByLabel('API token').fill(wnode.token);
         await wp.getByRole('button', { name: 'Use token' }).click();
