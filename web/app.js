@@ -170,8 +170,8 @@ async function refreshMarket() {
     el('td', {}, `#${a.id}`), el('td', {}, a.status), el('td', {}, a.worker_id ? `#${a.worker_id}` : '—'),
     el('td', {}, a.verifier_ids.map((v) => `#${v}`).join(', ') || '—'), el('td', {}, amount(a.price_per_second)),
     el('td', {}, `${a.paid_periods} / ${a.billable_periods}`), el('td', {}, amount(a.deposit)))));
-  const escrow = sumWei(agreements.filter((a) => OPEN.has(a.status)).map((a) => a.deposit));
-  $('#escrow-total').replaceChildren(amount(escrow), ` in ${plural(agreements.filter((a) => OPEN.has(a.status)).length, 'open agreement')}`);
+  const open = agreements.filter((a) => OPEN.has(a.status));
+  $('#escrow-total').replaceChildren(amount(sumWei(open.map((a) => a.deposit))), ` in ${plural(open.length, 'open agreement')}`);
 }
 
 // ---------------------------------------------------------------- client
@@ -383,6 +383,12 @@ function probePeriods(d) {
 
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+/** Verifier `id`'s report on an agreement (from the contract's events), if it made one. */
+const reportOf = (d, id) => (d.payments?.verifiers ?? []).find((v) => v.verifier_id === id);
+
+/** What verifier `id` earned on the agreements in `list`. */
+const rewardsOf = (list, id) => sumWei(list.map((d) => reportOf(d, id)?.reward ?? '0'));
+
 async function refreshWorker() {
   const w = state.status.worker;
   $('#worker-none').hidden = !!w;
@@ -408,7 +414,7 @@ async function refreshWorker() {
   await refreshAgreements();
   const [work, verifying] = await Promise.all([detailsOf('worker'), detailsOf('verifier')]);
   const earned = sumWei(work.map((d) => d.payments?.worker ?? '0'));
-  const rewards = sumWei(verifying.map((d) => (d.payments?.verifiers ?? []).find((v) => v.verifier_id === w.id)?.reward ?? '0'));
+  const rewards = rewardsOf(verifying, w.id);
   $('#earnings').replaceChildren(amount(sumWei([earned, rewards])));
   $('#earnings-detail').textContent = `(${formatAmount(earned)} for work in ${plural(work.length, 'agreement')}, ${formatAmount(rewards)} as a verifier in ${plural(verifying.length, 'agreement')})`;
   const rows = [...work.map((d) => ({ id: d.id, role: 'work', periods: workPeriods(d) })),
@@ -463,10 +469,9 @@ async function refreshVerifier() {
     el('td', { class: p.ok ? 'ok' : 'bad' }, p.ok ? 'ok' : 'failed'), el('td', {}, p.detail),
     el('td', {}, new Date(p.at_ms).toLocaleString()))));
   fillTable($('#probes'), rows.reverse());
-  const rewards = sumWei(list.map((d) => (d.payments?.verifiers ?? []).find((v) => v.verifier_id === mine)?.reward ?? '0'));
-  $('#verifier-rewards').replaceChildren(amount(rewards), ` in ${plural(list.length, 'agreement')}`);
+  $('#verifier-rewards').replaceChildren(amount(rewardsOf(list, mine)), ` in ${plural(list.length, 'agreement')}`);
   $('#verifier-reports').replaceChildren(...(list.length ? list.map((d) => {
-    const r = (d.payments?.verifiers ?? []).find((v) => v.verifier_id === mine);
+    const r = reportOf(d, mine);
     return el('li', {}, `#${d.id} (${d.state}): `, r ? `${plural(r.periods_reported, 'period')} reported, ${r.periods_ok} ok, reward ` : 'nothing reported yet',
       r ? amount(r.reward) : undefined);
   }) : [el('li', { class: 'muted' }, 'None yet.')]));
