@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -57,18 +58,28 @@ TEST(SenderJournal, HookSeesEachTransactionBeforeTheNode) {
     }
 }
 
-TEST(SenderJournal, FeeBumpedReplacementsAreJournaledToo) {
+// anvil mining only on demand, a journaling sender that replaces after 300 ms, and one
+// transaction submitted: it stays pending until the test mines.
+struct SenderJournalStuck : ::testing::Test {
     Anvil anvil;
-    auto rpc = RpcClient::connect(anvil.url()).value();
-    ASSERT_TRUE(anvil::set_automine(*rpc, false));
+    std::unique_ptr<RpcClient> rpc = RpcClient::connect(anvil.url()).value();
     Journal journal;
-    auto options = journaling(*rpc, journal);
-    options.resend_after = 300ms;
-    auto sender = TxSender::create(*rpc, key(0), options).value();
-    auto pending = sender->submit(TxRequest{account(1), 777, {}, 21000});
-    ASSERT_TRUE(pending) << pending.error().message();
+    std::unique_ptr<TxSender> sender;
+    PendingTx pending;
+    void SetUp() override {
+        ASSERT_TRUE(anvil::set_automine(*rpc, false));
+        auto options = journaling(*rpc, journal);
+        options.resend_after = 300ms;
+        sender = TxSender::create(*rpc, key(0), options).value();
+        auto submitted = sender->submit(TxRequest{account(1), 777, {}, 21000});
+        ASSERT_TRUE(submitted) << submitted.error().message();
+        pending = std::move(*submitted);
+    }
+};
+
+TEST_F(SenderJournalStuck, FeeBumpedReplacementsAreJournaledToo) {
     Result<SentTx> result{Error{Errc::internal, "not run"}};
-    std::thread waiter{[&] { result = sender->wait(std::move(*pending)); }};
+    std::thread waiter{[&] { result = sender->wait(std::move(pending)); }};
     std::this_thread::sleep_for(1000ms);
     ASSERT_TRUE(anvil::mine(*rpc));
     waiter.join();
@@ -104,18 +115,9 @@ TEST(SenderJournal, HookErrorKeepsTheTransactionFromTheNodeAndTheNonceFree) {
     EXPECT_EQ(journal.entries.back().hash, sent->receipt.transaction_hash);
 }
 
-TEST(SenderJournal, ReplacementHookErrorEndsTheWaitAndKeepsTheReplacementFromTheNode) {
-    Anvil anvil;
-    auto rpc = RpcClient::connect(anvil.url()).value();
-    ASSERT_TRUE(anvil::set_automine(*rpc, false));
-    Journal journal;
-    auto options = journaling(*rpc, journal);
-    options.resend_after = 300ms;
-    auto sender = TxSender::create(*rpc, key(0), options).value();
-    auto pending = sender->submit(TxRequest{account(1), 777, {}, 21000});
-    ASSERT_TRUE(pending) << pending.error().message();
+TEST_F(SenderJournalStuck, ReplacementHookErrorEndsTheWaitAndKeepsTheReplacementFromTheNode) {
     journal.fail = true;  // the original is journaled and sent; its replacement cannot be journaled
-    auto waited = sender->wait(std::move(*pending));
+    auto waited = sender->wait(std::move(pending));
     ASSERT_FALSE(waited);
     EXPECT_EQ(waited.error().code(), Errc::io);
     EXPECT_NE(waited.error().message().find("journal: disk full"), std::string::npos) << waited.error().message();
