@@ -33,6 +33,7 @@
 #include "zeppelin/core/units.hpp"
 #include "zeppelin/eth/address.hpp"
 #include "zeppelin/eth/rpc.hpp"
+#include "zeppelin/eth/rpc_anvil.hpp"
 #include "zeppelin/eth/sender.hpp"
 #include "zeppelin/market/deployment.hpp"
 #include "zeppelin/market/dispatcher.hpp"
@@ -527,6 +528,44 @@ TEST_F(Marketplace, NoEscrowIsStrandedAfterEveryAgreementClosed) {
     for (std::uint64_t a = 1; a <= agreements; ++a) m().wait_closed(a);
     EXPECT_EQ(m().rpc->get_balance(m().deployed.address).value(), stakes);
     EXPECT_NE(m().cli("market workers"), "");
+}
+
+TEST(Journal, NodeKilledWithATransactionInFlightSendsTheSameOneAfterRestart) {
+    if (std::getenv("ZEPPELIN_DOCKER_HOST") == nullptr) GTEST_SKIP() << "needs ZEPPELIN_DOCKER_HOST";
+    test::Anvil chain;
+    test::TempDir dir;
+    auto rpc = eth::RpcClient::connect(chain.url()).value();
+    auto sender = eth::TxSender::create(*rpc, key(0)).value();
+    const auto deployed = market::deploy_dispatcher(*rpc, *sender, market::DispatcherConfig::devnet_defaults()).value();
+    eth::anvil::set_automine(*rpc, false).value();  // from now on transactions wait in the pool for a mine call
+    const std::map<std::string, std::string> env{{"ZP_TEST_KEY", std::string{kAnvilAccounts[6].private_key}},
+                                                 {"ZEPPELIN_HOME", dir.path().string()}};
+    const std::vector<std::string> args{ZEPPELIN_CLI_PATH, "node", "--data-dir", (dir.path() / "n").string(),
+                                        "--rpc-url", chain.url(), "--dispatcher", eth::to_checksum(deployed.address),
+                                        "--deploy-block", std::to_string(deployed.block_number),
+                                        "--private-key-env", "ZP_TEST_KEY"};
+    const auto state = (dir.path() / "n" / "state.sqlite").string();
+    auto journal = [&](const char* status) -> std::int64_t {
+        auto db = node::Database::open(state);
+        if (!db) return -1;
+        auto st = db->prepare(std::string{"SELECT COUNT(*) FROM txs WHERE status = '"} + status + "'");
+        return st && st->step().value_or(false) ? st->column_int(0) : -1;
+    };
+    {
+        // The node signs its registration, journals it, hands it over, and waits; it dies there.
+        Proc first{args, env, dir.path() / "first.log"};
+        ASSERT_TRUE(wait_until([&] { return journal("pending") == 1; }, 60s)) << first.tail();
+        first.kill9();
+    }
+    Proc second{args, env, dir.path() / "second.log"};
+    std::this_thread::sleep_for(1s);  // it finds the journaled registration and sends the same bytes again
+    eth::anvil::mine(*rpc).value();
+    market::Dispatcher d{*rpc, deployed.address};
+    ASSERT_TRUE(wait_until([&] { return fs::exists(dir.path() / "n" / "api.json"); }, 60s)) << second.tail();
+    EXPECT_NE(d.worker_id_of(addr(6)).value(), 0U);
+    EXPECT_EQ(rpc->get_transaction_count(addr(6)).value(), 1U) << "one registration, not two";
+    EXPECT_EQ(journal("mined"), 1);
+    EXPECT_EQ(journal("pending"), 0);
 }
 
 TEST(SecondChain, NodeWorksAgainstAnyChainGivenItsAddresses) {

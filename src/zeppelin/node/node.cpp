@@ -294,14 +294,22 @@ struct Node::Impl {
     /// Sends one dispatcher transaction for (agreement, action), at most once: a mined one is not
     /// sent again, a journaled pending one is re-broadcast and awaited, and the call is simulated
     /// first so that a transaction that would revert is never sent (its revert comes back as
-    /// Errc::reverted with the contract's custom error in words).
-    Result<Hash32> transact(std::uint64_t agreement, const std::string& action, eth::TxRequest request) {
-        for (const auto& t : ZP_TRY(store->txs_for(agreement, action))) {
-            if (t.status == TxStatus::mined) return t.hash;
-            if (t.status == TxStatus::pending) {
-                auto r = await_journaled(t);
-                if (r) return t.hash;
+    /// Errc::reverted with the contract's custom error in words). Returns the mined receipt (for a
+    /// transaction mined before, by an earlier call or process, only its hash is filled in).
+    Result<eth::Receipt> transact(std::uint64_t agreement, const std::string& action, eth::TxRequest request) {
+        const auto journaled = ZP_TRY(store->txs_for(agreement, action));
+        for (const auto& t : journaled)
+            if (t.status == TxStatus::mined) {
+                eth::Receipt r;
+                r.transaction_hash = t.hash;
+                r.status = true;
+                return r;
             }
+        std::vector<JournalTx> pending;
+        std::copy_if(journaled.begin(), journaled.end(), std::back_inserter(pending),
+                     [](const JournalTx& t) { return t.status == TxStatus::pending; });
+        if (!pending.empty()) {
+            if (auto r = settle_journaled(pending)) return r;
         }
         const auto sim = ZP_TRY(dispatcher->simulate(me, request.data, request.value));
         if (sim.reverted) return make_error(Errc::reverted, sim.revert.text);
@@ -313,62 +321,67 @@ struct Node::Impl {
             metrics.counter("zeppelin_transactions_total", "Transactions sent by this node").inc({{"action", action_kind(action)}, {"result", "error"}});
             return sent.error();
         }
-        for (const auto& h : sent->hashes)
-            (void)store->set_tx_status(h, h == sent->receipt.transaction_hash
-                                              ? (sent->receipt.status ? TxStatus::mined : TxStatus::failed)
-                                              : TxStatus::replaced);
-        metrics.counter("zeppelin_transactions_total", "Transactions sent by this node").inc({{"action", action_kind(action)}, {"result", sent->receipt.status ? "mined" : "reverted"}});
-        metrics.counter("zeppelin_gas_used_total", "Gas used by this node's transactions").inc({}, static_cast<double>(sent->receipt.gas_used));
-        if (!sent->receipt.status)
-            return make_error(Errc::reverted, action + ": transaction " + to_hex(sent->receipt.transaction_hash) + " reverted");
-        spdlog::info("agreement {}: {} mined in block {} ({} gas)", agreement, action, sent->receipt.block_number,
-                     sent->receipt.gas_used);
-        last_receipt_logs = sent->receipt.logs;
-        return sent->receipt.transaction_hash;
+        return record(agreement, action, {}, *sent);
     }
-    thread_local static std::vector<eth::Log> last_receipt_logs;
 
     static std::string action_kind(const std::string& action) { return action.substr(0, action.find(':')); }
 
-    Result<Hash32> call(std::uint64_t agreement, const std::string& action, Bytes data, const u256& value = 0) {
+    Result<eth::Receipt> call(std::uint64_t agreement, const std::string& action, Bytes data, const u256& value = 0) {
         return transact(agreement, action, dispatcher->tx(std::move(data), value));
     }
 
-    /// Re-broadcasts a journaled transaction and waits for it (used after a restart).
-    Result<void> await_journaled(const JournalTx& t) {
-        auto receipt = ZP_TRY(rpc->get_transaction_receipt(t.hash));
-        if (!receipt) {
-            auto sent = rpc->send_raw_transaction(t.raw);
-            if (!sent) {
-                // The nonce went to another version of it (a fee bump) or the node forgot it.
-                auto again = ZP_TRY(rpc->get_transaction_receipt(t.hash));
-                if (!again) {
-                    ZP_CHECK(store->set_tx_status(t.hash, TxStatus::replaced));
-                    return make_error(Errc::not_found, "journaled transaction " + to_hex(t.hash) +
-                                                           " was replaced: " + sent.error().message());
-                }
-                receipt = std::move(again);
-            } else {
-                spdlog::info("re-sent journaled transaction {} ({} of agreement {})", to_hex(t.hash), t.action,
-                             t.agreement_id);
-                receipt = ZP_TRY(rpc->wait_for_receipt(t.hash, 1, std::chrono::minutes{5}));
-            }
-        }
-        ZP_CHECK(store->set_tx_status(t.hash, receipt->status ? TxStatus::mined : TxStatus::failed));
-        if (!receipt->status) return make_error(Errc::reverted, "journaled transaction " + to_hex(t.hash) + " reverted");
-        return {};
+    /// Writes what became of every version of a transaction to the journal and the metrics.
+    Result<eth::Receipt> record(std::uint64_t agreement, const std::string& action, const std::vector<JournalTx>& known,
+                                const eth::SentTx& sent) {
+        const auto& receipt = sent.receipt;
+        std::vector<Hash32> hashes = sent.hashes;
+        for (const auto& t : known) hashes.push_back(t.hash);
+        for (const auto& h : hashes)
+            (void)store->set_tx_status(h, h != receipt.transaction_hash ? TxStatus::replaced
+                                          : receipt.status              ? TxStatus::mined
+                                                                        : TxStatus::failed);
+        metrics.counter("zeppelin_transactions_total", "Transactions sent by this node").inc({{"action", action_kind(action)}, {"result", receipt.status ? "mined" : "reverted"}});
+        metrics.counter("zeppelin_gas_used_total", "Gas used by this node's transactions").inc({}, static_cast<double>(receipt.gas_used));
+        if (!receipt.status)
+            return make_error(Errc::reverted, action + ": transaction " + to_hex(receipt.transaction_hash) + " reverted");
+        spdlog::info("agreement {}: {} mined in block {} ({} gas)", agreement, action, receipt.block_number, receipt.gas_used);
+        return receipt;
     }
 
-    /// On start: every journaled transaction not known to be mined is re-sent (same bytes) and awaited.
+    /// Brings journaled versions of one transaction (same nonce) to their end after a restart: the
+    /// newest signed bytes are sent again, never a fresh transaction, and awaited (replaced with
+    /// higher fees if stuck) by the sender itself.
+    Result<eth::Receipt> settle_journaled(const std::vector<JournalTx>& versions) {
+        const auto& newest = versions.back();
+        if (auto again = sender->rebroadcast(newest.raw); again)
+            spdlog::info("re-sent journaled transaction {} ({} of agreement {})", to_hex(newest.hash), newest.action,
+                         newest.agreement_id);
+        std::vector<Hash32> hashes;
+        for (const auto& v : versions) hashes.push_back(v.hash);
+        TxContext ctx{newest.agreement_id, newest.action};
+        t_tx_context = &ctx;
+        auto sent = sender->wait_for(hashes);
+        t_tx_context = nullptr;
+        if (!sent) {
+            // The node knows none of them: the nonce went to another transaction.
+            if (sent.error().code() == Errc::not_found)
+                for (const auto& h : hashes) ZP_CHECK(store->set_tx_status(h, TxStatus::replaced));
+            return sent.error().wrap("journaled transaction " + to_hex(newest.hash));
+        }
+        return record(newest.agreement_id, newest.action, versions, *sent);
+    }
+
+    /// On start: every journaled transaction not known to be mined is settled, one nonce at a time.
     void recover_journal() {
-        auto pending = store->txs(TxStatus::pending);
+        auto pending = store->txs(TxStatus::pending);  // in nonce order, versions oldest first
         if (!pending) {
             spdlog::error("cannot read the transaction journal: {}", pending.error().message());
             return;
         }
-        for (const auto& t : *pending) {
-            auto r = await_journaled(t);
-            if (!r) spdlog::warn("journaled transaction {}: {}", to_hex(t.hash), r.error().message());
+        for (auto it = pending->begin(); it != pending->end();) {
+            const auto end = std::find_if(it, pending->end(), [&](const JournalTx& t) { return t.nonce != it->nonce; });
+            if (auto r = settle_journaled({it, end}); !r) spdlog::warn("{}", r.error().message());
+            it = end;
         }
         sender->resync_nonce();
     }
@@ -955,11 +968,11 @@ struct Node::Impl {
                               w.cpu_millicores == offer.cpu_millicores && w.memory_mb == offer.memory_mb &&
                               w.public_key == offer.public_key;
             if (!same) {
-                ZP_TRY(transact(0, "update:" + std::to_string(now_ms()), dispatcher->tx(market::calls::update_worker(offer))));
+                ZP_TRY(call(0, "update:" + std::to_string(now_ms()), market::calls::update_worker(offer)));
                 spdlog::info("worker {}: offer updated", id);
             }
             if (w.status == market::WorkerStatus::paused)
-                ZP_TRY(transact(0, "resume:" + std::to_string(now_ms()), dispatcher->tx(market::calls::resume_worker())));
+                ZP_TRY(call(0, "resume:" + std::to_string(now_ms()), market::calls::resume_worker()));
         }
         worker_id = id;
         return {};
@@ -973,7 +986,7 @@ struct Node::Impl {
         auto w = dispatcher->get_worker(id);
         if (!w || w->status != market::WorkerStatus::active || w->stake >= config.min_stake) return;
         const u256 missing = config.min_stake - w->stake;
-        auto r = transact(0, "restake:" + std::to_string(now_ms()), dispatcher->tx(market::calls::add_stake(), missing));
+        auto r = call(0, "restake:" + std::to_string(now_ms()), market::calls::add_stake(), missing);
         if (r) spdlog::info("stake topped up by {} to the minimum after a slash", format_ether_human(missing));
         else spdlog::error("cannot top the stake up to the minimum ({} missing): {}", format_ether_human(missing), r.error().message());
     }
@@ -1081,8 +1094,6 @@ struct Node::Impl {
         return {};
     }
 };
-
-thread_local std::vector<eth::Log> Node::Impl::last_receipt_logs;
 
 // ---------------------------------------------------------------------------------- Node
 
@@ -1403,12 +1414,12 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
     req.probe_spec_hash = eth::keccak256(spec_json);
     auto tx = ZP_TRY(n.dispatcher->buy_contract_tx(n.me, req));
     const auto action = "buy:" + to_hex(info.config_digest, false).substr(0, 12) + ":" + std::to_string(now_ms());
-    const auto buy_hash = ZP_TRY(n.transact(0, action, std::move(tx)));
+    const auto bought = ZP_TRY(n.transact(0, action, std::move(tx)));
     std::uint64_t id = 0;
-    for (const auto& rec : ZP_TRY(market::decode_events(n.opt.dispatcher, Impl::last_receipt_logs)))
+    for (const auto& rec : ZP_TRY(market::decode_events(n.opt.dispatcher, bought.logs)))
         if (const auto* c = std::get_if<market::AgreementCreated>(&rec.event)) id = c->agreement_id;
     if (id == 0) return make_error(Errc::internal, "buyContract was mined but announced no agreement");
-    ZP_CHECK(n.store->set_tx_agreement(buy_hash, id));
+    ZP_CHECK(n.store->set_tx_agreement(bought.transaction_hash, id));
     if (!stat_ec) {
         std::lock_guard lock{n.mu};
         n.inspected[id] = Impl::Inspected{info, size_before, mtime_before};

@@ -164,8 +164,8 @@ Result<void> Store::set_tx_agreement(const Hash32& hash, std::uint64_t agreement
 Result<std::vector<JournalTx>> Store::txs(std::optional<TxStatus> status) {
     std::lock_guard lock{mutex_};
     const char* base = "SELECT hash, agreement, action, nonce, raw, status, created_at FROM txs";
-    auto st = ZP_TRY(db_.prepare(status ? std::string{base} + " WHERE status = ? ORDER BY nonce" :
-                                          std::string{base} + " ORDER BY nonce"));
+    auto st = ZP_TRY(db_.prepare(status ? std::string{base} + " WHERE status = ? ORDER BY nonce, rowid" :
+                                          std::string{base} + " ORDER BY nonce, rowid"));
     if (status) ZP_CHECK(st.bind({std::string{to_string(*status)}}));
     std::vector<JournalTx> out;
     while (ZP_TRY(st.step())) out.push_back(ZP_TRY(read_tx(st)));

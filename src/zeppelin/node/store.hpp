@@ -84,6 +84,7 @@ public:
     Result<void> set_tx_status(const Hash32& hash, TxStatus status);
     /// Files a transaction under an agreement (a purchase learns its agreement id once mined).
     Result<void> set_tx_agreement(const Hash32& hash, std::uint64_t agreement_id);
+    /// In nonce order; versions of one nonce (fee bumps) oldest first.
     Result<std::vector<JournalTx>> txs(std::optional<TxStatus> status = std::nullopt);
     /// Every transaction of one agreement, in nonce order.
     Result<std::vector<JournalTx>> txs_of(std::uint64_t agreement_id);
