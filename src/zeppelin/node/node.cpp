@@ -95,7 +95,7 @@ Result<Hash32> random_secret() {
     return s;
 }
 
-/// The first TCP port an image config exposes ("ExposedPorts": {"8080/tcp": {}}), if any.
+/// The TCP ports an image config exposes ("ExposedPorts": {"8080/tcp": {}}), in order.
 std::vector<std::uint16_t> exposed_ports(ByteView config) {
     std::vector<std::uint16_t> ports;
     const auto j = json::parse(config.begin(), config.end(), nullptr, false);
@@ -401,13 +401,18 @@ struct Node::Impl {
         return std::pair{w.owner, key};
     }
 
-    /// The client's public key, recovered from the signature of its buyContract transaction.
+    /// The client's public key, recovered once from the signature of its buyContract transaction
+    /// and kept with the agreement (every message to the client needs it).
     Result<eth::PublicKey> client_key(std::uint64_t id) {
+        if (const auto a = ZP_TRY(local(id)); a.data.contains("client_key"))
+            return fixed_from_hex<64>(a.data["client_key"].get<std::string>());
         const auto known = ZP_TRY(store->get_known(id));
         if (!known) return make_error(Errc::not_found, "the buy transaction of agreement " + std::to_string(id) + " is unknown");
         const auto tx = ZP_TRY(rpc->get_transaction(known->buy_tx));
         if (!tx) return make_error(Errc::not_found, "the node does not know transaction " + to_hex(known->buy_tx));
-        return eth::recover_sender_public_key(tx->tx);
+        const auto key = ZP_TRY(eth::recover_sender_public_key(tx->tx));
+        ZP_CHECK(set_data(id, "client_key", to_hex(key)));
+        return key;
     }
 
     void ignore_message(std::uint64_t id, std::string_view reason) {
@@ -513,7 +518,7 @@ struct Node::Impl {
     void on_event(const market::EventRecord& rec) {
         std::visit(overloaded{
                        [&](const market::AgreementCreated& e) {
-                           (void)store->put_known(KnownAgreement{e.agreement_id, rec.transaction_hash,
+                           (void)store->put_known(KnownAgreement{e.agreement_id, rec.transaction_hash, rec.block_number,
                                                                  requirements_json(e.requirements)});
                            on_roles(e.agreement_id, e.client, e.worker_id, e.verifier_ids);
                            wake(e.agreement_id);
@@ -818,8 +823,10 @@ struct Node::Impl {
                 return set_state(id, "image refused");
             }
             archive = (*got)->archive.string();
-            ZP_CHECK(set_data(id, "exposed_ports", exposed_ports((*got)->config)));
-            ZP_CHECK(set_data(id, "archive", archive));
+            ZP_CHECK(update(id, [&](LocalAgreement& la) {
+                la.data["archive"] = archive;
+                la.data["exposed_ports"] = exposed_ports((*got)->config);
+            }));
         }
 
         // 5. Run it with the agreed limits.
@@ -833,9 +840,7 @@ struct Node::Impl {
             spec.image = ref;
             spec.memory_bytes = std::uint64_t{std::max(req.value("memory_mb", 64U), 16U)} << 20;
             spec.nano_cpus = std::uint64_t{std::max(req.value("cpu_millicores", 100U), 10U)} * 1'000'000;
-            auto cur = ZP_TRY(local(id));
-            const auto ports = cur.data.contains("exposed_ports") ? cur.data["exposed_ports"].get<std::vector<std::uint16_t>>()
-                                                                  : exposed_ports_of(archive);
+            const auto ports = ZP_TRY(local(id)).data.value("exposed_ports", std::vector<std::uint16_t>{});
             spec.container_port = ports.empty() ? std::uint16_t{8080} : ports.front();
             spec.host_ip = opt.service_ip;
             // A container already running for this agreement (the node restarted between starting
@@ -844,8 +849,10 @@ struct Node::Impl {
             const auto work = existing && existing->state == "running" && existing->host_port != 0
                                   ? std::move(*existing)
                                   : ZP_TRY(runtime::start_work(*engine, spec));
-            ZP_CHECK(set_data(id, "service_port", work.host_port));
-            ZP_CHECK(set_data(id, "container", work.container_id));
+            ZP_CHECK(update(id, [&](LocalAgreement& la) {
+                la.data["service_port"] = work.host_port;
+                la.data["container"] = work.container_id;
+            }));
             return worker_prepare(ZP_TRY(local(id)), v, req);
         }
         const auto service_port = a.data["service_port"].get<std::uint16_t>();
@@ -865,18 +872,14 @@ struct Node::Impl {
         return set_state(id, "running");
     }
 
-    std::vector<std::uint16_t> exposed_ports_of(const std::string& archive) {
-        auto info = transfer::inspect_image(archive);
-        if (!info) return {};
-        return exposed_ports(info->config);
-    }
-
     // ---- the money of one agreement, from the contract's events
 
     Result<json> payments(std::uint64_t id) {
         const auto v = ZP_TRY(dispatcher->get_agreement(id));
+        // Its events begin where it was bought (known to every node that followed the chain).
+        const auto known = ZP_TRY(store->get_known(id));
         eth::LogFilter f;
-        f.from_block = opt.deploy_block;
+        f.from_block = known && known->created_block != 0 ? known->created_block : opt.deploy_block;
         f.to_block = ZP_TRY(rpc->block_number());
         f.addresses = {opt.dispatcher};
         f.topics = {std::nullopt, std::vector<Hash32>{to_be32(u256{id})}};
@@ -1206,18 +1209,14 @@ void Node::run(const std::atomic<bool>& stop) {
     auto last_sweep = std::chrono::steady_clock::time_point{};
     while (!stop.load()) {
         // 1. New events, in chain order; a batch is committed only after it was handled.
-        bool caught_up = false;
-        while (!caught_up && !stop.load()) {
+        while (!stop.load()) {
             auto batch = n.follower->next();
             if (!batch) {
                 spdlog::warn("chain follower: {}", batch.error().message());
                 n.metrics.counter("zeppelin_rpc_errors_total", "Failed chain reads of the follower").inc();
                 break;
             }
-            if (!batch->has_range) {
-                caught_up = true;
-                break;
-            }
+            if (!batch->has_range) break;  // caught up
             auto events = market::decode_events(n.opt.dispatcher, batch->logs);
             if (!events) {
                 spdlog::error("cannot decode the dispatcher's events: {}", events.error().message());
@@ -1327,13 +1326,7 @@ Result<json> Node::agreement(std::uint64_t id) {
     data.erase("secret");
     if (data.contains("transfer")) data["transfer"].erase("secret");
     j["local"] = std::move(data);
-    if (auto v = n.dispatcher->get_agreement(id)) {
-        j["chain"] = view_json(*v);
-        const auto cfg = n.config;
-        const u256 period_price = u256{v->price_per_second} * v->period_seconds;
-        j["chain"]["worker_payment"] = to_dec(u256{v->paid_periods} * period_price);
-        j["chain"]["verifier_reward_per_period"] = to_dec(period_price * cfg.verifier_fee_bps / 10000);
-    }
+    if (auto v = n.dispatcher->get_agreement(id)) j["chain"] = view_json(*v);
     if (auto k = n.store->get_known(id); k && *k) j["requirements"] = (*k)->requirements;
     if (auto p = n.payments(id)) j["payments"] = std::move(*p);
     // This node's own transactions for it (from the journal), each with its hash.

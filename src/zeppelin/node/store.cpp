@@ -14,7 +14,7 @@ constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS agreements(
   id INTEGER PRIMARY KEY, role TEXT NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS known(
-  id INTEGER PRIMARY KEY, buy_tx BLOB NOT NULL, requirements TEXT NOT NULL);
+  id INTEGER PRIMARY KEY, buy_tx BLOB NOT NULL, created_block INTEGER NOT NULL, requirements TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS txs(
   hash BLOB PRIMARY KEY, agreement INTEGER NOT NULL, action TEXT NOT NULL, nonce INTEGER NOT NULL,
   raw BLOB NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -123,20 +123,22 @@ Result<std::vector<LocalAgreement>> Store::list(bool include_finished) {
 
 Result<void> Store::put_known(const KnownAgreement& k) {
     std::lock_guard lock{mutex_};
-    auto st = ZP_TRY(db_.prepare("INSERT OR REPLACE INTO known(id, buy_tx, requirements) VALUES(?,?,?)"));
-    return st.run({static_cast<std::int64_t>(k.id), blob(k.buy_tx), k.requirements.dump()});
+    auto st = ZP_TRY(db_.prepare("INSERT OR REPLACE INTO known(id, buy_tx, created_block, requirements) VALUES(?,?,?,?)"));
+    return st.run({static_cast<std::int64_t>(k.id), blob(k.buy_tx), static_cast<std::int64_t>(k.created_block),
+                   k.requirements.dump()});
 }
 
 Result<std::optional<KnownAgreement>> Store::get_known(std::uint64_t id) {
     std::lock_guard lock{mutex_};
-    auto st = ZP_TRY(db_.prepare("SELECT buy_tx, requirements FROM known WHERE id = ?"));
+    auto st = ZP_TRY(db_.prepare("SELECT buy_tx, created_block, requirements FROM known WHERE id = ?"));
     ZP_CHECK(st.bind({static_cast<std::int64_t>(id)}));
     if (!ZP_TRY(st.step())) return std::optional<KnownAgreement>{};
     KnownAgreement k;
     k.id = id;
     const auto h = st.column_blob(0);
     if (h.size() == 32) std::copy(h.begin(), h.end(), k.buy_tx.bytes.begin());
-    k.requirements = nlohmann::json::parse(st.column_text(1), nullptr, false);
+    k.created_block = static_cast<std::uint64_t>(st.column_int(1));
+    k.requirements = nlohmann::json::parse(st.column_text(2), nullptr, false);
     if (k.requirements.is_discarded()) return make_error(Errc::internal, "corrupt requirements of agreement " + std::to_string(id));
     return std::optional<KnownAgreement>{std::move(k)};
 }

@@ -2,7 +2,7 @@
 //
 //   agreements   the agreements this node plays a role in: role, local state, and a JSON
 //                document of what the role has learned and done (secrets, endpoints, steps)
-//   known        every agreement the chain announced: buy transaction, requirements (a worker
+//   known        every agreement the chain announced: buy transaction and block, requirements (a worker
 //                assigned later by reassignment needs them, and the client's key from the buy tx)
 //   txs          the transaction journal: every signed transaction is written here BEFORE it is
 //                sent, so a node killed at any moment re-sends the same bytes, never a new one
@@ -42,6 +42,7 @@ struct LocalAgreement {
 struct KnownAgreement {
     std::uint64_t id{0};
     Hash32 buy_tx{};
+    std::uint64_t created_block{0};  // where AgreementCreated was emitted: its events start there
     nlohmann::json requirements = nlohmann::json::object();
 };
 

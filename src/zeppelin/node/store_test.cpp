@@ -63,6 +63,23 @@ TEST(Store, JournalKeepsEveryVersionAndItsStatus) {
     EXPECT_TRUE(s->txs_of(4).value().empty());
 }
 
+TEST(Store, KnownAgreementsKeepTheirPurchase) {
+    test::TempDir dir;
+    auto s = Store::open((dir.path() / "state.sqlite").string()).value();
+    EXPECT_FALSE(s->get_known(9).value());
+    KnownAgreement k;
+    k.id = 9;
+    k.buy_tx.bytes[31] = 7;
+    k.created_block = 123;
+    k.requirements = {{"cpu_millicores", 500}, {"image_digest", "0xab"}};
+    s->put_known(k).value();
+    const auto back = s->get_known(9).value();
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->buy_tx, k.buy_tx);
+    EXPECT_EQ(back->created_block, 123U);
+    EXPECT_EQ(back->requirements, k.requirements);
+}
+
 TEST(Store, MessagesAreSeenOnce) {
     test::TempDir dir;
     auto s = Store::open((dir.path() / "state.sqlite").string()).value();
