@@ -26,6 +26,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "accounts.hpp"
 #include "anvil.hpp"
 #include "process.hpp"
 #include "support/test_image.hpp"
@@ -52,8 +53,8 @@ using namespace std::chrono_literals;
 using market::AgreementStatus;
 using test::kAnvilAccounts;
 
-eth::PrivateKey key(std::size_t i) { return eth::PrivateKey::from_hex(kAnvilAccounts[i].private_key).value(); }
-Address addr(std::size_t i) { return key(i).address(); }
+using test::key;
+Address addr(std::size_t i) { return test::account(i); }
 std::string lower(const Address& a) { return to_hex(a, false); }
 
 /// A background process whose output goes to a file; SIGTERM (then SIGKILL) when destroyed.

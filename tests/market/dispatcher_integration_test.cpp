@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "accounts.hpp"
 #include "anvil.hpp"
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/core/units.hpp"
@@ -26,15 +27,9 @@ using namespace std::chrono_literals;
 using test::Anvil;
 using test::kAnvilAccounts;
 
-eth::PrivateKey key(std::size_t i) { return eth::PrivateKey::from_hex(kAnvilAccounts[i].private_key).value(); }
+using test::key;
 u256 ether(std::string_view text) { return parse_amount(text).value(); }
-
-eth::SenderOptions fast() {
-    eth::SenderOptions o;
-    o.poll_interval = 20ms;
-    o.timeout = 60s;
-    return o;
-}
+using test::fast_options;
 
 template <class E>
 std::vector<E> of_type(const std::vector<EventRecord>& records) {
@@ -83,7 +78,7 @@ TEST(Dispatcher, DeployRegisterBuyAndDecodeEveryEvent) {
     auto rpc = eth::RpcClient::connect(anvil.url()).value();
     ASSERT_TRUE(add_errors_to(*rpc));
     std::vector<std::unique_ptr<eth::TxSender>> senders;
-    for (std::size_t i = 0; i < 4; ++i) senders.push_back(eth::TxSender::create(*rpc, key(i), fast()).value());
+    for (std::size_t i = 0; i < 4; ++i) senders.push_back(eth::TxSender::create(*rpc, key(i), fast_options()).value());
     auto& client = *senders[0];
 
     // Deploy through the library.
@@ -298,7 +293,7 @@ TEST(Dispatcher, DeclineCancelStopSlashUnregisterWithdraw) {
     Anvil anvil;
     auto rpc = eth::RpcClient::connect(anvil.url()).value();
     std::vector<std::unique_ptr<eth::TxSender>> senders;
-    for (std::size_t i = 0; i < 4; ++i) senders.push_back(eth::TxSender::create(*rpc, key(i), fast()).value());
+    for (std::size_t i = 0; i < 4; ++i) senders.push_back(eth::TxSender::create(*rpc, key(i), fast_options()).value());
     auto& client = *senders[0];
     auto deployed = deploy_dispatcher(*rpc, client, DispatcherConfig::production_defaults());
     ASSERT_TRUE(deployed) << deployed.error().message();

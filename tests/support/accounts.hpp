@@ -1,5 +1,5 @@
 // anvil's default accounts as typed values, and sender options that poll fast, for the
-// integration tests of the Ethereum library.
+// integration and end-to-end tests against a local anvil.
 #pragma once
 
 #include <chrono>
