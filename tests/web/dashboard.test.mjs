@@ -123,6 +123,11 @@ describe('node API and dashboard on a real market', { skip }, () => {
       assert.match(bought.json.deposit, /^[1-9]\d*$/);
       assert.ok((await c.get('/api/agreements')).some((a) => a.id === id && a.role === 'client'));
       const one = await c.get(`/api/agreements/${id}`);
+      // For pollers: state, chain view and progress, without the payments' log scan or the journal.
+      const brief = await c.get(`/api/agreements/${id}?brief=1`);
+      assert.equal(brief.chain.deposit, bought.json.deposit);
+      assert.ok(brief.local && !('payments' in brief) && !('transactions' in brief), JSON.stringify(brief));
+      assert.ok('payments' in one && 'transactions' in one, JSON.stringify(one));
       assert.equal(one.role, 'client');
       assert.equal(one.chain.deposit, bought.json.deposit);
       assert.equal(one.local.secret, undefined);

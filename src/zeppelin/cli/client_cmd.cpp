@@ -70,7 +70,7 @@ struct RunOptions {
     unsigned verifiers{1};
     std::string max_price{"2gwei/s"};
     std::string probe{"tcp"};
-    std::string cpu{"500"};
+    std::uint32_t cpu{500};
     std::string memory{"256m"};
     std::string preferred_worker;
     unsigned min_reputation{0};
@@ -90,7 +90,7 @@ void run(const RunOptions& o) {
              {"verifiers", o.verifiers},
              {"max_price_per_second", to_dec(price)},
              {"probe", o.probe},
-             {"cpu_millicores", std::stoul(o.cpu)},
+             {"cpu_millicores", o.cpu},
              {"memory_mb", parse_megabytes(o.memory)},
              {"min_reputation", o.min_reputation}};
     if (o.port != 0) req["port"] = o.port;
@@ -107,8 +107,9 @@ void run(const RunOptions& o) {
     const auto limit = std::chrono::seconds{parse_duration(o.timeout, "--timeout")};
     std::string last_state;
     transfer::ProgressRenderer bar{stderr, ::isatty(2) == 1};
+    std::uint64_t shown = ~0ULL;  // bytes of the last progress drawn
     for (;;) {
-        const auto a = or_throw(api_call(node, "GET", "/api/agreements/" + std::to_string(id)));
+        const auto a = or_throw(api_call(node, "GET", "/api/agreements/" + std::to_string(id) + "?brief=1"));
         const auto state = a.value("state", std::string{});
         const auto& local = a["local"];
         if (state != last_state) {
@@ -120,8 +121,9 @@ void run(const RunOptions& o) {
             p.bytes_done = a["progress"].value("done", std::uint64_t{0});
             p.bytes_total = a["progress"].value("total", std::uint64_t{0});
             p.rate = a["progress"].value("rate", 0.0);
-            fmt::print(stderr, "\r  {} / {}  {}/s   ", transfer::human_bytes(p.bytes_done),
-                       transfer::human_bytes(p.bytes_total), transfer::human_bytes(static_cast<std::uint64_t>(p.rate)));
+            p.eta_seconds = a["progress"].value("eta_seconds", -1.0);
+            if (p.bytes_done != shown) bar(p);
+            shown = p.bytes_done;
         }
         if (local.contains("service") && local.contains("first_ok_ms")) {
             const auto host = local["service"]["host"].get<std::string>();

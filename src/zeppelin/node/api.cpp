@@ -84,7 +84,7 @@ Result<std::unique_ptr<Api>> Api::start(Node& node, const ApiOptions& options) {
         if (!req) return Response::error(req.error());
         auto id = node.submit_run(*req);
         if (!id) return reply(id.error());
-        auto a = node.agreement(*id);
+        auto a = node.agreement(*id, /*brief=*/true);
         json out{{"id", *id}};
         if (a && a->contains("chain")) out["deposit"] = (*a)["chain"]["deposit"];
         return Response::json(201, out);
@@ -102,7 +102,7 @@ Result<std::unique_ptr<Api>> Api::start(Node& node, const ApiOptions& options) {
     s.route("GET", "/api/agreements/{id}", [&node](const Request& r) {
         auto id = id_param(r);
         if (!id) return Response::error(id.error());
-        return reply(node.agreement(*id));
+        return reply(node.agreement(*id, r.query.contains("brief") && r.query.at("brief") != "0"));
     });
     s.route("POST", "/api/agreements/{id}/stop", [&node](const Request& r) {
         auto id = id_param(r);

@@ -10,7 +10,8 @@
 //                                     {"path", "config_digest", "bytes"} to use as "image" above
 //   GET  /api/agreements/{id}         one agreement: local state, chain view, progress, probes,
 //                                     payments (from the contract's events), this node's transactions,
-//                                     and for running work on a worker its resource use
+//                                     and for running work on a worker its resource use;
+//                                     ?brief=1: only local state, chain view and progress (for pollers)
 //   POST /api/agreements/{id}/stop    the client ends it early (cancels it before it runs)
 //   GET  /api/agreements/{id}/logs    the work's output (?follow=1 streams); token required
 //   POST /api/worker                  change this node's offer {"price_per_second" (wei string),

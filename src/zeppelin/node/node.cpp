@@ -210,13 +210,6 @@ struct TxContext {
 };
 thread_local TxContext* t_tx_context = nullptr;
 
-struct TransferProgress {
-    std::uint64_t done{0};
-    std::uint64_t total{0};
-    double rate{0};
-    std::string phase;
-};
-
 /// A verifier's plan for the current period of one agreement (memory only: a restarted verifier
 /// draws a new plan, which an observer cannot predict either).
 struct ProbePlan {
@@ -250,7 +243,7 @@ struct Node::Impl {
     std::mutex mu;  // guards the members below and read-modify-write of agreement rows
     std::map<std::uint64_t, Result<transfer::ReceivedImage>> received;
     std::set<std::uint64_t> expected;
-    std::map<std::uint64_t, TransferProgress> progress;
+    std::map<std::uint64_t, transfer::Progress> progress;  // of the client's image transfers
     std::map<std::uint64_t, ProbePlan> plans;
     // The identity computed when the client bought, with the archive's size and mtime then: if the
     // file is unchanged at transfer time, it is not hashed a second time.
@@ -649,11 +642,7 @@ struct Node::Impl {
         transfer::SendOptions so;
         so.progress = [this, id](const transfer::Progress& p) {
             std::lock_guard lock{mu};
-            auto& pr = progress[id];
-            pr.done = p.bytes_done;
-            pr.total = p.bytes_total;
-            pr.rate = p.rate;
-            pr.phase = "transferring";
+            progress[id] = p;
         };
         std::optional<transfer::ImageInfo> known;
         {
@@ -676,7 +665,7 @@ struct Node::Impl {
         }
         {
             std::lock_guard lock{mu};
-            progress[id].phase = "done";
+            progress[id].finished = true;
         }
         ZP_CHECK(update(id, [&](LocalAgreement& la) {
             la.data["transferred"] = true;
@@ -1317,7 +1306,7 @@ Result<json> Node::agreements() {
     return out;
 }
 
-Result<json> Node::agreement(std::uint64_t id) {
+Result<json> Node::agreement(std::uint64_t id, bool brief) {
     auto& n = *impl_;
     const auto a = ZP_TRY(n.local(id));
     json j{{"id", a.id}, {"role", to_string(a.role)}, {"state", a.state}, {"updated_at", a.updated_at}};
@@ -1327,6 +1316,16 @@ Result<json> Node::agreement(std::uint64_t id) {
     if (data.contains("transfer")) data["transfer"].erase("secret");
     j["local"] = std::move(data);
     if (auto v = n.dispatcher->get_agreement(id)) j["chain"] = view_json(*v);
+    {
+        std::lock_guard lock{n.mu};
+        if (auto it = n.progress.find(id); it != n.progress.end())
+            j["progress"] = json{{"done", it->second.bytes_done},
+                                 {"total", it->second.bytes_total},
+                                 {"rate", it->second.rate},
+                                 {"eta_seconds", it->second.eta_seconds},
+                                 {"phase", it->second.finished ? "done" : "transferring"}};
+    }
+    if (brief) return j;  // what a poller following the agreement needs: no log scan, no engine call
     if (auto k = n.store->get_known(id); k && *k) j["requirements"] = (*k)->requirements;
     if (auto p = n.payments(id)) j["payments"] = std::move(*p);
     // This node's own transactions for it (from the journal), each with its hash.
@@ -1335,12 +1334,6 @@ Result<json> Node::agreement(std::uint64_t id) {
         txs.push_back(json{{"action", Impl::action_kind(t.action)}, {"hash", to_hex(t.hash)}, {"nonce", t.nonce},
                            {"status", to_string(t.status)}});
     j["transactions"] = std::move(txs);
-    {
-        std::lock_guard lock{n.mu};
-        if (auto it = n.progress.find(id); it != n.progress.end())
-            j["progress"] = json{{"done", it->second.done}, {"total", it->second.total}, {"rate", it->second.rate},
-                                 {"phase", it->second.phase}};
-    }
     if (a.role == Role::worker && n.engine && a.data.contains("container") && a.state == "running") {
         if (auto st = n.engine->stats(a.data["container"].get<std::string>()))
             j["resources"] = json{{"pids", st->pids}, {"memory_usage", st->memory_usage}, {"memory_limit", st->memory_limit}};

@@ -97,7 +97,9 @@ public:
     // ---- for the local API and the CLI (thread-safe) ----
     Result<nlohmann::json> status();
     Result<nlohmann::json> agreements();
-    Result<nlohmann::json> agreement(std::uint64_t id);
+    /// One agreement: local state, chain view, transfer progress; unless `brief`, also its
+    /// requirements, payments (a log scan), this node's transactions, resource use and probes.
+    Result<nlohmann::json> agreement(std::uint64_t id, bool brief = false);
     /// Buys an agreement for `request` and returns its id; the node carries it on from there.
     Result<std::uint64_t> submit_run(const RunRequest& request);
     /// Keeps an uploaded image archive (the dashboard's upload) after checking it like any archive
