@@ -513,6 +513,9 @@ TEST_F(Marketplace, BadRequestsGetClearErrorsAndCostNothing) {
     EXPECT_NE(m().cli("stop 999", false).find("not known to this node"), std::string::npos);
     EXPECT_NE(m().cli("ps --node /nonexistent", false).find("no node runs"), std::string::npos);
     EXPECT_EQ(m().dispatcher->agreement_count().value(), agreements) << "nothing was bought";
+    // The token is for the node's owner only.
+    for (const char* f : {"api-token", "api.json"})
+        EXPECT_EQ(fs::status(m().node_dir(4) / f).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write) << f;
     // The API refuses changes without the token.
     const auto api = json::parse(std::ifstream{m().node_dir(4) / "api.json"});
     const auto r = test::run_command("curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:" +

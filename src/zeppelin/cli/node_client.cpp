@@ -1,6 +1,11 @@
 #include "zeppelin/cli/node_client.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cstdlib>
 #include <fstream>
@@ -65,19 +70,31 @@ Result<NodeEndpoint> find_node(const fs::path& dir) {
     return e;
 }
 
+Result<void> write_private_file(const fs::path& file, std::string_view text) {
+    const auto tmp = fs::path{file.string() + ".tmp"};
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return make_error(Errc::io, "cannot write " + tmp.string() + ": " + std::strerror(errno));
+    ::fchmod(fd, 0600);  // an older tmp file may have had other bits
+    bool ok = true;
+    for (std::size_t done = 0; ok && done < text.size();) {
+        const auto w = ::write(fd, text.data() + done, text.size() - done);
+        if (w < 0 && errno == EINTR) continue;
+        ok = w > 0;
+        if (ok) done += static_cast<std::size_t>(w);
+    }
+    ok = ::close(fd) == 0 && ok;
+    std::error_code ec;
+    if (ok) fs::rename(tmp, file, ec);
+    if (!ok || ec) {
+        fs::remove(tmp, ec);
+        return make_error(Errc::io, "cannot write " + file.string());
+    }
+    return {};
+}
+
 Result<void> write_node_endpoint(const fs::path& dir, const NodeEndpoint& e) {
     const nlohmann::json j{{"host", e.host}, {"port", e.port}, {"token", e.token}, {"address", e.address}};
-    const auto tmp = dir / "api.json.tmp";
-    {
-        std::ofstream out{tmp, std::ios::trunc};
-        if (!out) return make_error(Errc::io, "cannot write " + tmp.string());
-        out << j.dump(2) << "\n";
-    }
-    ::chmod(tmp.c_str(), 0600);
-    std::error_code ec;
-    fs::rename(tmp, dir / "api.json", ec);
-    if (ec) return make_error(Errc::io, "cannot write " + (dir / "api.json").string() + ": " + ec.message());
-    return {};
+    return write_private_file(dir / "api.json", j.dump(2) + "\n");
 }
 
 Result<nlohmann::json> api_call(const NodeEndpoint& node, std::string_view method, std::string_view target,

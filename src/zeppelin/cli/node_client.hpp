@@ -25,6 +25,9 @@ struct NodeEndpoint {
 Result<std::filesystem::path> node_data_dir(std::string_view explicit_dir = {});
 /// Reads <dir>/api.json and the token it points to; Errc::not_found with advice if no node runs there.
 Result<NodeEndpoint> find_node(const std::filesystem::path& dir);
+/// Writes a file only its owner can read (created 0600, never readable by others on the way),
+/// atomically (temporary file + rename).
+Result<void> write_private_file(const std::filesystem::path& file, std::string_view text);
 /// Writes <dir>/api.json (0600) atomically.
 Result<void> write_node_endpoint(const std::filesystem::path& dir, const NodeEndpoint& e);
 

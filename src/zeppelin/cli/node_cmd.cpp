@@ -73,11 +73,7 @@ std::string load_or_create_token(const NodeCmdOptions& o, const fs::path& dir) {
         fail(Errc::invalid_argument, "the API token in " + file.string() + " is shorter than 16 characters");
     }
     const auto token = or_throw(node::generate_api_token(), "API token");
-    std::ofstream out{file, std::ios::trunc};
-    if (!out) fail(Errc::io, "cannot write the API token to " + file.string());
-    out << token << "\n";
-    out.close();
-    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+    or_throw(write_private_file(file, token + "\n"), "API token");
     return token;
 }
 
