@@ -47,8 +47,12 @@ struct LogServer::Impl {
     Source source;
     std::atomic<bool> stopping{false};
     std::thread acceptor;
+    struct Connection {
+        std::thread thread;
+        std::atomic<bool> done{false};
+    };
     std::mutex mu;
-    std::list<std::thread> connections;
+    std::list<Connection> connections;  // finished ones are joined by the accept loop
     std::list<transfer::TlsConnection*> open;
 
     void serve(int fd) {
@@ -93,7 +97,16 @@ struct LogServer::Impl {
             const int fd = ::accept(listen_fd, nullptr, nullptr);
             if (fd < 0) continue;
             std::lock_guard lock{mu};
-            connections.emplace_back([this, fd] { serve(fd); });
+            connections.remove_if([](Connection& c) {
+                if (!c.done) return false;
+                c.thread.join();
+                return true;
+            });
+            auto& c = connections.emplace_back();
+            c.thread = std::thread{[this, fd, &c] {
+                serve(fd);
+                c.done = true;
+            }};
         }
     }
 };
@@ -110,7 +123,7 @@ void LogServer::stop() {
         std::lock_guard lock{impl_->mu};
         for (auto* c : impl_->open) c->abort();
     }
-    for (auto& t : impl_->connections) t.join();
+    for (auto& c : impl_->connections) c.thread.join();
     ::close(impl_->listen_fd);
 }
 
