@@ -1,7 +1,8 @@
 // JSON-RPC reply parser fuzz target. Properties: any bytes are either rejected with an Error or
 // accepted; never a crash, hang or exception. An accepted reply's result round-trips: wrapped
 // into a fresh reply and parsed again it serializes identically. Typed decoders (receipt, log, block header,
-// quantities) run on whatever result came out and must not crash either.
+// quantities, transactions) run on whatever result came out and must not crash either; a parsed
+// transaction's fields hash to the hash it claims.
 #include <cstdint>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -35,6 +36,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)eth::parse_receipt(result);
     (void)eth::parse_log(result);
     (void)eth::parse_block_header(result);
+    // A transaction read back is accepted only if its fields hash to the hash it claims.
+    if (auto tx = eth::parse_transaction(result)) {
+        const auto hash = tx->tx.hash();
+        if (!hash || *hash != tx->hash) std::abort();
+    }
     if (result.is_array())
         for (const auto& item : result) (void)eth::parse_log(item);
     return 0;
