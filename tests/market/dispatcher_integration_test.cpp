@@ -289,6 +289,32 @@ TEST(Dispatcher, DeployRegisterBuyAndDecodeEveryEvent) {
 // The paths the first test does not take: decline + reassignment, cancel (refund), stop, a
 // failed report (slashing), unregistering and withdrawing the stake. Together the two tests
 // see all 20 event kinds on chain.
+TEST(Dispatcher, SimulatesAtTheNextBlocksTime) {
+    // anvil mines only when a transaction comes: after time passed with no transaction, the latest
+    // block is old. A call is judged at the time of the block that would include it ("pending"),
+    // so a deadline that has passed in real time has passed for simulate() too.
+    Anvil anvil;
+    auto rpc = eth::RpcClient::connect(anvil.url()).value();
+    ASSERT_TRUE(add_errors_to(*rpc));
+    auto client = eth::TxSender::create(*rpc, key(0), fast_options()).value();
+    auto deployed = deploy_dispatcher(*rpc, *client, DispatcherConfig::production_defaults()).value();
+    Dispatcher d{*rpc, deployed.address};
+    for (std::size_t i = 1; i <= 2; ++i) {  // a worker and a verifier
+        auto w = eth::TxSender::create(*rpc, key(i), fast_options()).value();
+        ASSERT_TRUE(w->send(d.tx(calls::register_worker(offer_for(i, 1000)), ether("2ether"))));
+    }
+    Requirements req = small_job();
+    req.verifiers = 1;
+    const auto sent = client->send(d.buy_contract_tx(client->from(), req).value()).value();
+    const auto a = std::get<AgreementCreated>(events_of(deployed, sent).at(0).event);
+    const auto before = d.simulate(client->from(), calls::reassign_agreement(a.agreement_id)).value();
+    ASSERT_TRUE(before.reverted);
+    EXPECT_EQ(before.revert.error_name, "DeadlineNotPassed");
+    ASSERT_TRUE(eth::anvil::increase_time(*rpc, 3600 + 10));  // past the accept window, nothing mined
+    const auto after = d.simulate(client->from(), calls::reassign_agreement(a.agreement_id)).value();
+    EXPECT_FALSE(after.reverted) << after.revert.text;
+}
+
 TEST(Dispatcher, DeclineCancelStopSlashUnregisterWithdraw) {
     Anvil anvil;
     auto rpc = eth::RpcClient::connect(anvil.url()).value();
