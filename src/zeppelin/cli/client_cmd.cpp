@@ -141,7 +141,10 @@ void run(const RunOptions& o) {
             std::string why = local.value("transfer_error", std::string{});
             if (local.contains("rejected") && local["rejected"].is_string()) why = "the worker refused the image: " + local["rejected"].get<std::string>();
             if (why.empty()) why = local.value("last_error", std::string{"it ended before its service came up"});
-            fail(Errc::cancelled, fmt::format("agreement {} {}: {} (the escrow is refunded to you)", id, state, why));
+            const bool refunded = a.contains("chain") && a["chain"].value("status", std::string{}) == "refunded";
+            fail(Errc::cancelled, fmt::format("agreement {} {}: {} ({})", id, state, why,
+                                              refunded ? "the whole escrow is refunded to you"
+                                                       : "what you are owed back: `zeppelin inspect " + std::to_string(id) + " --summary`"));
         }
         if (std::chrono::steady_clock::now() - started > limit)
             fail(Errc::timeout, fmt::format("agreement {} is not serving after {}; it goes on: `zeppelin inspect {}`", id, o.timeout, id));
