@@ -8,6 +8,9 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -218,6 +221,7 @@ struct HttpServer::Impl {
     void accept_loop();
     void serve(tcp::socket socket);
     void send_stream(PollingStream& stream, tcp::socket& socket, Response& r, unsigned version);
+    void linger(tcp::socket& socket);
     // What a request's head decides before any of its body is read: an answer right away (bad
     // target, unknown path, wrong method, missing token, a static file), or the handler to run
     // and how large a body it accepts.
@@ -314,7 +318,8 @@ void HttpServer::Impl::serve(tcp::socket socket) {
         const auto& req = parser.get();
         const unsigned version = ec ? 11u : req.version();
         // An answer given without reading the body leaves it on the connection: close it then.
-        const bool keep_alive = !ec && parser.is_done() && req.keep_alive();
+        const bool body_left = !ec && !parser.is_done();
+        const bool keep_alive = !ec && !body_left && req.keep_alive();
         if (!res) {
             prepared.request.body = std::move(parser.get().body());
             res = invoke(prepared);
@@ -335,9 +340,27 @@ void HttpServer::Impl::serve(tcp::socket socket) {
             out.prepare_payload();
             http::write(stream, out, ec);
         }
+        if (body_left) linger(socket);
         if (!keep_alive) break;
     }
     socket.shutdown(tcp::socket::shutdown_both, ec);
+}
+
+// After an answer given without reading the request's body (401, 404, 413...), the client may still
+// be sending it. Closing at once would reset the connection, and the client could lose the answer
+// with it; so, like other HTTP servers' lingering close, stop sending, then read and discard what
+// arrives until the client is done or idle for a moment, for a bounded time. Nothing is kept.
+void HttpServer::Impl::linger(tcp::socket& socket) {
+    constexpr auto idle = std::chrono::milliseconds{250};
+    constexpr auto at_most = std::chrono::seconds{2};
+    beast::error_code ec;
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    const auto until = Clock::now() + at_most;
+    char scratch[64 * 1024];
+    while (Clock::now() < until && wait_ready(socket.native_handle(), POLLIN, stopping, idle)) {
+        const auto n = ::read(socket.native_handle(), scratch, sizeof scratch);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return;
+    }
 }
 
 void HttpServer::Impl::send_stream(PollingStream& stream, tcp::socket& socket, Response& r, unsigned version) {

@@ -165,6 +165,12 @@ TEST_F(HttpServerTest, RefusalsComeBeforeTheBodyIsRead) {
     const std::string reply = stranger.read_all();
     EXPECT_NE(reply.find("HTTP/1.1 401"), std::string::npos) << reply;
     EXPECT_NE(reply.find("Connection: close"), std::string::npos) << reply;
+    // A client that sends its whole (large) body anyway still reads the answer: the server drains
+    // what arrives before it closes, instead of resetting the connection under the client.
+    const Reply refused = request(server_.port(), "POST", "/upload", std::string(4u << 20, 'x'));
+    EXPECT_EQ(refused.status, 401u) << refused.head;
+    const Reply too_big = request(server_.port(), "POST", "/upload", std::string(4u << 20, 'x'), bearer(kToken));
+    EXPECT_EQ(too_big.status, 413u) << too_big.head;
     // An unknown path is answered from the head as well.
     const std::string lost = RawClient{server_.port(), "PUT /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"}.read_all();
     EXPECT_NE(lost.find("HTTP/1.1 404"), std::string::npos) << lost;
