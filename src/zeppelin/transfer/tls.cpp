@@ -94,6 +94,10 @@ SSL_CTX* new_ctx(bool server) {
 
 }  // namespace
 
+const char* cipher_suite() noexcept {
+    return "TLS_AES_256_GCM_SHA384";
+}
+
 void set_socket_timeout(int fd, std::chrono::milliseconds timeout) noexcept {
     timeval tv{};
     tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
