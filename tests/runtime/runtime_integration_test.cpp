@@ -26,6 +26,7 @@
 #include "support/process.hpp"
 #include "support/test_image.hpp"
 
+#include "zeppelin/node/registry.hpp"
 #include "zeppelin/runtime/engine.hpp"
 #include "zeppelin/runtime/work.hpp"
 #include "zeppelin/transfer/digest.hpp"
@@ -603,6 +604,102 @@ TEST_F(Runtime, AbsentSocketIsAClearError) {
     EXPECT_NE(r.error().message().find("not reachable at unix:///tmp/zeppelin-absent-"), std::string::npos)
         << r.error().message();
     std::printf("absent socket: %s\n", r.error().message().c_str());
+}
+
+// ---------------------------------------------------------------- pull from the node's registry
+
+// The layers of an archive as files named by diff-id, as the worker's layer cache holds them.
+node::RegistryImage cache_like(const std::filesystem::path& archive, const std::filesystem::path& dir) {
+    const auto info = transfer::inspect_image(archive).value();
+    struct Sink final : transfer::LayerSink {
+        const transfer::ImageInfo& info;
+        const std::filesystem::path& dir;
+        node::RegistryImage out;
+        std::ofstream file;
+        Sink(const transfer::ImageInfo& i, const std::filesystem::path& d) : info{i}, dir{d} {}
+        Result<void> begin(std::size_t index) override {
+            const auto& l = info.layers[index];
+            out.layers.push_back({l.diff_id, dir / (transfer::digest_string(l.diff_id).substr(7) + ".tar"), l.size});
+            file.open(out.layers.back().file, std::ios::binary | std::ios::trunc);
+            return {};
+        }
+        Result<void> data(ByteView chunk) override {
+            file.write(reinterpret_cast<const char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
+            return {};
+        }
+        Result<void> end(std::size_t) override {
+            file.close();
+            return {};
+        }
+    } sink{info, dir};
+    transfer::stream_layers(archive, info, std::vector<bool>(info.layers.size(), true), sink).value();
+    sink.out.config = info.config;
+    return sink.out;
+}
+
+TEST_F(Runtime, PullsAVerifiedImageFromTheNodesLoopbackRegistry) {
+    // An image of its own (two layers), so that nothing else has loaded it.
+    test::TestImageOptions options;
+    options.tag = "localhost/zeppelin-rt-" + run_id_ + "/pulled:1";
+    options.page = "<html><body>pulled " + run_id_ + "</body></html>\n";
+    options.extra_layers = {{{"www/more.html", "more " + run_id_}}};
+    const auto built = test::build_test_image(dir_->path() / "pulled.tar", options);
+    const auto layers_dir = dir_->path() / "pulled-layers";
+    std::filesystem::create_directories(layers_dir);
+    auto registry = node::LocalRegistry::start().value();
+    const auto published = registry->publish(cache_like(built.archive, layers_dir)).value();
+
+    const auto t0 = Clock::now();
+    auto id = engine().pull_image(published.reference, {.tls_verify = false});
+    ASSERT_TRUE(id) << id.error().message();
+    std::printf("pulled from the loopback registry in %lld ms\n", ms_since(t0));
+    EXPECT_EQ(*id, built.config_digest);  // the identity committed on chain
+    auto info = engine().inspect_image(built.config_digest);
+    ASSERT_TRUE(info) << info.error().message();
+    EXPECT_EQ(info->diff_ids, built.diff_ids);
+    EXPECT_EQ(info->exposed_tcp_ports, std::vector<std::uint16_t>{8080});
+    // Renamed: a lasting tag added, the registry's throwaway name dropped, the image kept.
+    auto tagged = engine().tag_image(built.config_digest, "localhost/zeppelin/image", run_id_);
+    ASSERT_TRUE(tagged) << tagged.error().message();
+    ASSERT_TRUE(engine().remove_image(published.reference));
+    info = engine().inspect_image(built.config_digest);
+    ASSERT_TRUE(info) << info.error().message();
+    EXPECT_EQ(info->repo_tags, std::vector<std::string>{"localhost/zeppelin/image:" + run_id_});
+    registry->withdraw(published.name);
+    EXPECT_TRUE(engine().remove_image(built.config_digest, true));
+}
+
+TEST_F(Runtime, AWithdrawnOrTamperedImageIsNotPulled) {
+    test::TestImageOptions options;
+    options.tag = "localhost/zeppelin-rt-" + run_id_ + "/tampered:1";
+    options.page = "<html><body>tampered " + run_id_ + "</body></html>\n";
+    const auto built = test::build_test_image(dir_->path() / "tampered.tar", options);
+    const auto layers_dir = dir_->path() / "tampered-layers";
+    std::filesystem::create_directories(layers_dir);
+    auto image = cache_like(built.archive, layers_dir);
+    auto registry = node::LocalRegistry::start().value();
+
+    // Withdrawn before the pull: the engine says so, in words.
+    const auto gone = registry->publish(image).value();
+    registry->withdraw(gone.name);
+    auto r = engine().pull_image(gone.reference, {.tls_verify = false});
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find("pulling " + gone.reference), std::string::npos) << r.error().message();
+    std::printf("withdrawn: %s\n", r.error().message().c_str());
+
+    // A layer file changed on disk after it was verified (same size): the engine checks every blob
+    // against the manifest's digest, refuses it, and keeps nothing.
+    {
+        std::fstream f{image.layers[0].file, std::ios::in | std::ios::out | std::ios::binary};
+        f.seekp(static_cast<std::streamoff>(image.layers[0].size / 2));
+        f.put('\x5a');
+    }
+    const auto tampered = registry->publish(image).value();
+    r = engine().pull_image(tampered.reference, {.tls_verify = false});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Errc::engine_error);
+    std::printf("tampered: %s\n", r.error().message().c_str());
+    EXPECT_EQ(engine().inspect_image(built.config_digest).error().code(), Errc::not_found);
 }
 
 }  // namespace

@@ -68,6 +68,11 @@ struct Response {
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;  // extra headers
     StreamProducer stream;  // set: body is ignored and the producer's chunks are sent chunked
+    std::filesystem::path file;  // set: body is ignored and the file is sent, with its length
+
+    /// The file at `path` as the body (with Content-Length; HEAD gets the length only). The file
+    /// is opened when the answer is sent: 404 then if it is gone.
+    static Response file_body(std::string content_type, std::filesystem::path path);
 
     static Response json(unsigned status, const nlohmann::json& value);
     /// {"error": message}.

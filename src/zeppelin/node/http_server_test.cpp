@@ -18,70 +18,20 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "support/raw_http.hpp"
+
 using namespace zeppelin;
 using namespace zeppelin::node;
 using namespace std::chrono_literals;
 using tcp = boost::asio::ip::tcp;
 
+using test::RawClient;
+using test::Reply;
+using test::request;
+
 namespace {
 
 constexpr std::string_view kToken = "s3cret-token";
-
-// A raw client: sends `request` verbatim on a fresh connection.
-class RawClient {
-public:
-    RawClient(std::uint16_t port, std::string_view request) {
-        socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-        boost::asio::write(socket_, boost::asio::buffer(request));
-    }
-    /// Reads until `needle` has arrived (or EOF) and returns everything read so far.
-    std::string read_until(std::string_view needle) {
-        while (data_.find(needle) == std::string::npos && read_more()) {
-        }
-        return data_;
-    }
-    std::string read_all() {
-        while (read_more()) {
-        }
-        return data_;
-    }
-    void close() { socket_.close(); }
-
-private:
-    bool read_more() {
-        char buf[4096];
-        boost::system::error_code ec;
-        const std::size_t n = socket_.read_some(boost::asio::buffer(buf), ec);
-        data_.append(buf, n);
-        return !ec;
-    }
-
-    boost::asio::io_context io_;
-    tcp::socket socket_{io_};
-    std::string data_;
-};
-
-struct Reply {
-    unsigned status{0};
-    std::string head;
-    std::string body;
-};
-
-// One HTTP/1.1 request with Connection: close; splits the reply into head and (unchunked) body.
-Reply request(std::uint16_t port, std::string_view method, std::string_view target, std::string_view body = {},
-              std::string_view extra_headers = {}) {
-    std::string text = std::string{method} + " " + std::string{target} + " HTTP/1.1\r\nHost: localhost\r\n" +
-                       "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
-                       std::string{extra_headers} + "\r\n" + std::string{body};
-    const std::string raw = RawClient{port, text}.read_all();
-    Reply r;
-    const auto end = raw.find("\r\n\r\n");
-    if (raw.size() < 12 || end == std::string::npos) return r;
-    r.status = static_cast<unsigned>(std::stoi(raw.substr(9, 3)));
-    r.head = raw.substr(0, end);
-    r.body = raw.substr(end + 4);
-    return r;
-}
 
 std::string bearer(std::string_view token) { return "Authorization: Bearer " + std::string{token} + "\r\n"; }
 

@@ -28,6 +28,7 @@
 #include "zeppelin/node/log_channel.hpp"
 #include "zeppelin/node/messages.hpp"
 #include "zeppelin/node/metrics.hpp"
+#include "zeppelin/node/registry.hpp"
 #include "zeppelin/node/store.hpp"
 #include "zeppelin/probe/probe.hpp"
 #include "zeppelin/probe/schedule.hpp"
@@ -236,6 +237,7 @@ struct Node::Impl {
     std::optional<Follower> follower;
     std::unique_ptr<transfer::Server> transfer;
     std::unique_ptr<LogServer> log_server;
+    std::unique_ptr<LocalRegistry> registry;  // how received images reach the engine
     std::optional<runtime::Engine> engine;
     std::atomic<std::uint64_t> worker_id{0};
     Metrics metrics;
@@ -253,6 +255,7 @@ struct Node::Impl {
         fs::file_time_type mtime;
     };
     std::map<std::uint64_t, Inspected> inspected;
+    std::map<std::string, Inspected> inspected_files;  // by absolute path, for the next submit_run
     std::atomic<std::uint64_t> head{0};
 
     std::unique_ptr<KeyedPool> pool;
@@ -727,7 +730,9 @@ struct Node::Impl {
                     return set_state(id, "done");
                 }
                 ZP_TRY(call(id, "accept", market::calls::accept_agreement(id)));
-                return set_state(id, "accepted");
+                ZP_CHECK(set_state(id, "accepted"));
+                // Go on at once (the accept is mined) rather than at the next event or sweep.
+                return worker_prepare(ZP_TRY(local(id)), ZP_TRY(dispatcher->get_agreement(id)), req);
             case AgreementStatus::accepted: return worker_prepare(a, v, req);
             case AgreementStatus::running:
                 ZP_CHECK(set_state(id, "running"));
@@ -763,6 +768,7 @@ struct Node::Impl {
         const auto sid = std::to_string(id);
         if (a.data.value("rejected", false)) return {};  // the client cancels; nothing to do
         const auto digest = ZP_TRY(fixed_from_hex<32>(req.value("image_digest", std::string{})));
+        const auto ref = "sha256:" + to_hex(digest, false);
 
         // 1. The transfer secret: drawn once, kept in the state before anything is sent.
         if (!a.data.contains("secret")) {
@@ -773,7 +779,7 @@ struct Node::Impl {
         const auto secret = ZP_TRY(fixed_from_hex<32>(a.data["secret"].get<std::string>()));
 
         // 2. The transfer server expects the image (again, after a restart).
-        if (!a.data.contains("archive")) {
+        if (!a.data.contains("received")) {
             bool need = false;
             {
                 std::lock_guard lock{mu};
@@ -782,54 +788,76 @@ struct Node::Impl {
             if (need) ZP_CHECK(transfer->expect(sid, secret, digest, opt.max_image_bytes));
         }
 
-        // 3. Tell the client where to send it (again if this process listens on another port).
+        // 3. Tell the client where to send it (again if this process listens on another port). The
+        // message is mined while this step goes on: when the engine holds the image already, the
+        // container starts meanwhile. Every return below waits for it (the future's destructor).
         const auto port = transfer->port();
         const auto logs_port = log_server ? log_server->port() : std::uint16_t{0};
         const auto offered = std::to_string(port) + ":" + std::to_string(logs_port);
+        std::future<Result<void>> offer;
         if (a.data.value("offered", std::string{}) != offered) {
-            const auto key = ZP_TRY(client_key(id));
-            ZP_CHECK(post(id, v.client, key, msg::TransferOffer{opt.public_host, port, secret, logs_port},
-                          "post:transfer:" + offered));
-            ZP_CHECK(set_data(id, "offered", offered));
-            ZP_CHECK(set_state(id, "waiting for the image"));
-        }
-
-        // 4. The image arrived (verified against the committed digest by the transfer server).
-        std::string archive = a.data.value("archive", std::string{});
-        if (archive.empty()) {
-            std::optional<Result<transfer::ReceivedImage>> got;
-            {
-                std::lock_guard lock{mu};
-                if (auto it = received.find(id); it != received.end()) got = it->second;
-            }
-            if (!got) return {};
-            if (!*got) {
-                const auto reason = got->error().message();
-                spdlog::warn("agreement {}: image refused: {}", id, reason);
+            if (!a.data.contains("service_port")) ZP_CHECK(set_state(id, "waiting for the image"));
+            offer = std::async(std::launch::async, [this, id, client = v.client, offered, port, logs_port, secret]() -> Result<void> {
                 const auto key = ZP_TRY(client_key(id));
-                ZP_CHECK(post(id, v.client, key, msg::ImageRejected{reason}, "post:rejected"));
-                ZP_CHECK(set_data(id, "rejected", true));
-                return set_state(id, "image refused");
+                ZP_CHECK(post(id, client, key, msg::TransferOffer{opt.public_host, port, secret, logs_port},
+                              "post:transfer:" + offered));
+                return set_data(id, "offered", offered);
+            });
+        }
+        const auto offer_posted = [&]() -> Result<void> { return offer.valid() ? offer.get() : Result<void>{}; };
+
+        // 4. The image: one the engine holds already (content-addressed: the id is the committed
+        // config digest), or the one the client sent, verified against that digest by the transfer server.
+        if (!a.data.contains("received") && !a.data.contains("service_port")) {
+            if (auto held = engine->inspect_image(ref)) {
+                ZP_CHECK(update(id, [&](LocalAgreement& la) {
+                    la.data["received"] = json{{"held", true}};
+                    la.data["exposed_ports"] = held->exposed_tcp_ports;
+                }));
+            } else {
+                std::optional<Result<transfer::ReceivedImage>> got;
+                {
+                    std::lock_guard lock{mu};
+                    if (auto it = received.find(id); it != received.end()) got = it->second;
+                }
+                if (!got) return offer_posted();
+                if (!*got) {
+                    ZP_CHECK(offer_posted());
+                    const auto reason = got->error().message();
+                    spdlog::warn("agreement {}: image refused: {}", id, reason);
+                    const auto key = ZP_TRY(client_key(id));
+                    ZP_CHECK(post(id, v.client, key, msg::ImageRejected{reason}, "post:rejected"));
+                    ZP_CHECK(set_data(id, "rejected", true));
+                    return set_state(id, "image refused");
+                }
+                json diff_ids = json::array();
+                for (const auto& d : (*got)->diff_ids) diff_ids.push_back(transfer::digest_string(d));
+                ZP_CHECK(update(id, [&](LocalAgreement& la) {
+                    la.data["received"] = json{{"config", to_hex((*got)->config, false)}, {"diff_ids", std::move(diff_ids)}};
+                    la.data["exposed_ports"] = exposed_ports((*got)->config);
+                }));
             }
-            archive = (*got)->archive.string();
-            ZP_CHECK(update(id, [&](LocalAgreement& la) {
-                la.data["archive"] = archive;
-                la.data["exposed_ports"] = exposed_ports((*got)->config);
-            }));
         }
 
         // 5. Run it with the agreed limits.
         if (!a.data.contains("service_port")) {
             ZP_CHECK(set_state(id, "starting the work"));
-            const auto ref = "sha256:" + to_hex(digest, false);
-            if (!engine->inspect_image(ref)) ZP_TRY(engine->load_image(archive));
+            const auto cur = ZP_TRY(local(id));
+            const auto t0 = std::chrono::steady_clock::now();
+            const auto ms = [&t0] {
+                return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+            };
+            if (!engine->inspect_image(ref)) {
+                ZP_CHECK(bring_image(id, digest, cur.data["received"]));
+                spdlog::info("agreement {}: image {} in the engine after {} ms", id, transfer::short_digest(digest), ms());
+            }
             runtime::WorkSpec spec;
             spec.agreement_id = sid;
             spec.worker_id = runtime_id;
             spec.image = ref;
             spec.memory_bytes = std::uint64_t{std::max(req.value("memory_mb", 64U), 16U)} << 20;
             spec.nano_cpus = std::uint64_t{std::max(req.value("cpu_millicores", 100U), 10U)} * 1'000'000;
-            const auto ports = ZP_TRY(local(id)).data.value("exposed_ports", std::vector<std::uint16_t>{});
+            const auto ports = cur.data.value("exposed_ports", std::vector<std::uint16_t>{});
             spec.container_port = ports.empty() ? std::uint16_t{8080} : ports.front();
             spec.host_ip = opt.service_ip;
             // A container already running for this agreement (the node restarted between starting
@@ -838,17 +866,30 @@ struct Node::Impl {
             const auto work = existing && existing->state == "running" && existing->host_port != 0
                                   ? std::move(*existing)
                                   : ZP_TRY(runtime::start_work(*engine, spec));
+            spdlog::info("agreement {}: container {} serving on port {} after {} ms", id, work.container_id.substr(0, 12),
+                         work.host_port, ms());
             ZP_CHECK(update(id, [&](LocalAgreement& la) {
                 la.data["service_port"] = work.host_port;
                 la.data["container"] = work.container_id;
             }));
-            return worker_prepare(ZP_TRY(local(id)), v, req);
         }
-        const auto service_port = a.data["service_port"].get<std::uint16_t>();
+        ZP_CHECK(offer_posted());
+        const auto cur = ZP_TRY(local(id));
+        if (!cur.data.contains("offered")) return worker_prepare(cur, v, req);
 
-        // 6. Tell the client and every verifier where the service is, then start the paid clock.
-        // The messages go out together (the sender numbers them; each waits for its own receipt).
-        const msg::ServiceReady ready{opt.public_host, service_port};
+        // 6. Tell the client and every verifier where the service is, then start the paid clock. Not
+        // together: a verifier may probe the moment the clock starts, and must know where by then.
+        ZP_CHECK(announce_service(cur, v));
+        ZP_TRY(call(id, "start", market::calls::start_agreement(id)));
+        return set_state(id, "running");
+    }
+
+    /// Sends the service endpoint to the client and to every verifier, together (the sender numbers
+    /// them; each waits for its own receipt), each once: a message already mined is not sent again.
+    Result<void> announce_service(const LocalAgreement& a, const market::AgreementView& v) {
+        if (a.data.value("announced", false) || !a.data.contains("service_port")) return {};
+        const auto id = a.id;
+        const msg::ServiceReady ready{opt.public_host, a.data["service_port"].get<std::uint16_t>()};
         std::vector<std::pair<Address, eth::PublicKey>> to{{v.client, ZP_TRY(client_key(id))}};
         for (const auto vid : v.verifier_ids) to.push_back(ZP_TRY(worker_identity(vid)));
         std::vector<std::future<Result<void>>> posts;
@@ -856,9 +897,66 @@ struct Node::Impl {
             posts.push_back(std::async(std::launch::async, [this, id, addr = addr, key = key, &ready] {
                 return post(id, addr, key, ready, "post:service:" + lower_hex(addr));
             }));
-        for (auto& f : posts) ZP_CHECK(f.get());
-        ZP_TRY(call(id, "start", market::calls::start_agreement(id)));
-        return set_state(id, "running");
+        Result<void> all{};
+        for (auto& f : posts)
+            if (auto r = f.get(); !r && all) all = r.error();
+        if (!all) return all;
+        return set_data(id, "announced", true);
+    }
+
+    /// Puts a received image into the engine: pulled from the node's loopback registry (each layer
+    /// read once, straight from the cache), or, if that fails, loaded as an assembled archive.
+    Result<void> bring_image(std::uint64_t id, const transfer::Digest& digest, const json& rec) {
+        const auto ref = "sha256:" + to_hex(digest, false);
+        if (!rec.contains("config")) return make_error(Errc::not_found, "the engine no longer holds image " + ref);
+        const auto config_bytes = ZP_TRY(from_hex(rec["config"].get<std::string>()));
+        std::vector<transfer::Digest> diff_ids;
+        for (const auto& d : rec["diff_ids"]) diff_ids.push_back(ZP_TRY(transfer::parse_digest(d.get<std::string>())));
+        auto& cache = transfer->cache();
+        node::RegistryImage image;
+        image.config = config_bytes;
+        std::vector<fs::path> files;
+        for (const auto& d : diff_ids) {
+            files.push_back(cache.path_of(d));
+            if (std::any_of(image.layers.begin(), image.layers.end(), [&](const auto& l) { return l.diff_id == d; })) continue;
+            std::uint64_t size = 0;
+            if (!cache.contains(d, &size))
+                return make_error(Errc::not_found, "layer " + transfer::short_digest(d) + " of agreement " + std::to_string(id) +
+                                                       " left the layer cache before it was loaded");
+            cache.pin(d);
+            image.layers.push_back({d, cache.path_of(d), size});
+        }
+        struct Unpin {
+            transfer::LayerCache& c;
+            const std::vector<RegistryLayer>& layers;
+            ~Unpin() {
+                for (const auto& l : layers) c.unpin(l.diff_id);
+            }
+        } unpin{cache, image.layers};
+        if (registry) {
+            auto published = registry->publish(image);
+            auto pulled = published ? engine->pull_image(published->reference, {.tls_verify = false})
+                                    : Result<std::string>{published.error()};
+            if (published) registry->withdraw(published->name);
+            if (pulled && *pulled == ref) {
+                // Named after the image instead of the registry's throwaway name.
+                const auto tag = to_hex(digest, false).substr(0, 12);
+                if (engine->tag_image(ref, "localhost/zeppelin/image", tag))
+                    (void)engine->remove_image(published->reference);
+                return {};
+            }
+            spdlog::warn("agreement {}: the engine could not pull the image from this node's registry ({}); loading an archive instead",
+                         id, pulled ? "it pulled " + *pulled : pulled.error().message());
+        }
+        const auto archive = opt.data_dir / "images" / ("agreement-" + std::to_string(id) + ".tar");
+        std::error_code ec;
+        fs::create_directories(archive.parent_path(), ec);
+        ZP_CHECK(transfer::write_docker_archive(archive, config_bytes, diff_ids, files));
+        auto loaded = engine->load_image(archive);
+        fs::remove(archive, ec);
+        if (!loaded) return loaded.error();
+        if (loaded->id != ref) return make_error(Errc::engine_error, "the engine loaded " + loaded->id + " instead of " + ref);
+        return {};
     }
 
     // ---- the money of one agreement, from the contract's events
@@ -1167,6 +1265,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
         to.host = n.opt.transfer_host;
         to.port = n.opt.transfer_port;
         to.cache_dir = n.opt.data_dir / "layers";
+        to.assemble_archive = false;  // the engine pulls the layers from the cache (LocalRegistry)
         to.on_complete = [impl = &n](const std::string& aid, const Result<transfer::ReceivedImage>& r) {
             std::uint64_t id = 0;
             try {
@@ -1181,6 +1280,11 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
             impl->wake(id);
         };
         n.transfer = ZP_TRY(transfer::Server::start(std::move(to)));
+        if (auto registry = LocalRegistry::start()) {
+            n.registry = std::move(*registry);
+        } else {
+            spdlog::warn("no loopback registry ({}): received images are loaded as archives", registry.error().message());
+        }
         n.log_server = ZP_TRY(LogServer::start(
             n.opt.transfer_host, 0, [impl = &n](std::uint64_t id) { return impl->logs_lookup(id); },
             [impl = &n](std::uint64_t id, bool follow, const LogSinkFn& sink) { return impl->worker_logs(id, follow, sink); }));
@@ -1369,7 +1473,22 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
     std::error_code stat_ec;
     const auto size_before = fs::file_size(archive, stat_ec);
     const auto mtime_before = fs::last_write_time(archive, stat_ec);
-    const auto info = ZP_TRY(transfer::inspect_image(archive));
+    // An archive inspected before and unchanged since (same size and mtime, as git's index trusts) is
+    // not hashed again; the worker verifies every byte it receives anyway.
+    const auto key = fs::absolute(archive).lexically_normal().string();
+    std::optional<transfer::ImageInfo> seen;
+    if (!stat_ec) {
+        std::lock_guard lock{n.mu};
+        if (auto it = n.inspected_files.find(key); it != n.inspected_files.end() && it->second.size == size_before &&
+                                                   it->second.mtime == mtime_before)
+            seen = it->second.info;
+    }
+    const auto info = seen ? std::move(*seen) : ZP_TRY(transfer::inspect_image(archive));
+    if (!seen && !stat_ec) {
+        std::lock_guard lock{n.mu};
+        if (n.inspected_files.size() >= 64) n.inspected_files.erase(n.inspected_files.begin());
+        n.inspected_files[key] = Impl::Inspected{info, size_before, mtime_before};
+    }
     const auto ports = exposed_ports(info.config);
     if (r.port) {
         if (std::find(ports.begin(), ports.end(), *r.port) == ports.end()) {

@@ -271,6 +271,41 @@ Result<LoadedImage> Engine::load_image(BodySource source, std::optional<std::uin
     return finish_load(http_.exchange(req, t));
 }
 
+Result<std::string> Engine::pull_image(std::string_view reference, const PullOptions& options) const {
+    // Podman answers its own ping; Docker has no such path. (Not version(): Podman's takes a second.)
+    HttpRequest probe;
+    probe.target = "/v4.0.0/libpod/_ping";
+    const bool podman = ZP_TRY(send(probe, options_.request_timeout)).status == 200;
+    HttpRequest req;
+    req.method = "POST";
+    const std::string ref{reference};
+    if (podman) {
+        // Podman's own API: its compatible endpoint insists on TLS for every registry.
+        req.target = "/v4.0.0/libpod/images/pull?quiet=true&reference=" + url_encode(ref) +
+                     "&tlsVerify=" + (options.tls_verify ? "true" : "false");
+    } else {
+        const auto slash = ref.rfind('/');
+        const auto colon = ref.rfind(':');
+        const bool tagged = colon != std::string::npos && (slash == std::string::npos || colon > slash);
+        req.target = path("/images/create?fromImage=" + url_encode(tagged ? ref.substr(0, colon) : ref) +
+                          "&tag=" + url_encode(tagged ? ref.substr(colon + 1) : std::string{"latest"}));
+    }
+    const std::string what = "pulling " + ref;
+    // The engine streams progress while it pulls: allow load_timeout for the whole reply.
+    auto reply = http_.exchange(req, HttpTimeouts{options_.connect_timeout, options_.load_timeout, options_.load_timeout});
+    if (!reply) return reply.error().wrap(what);
+    if (reply->status < 200 || reply->status >= 300) return status_error(*reply, what);
+    // Errors that come after the reply started arrive as {"error": ...} elements of the stream.
+    for (const auto& v : ZP_TRY(split_json_stream(reply->body))) {
+        if (!v.is_object()) continue;
+        if (auto err = v.find("error"); err != v.end() && err->is_string() && !err->get<std::string>().empty())
+            return Error{Errc::engine_error, what + ": " + err->get<std::string>()};
+    }
+    auto info = inspect_image(ref);
+    if (!info) return info.error().wrap("the engine pulled " + ref + " but cannot describe it");
+    return info->id;
+}
+
 Result<void> Engine::export_image(std::string_view ref, const std::filesystem::path& out) const {
     const auto name = ZP_TRY(path_segment("image reference", ref, true));
     const auto tmp = std::filesystem::path{out.string() + ".partial"};
@@ -319,9 +354,28 @@ Result<ImageInfo> Engine::inspect_image(std::string_view ref) const {
     info.size = i64(*j, "Size");
     info.os = str(*j, "Os");
     info.architecture = str(*j, "Architecture");
+    for (const auto& [port, _] : member(member(*j, "Config"), "ExposedPorts").items()) {
+        const auto slash = port.find('/');
+        if (slash == std::string::npos || port.substr(slash + 1) != "tcp") continue;
+        unsigned n = 0;
+        const auto [end, ec] = std::from_chars(port.data(), port.data() + slash, n);
+        if (ec == std::errc{} && end == port.data() + slash && n > 0 && n <= 65535)
+            info.exposed_tcp_ports.push_back(static_cast<std::uint16_t>(n));
+    }
+    std::sort(info.exposed_tcp_ports.begin(), info.exposed_tcp_ports.end());
     if (info.id.empty()) return Error{Errc::engine_error, "image inspect reply for " + name + " has no Id"};
     if (!info.id.starts_with("sha256:")) info.id = "sha256:" + info.id;
     return info;
+}
+
+Result<void> Engine::tag_image(std::string_view ref, std::string_view repo, std::string_view tag) const {
+    const auto name = ZP_TRY(path_segment("image reference", ref, true));
+    HttpRequest req;
+    req.method = "POST";
+    req.target = path("/images/" + name + "/tag?repo=" + url_encode(repo) + "&tag=" + url_encode(tag));
+    const auto reply = ZP_TRY(send(req, options_.request_timeout));  // 201, and a body that is not JSON
+    if (reply.status < 200 || reply.status >= 300) return status_error(reply, "tagging image " + name);
+    return {};
 }
 
 Result<void> Engine::remove_image(std::string_view ref, bool force) const {

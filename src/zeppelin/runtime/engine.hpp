@@ -48,6 +48,10 @@ struct LoadedImage {
     std::vector<std::string> names;  // tags the archive carried, e.g. "localhost/app:1"
 };
 
+struct PullOptions {
+    bool tls_verify{true};  // false: the registry speaks plain HTTP (one on loopback)
+};
+
 struct ImageInfo {
     std::string id;  // "sha256:<config digest>"
     std::vector<std::string> repo_tags;
@@ -55,6 +59,7 @@ struct ImageInfo {
     std::int64_t size{0};
     std::string os;
     std::string architecture;
+    std::vector<std::uint16_t> exposed_tcp_ports;  // Config.ExposedPorts "<n>/tcp", ascending
 };
 
 struct PublishedPort {
@@ -165,7 +170,13 @@ class Engine final {
     /// Loads an archive produced piece by piece by `source` (streamed, chunked encoding; `size`
     /// when known). Used to feed an image straight from the transfer layer.
     Result<LoadedImage> load_image(BodySource source, std::optional<std::uint64_t> size = std::nullopt) const;
+    /// Pulls `reference` ("host:port/name:tag") from a registry; returns the image id
+    /// ("sha256:<config digest>"). Podman: POST /libpod/images/pull, which can skip TLS; Docker:
+    /// POST /images/create, which takes a registry on 127.0.0.0/8 over plain HTTP by itself.
+    Result<std::string> pull_image(std::string_view reference, const PullOptions& options = {}) const;
     Result<ImageInfo> inspect_image(std::string_view ref) const;
+    /// Gives an image one more name, `repo:tag` (POST /images/{name}/tag).
+    Result<void> tag_image(std::string_view ref, std::string_view repo, std::string_view tag) const;
     /// Errc::not_found when absent; engine_error (HTTP 409) while a container uses it, unless `force`.
     Result<void> remove_image(std::string_view ref, bool force = false) const;
     /// Saves an image the engine holds (by name or id) as a docker-archive tar at `out`

@@ -1,0 +1,123 @@
+// The loopback registry over real sockets: what an engine's pull asks for, what a stranger gets.
+// (An engine really pulling from it: tests/runtime/runtime_integration_test.cpp.)
+#include "zeppelin/node/registry.hpp"
+
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support/raw_http.hpp"
+#include "support/test_image.hpp"
+#include "zeppelin/transfer/digest.hpp"
+
+using namespace zeppelin;
+using namespace zeppelin::node;
+using test::request;
+
+namespace {
+
+struct Fixture {
+    test::TempDir dir{"zp-registry"};
+    std::string layer = std::string(300'000, 'L') + "tail";
+    std::string config = R"({"rootfs":{"type":"layers","diff_ids":["x"]}})";
+    RegistryImage image() const {
+        const auto file = dir.path() / "layer.tar";
+        std::ofstream{file, std::ios::binary} << layer;
+        RegistryImage img;
+        img.config = to_bytes(config);
+        img.layers.push_back({transfer::sha256(as_view(layer)), file, layer.size()});
+        return img;
+    }
+};
+
+std::string path_of(const Published& p, std::string_view what) {
+    return "/v2/" + p.name + "/" + std::string{what};
+}
+
+}  // namespace
+
+TEST(LocalRegistry, ServesManifestConfigAndLayersOfAPublishedImage) {
+    Fixture f;
+    auto registry = LocalRegistry::start().value();
+    const auto img = f.image();
+    const auto pub = registry->publish(img).value();
+    EXPECT_EQ(pub.reference, "127.0.0.1:" + std::to_string(registry->port()) + "/" + pub.name + ":latest");
+    EXPECT_EQ(pub.name.size(), std::string{"zeppelin/"}.size() + 32);
+
+    const auto base = request(registry->port(), "GET", "/v2/");
+    EXPECT_EQ(base.status, 200u);
+    EXPECT_NE(base.head.find("Docker-Distribution-API-Version: registry/2.0"), std::string::npos);
+
+    const auto m = request(registry->port(), "GET", path_of(pub, "manifests/latest"));
+    ASSERT_EQ(m.status, 200u) << m.body;
+    EXPECT_NE(m.head.find("application/vnd.docker.distribution.manifest.v2+json"), std::string::npos);
+    const auto manifest = nlohmann::json::parse(m.body);
+    const auto config_digest = transfer::digest_string(transfer::sha256(as_view(f.config)));
+    EXPECT_EQ(manifest["config"]["digest"], config_digest);
+    EXPECT_EQ(manifest["config"]["size"], f.config.size());
+    ASSERT_EQ(manifest["layers"].size(), 1u);
+    EXPECT_EQ(manifest["layers"][0]["digest"], transfer::digest_string(img.layers[0].diff_id));
+    EXPECT_EQ(manifest["layers"][0]["size"], f.layer.size());
+    EXPECT_EQ(manifest["layers"][0]["mediaType"], "application/vnd.docker.image.rootfs.diff.tar");
+    // The manifest can be asked for by its own digest too.
+    const auto by_digest = transfer::digest_string(transfer::sha256(as_view(m.body)));
+    EXPECT_NE(m.head.find("Docker-Content-Digest: " + by_digest), std::string::npos);
+    EXPECT_EQ(request(registry->port(), "GET", path_of(pub, "manifests/" + by_digest)).status, 200u);
+
+    const auto c = request(registry->port(), "GET", path_of(pub, "blobs/" + config_digest));
+    EXPECT_EQ(c.status, 200u);
+    EXPECT_EQ(c.body, f.config);
+    const auto layer_path = path_of(pub, "blobs/" + transfer::digest_string(img.layers[0].diff_id));
+    const auto l = request(registry->port(), "GET", layer_path);
+    EXPECT_EQ(l.status, 200u);
+    EXPECT_EQ(l.body, f.layer);  // the whole file, with its length
+    EXPECT_NE(l.head.find("Content-Length: " + std::to_string(f.layer.size())), std::string::npos);
+    const auto h = request(registry->port(), "HEAD", layer_path);
+    EXPECT_EQ(h.status, 200u);
+    EXPECT_NE(h.head.find("Content-Length: " + std::to_string(f.layer.size())), std::string::npos);
+    EXPECT_TRUE(h.body.empty());
+}
+
+TEST(LocalRegistry, StrangersAndWithdrawnImagesGetNothing) {
+    Fixture f;
+    auto registry = LocalRegistry::start().value();
+    const auto img = f.image();
+    const auto pub = registry->publish(img).value();
+    const auto layer = "blobs/" + transfer::digest_string(img.layers[0].diff_id);
+    // Another name (a guess), another blob, a malformed digest, a write.
+    const auto guess = request(registry->port(), "GET", "/v2/zeppelin/" + std::string(32, '0') + "/manifests/latest");
+    EXPECT_EQ(guess.status, 404u);
+    EXPECT_NE(guess.body.find("NAME_UNKNOWN"), std::string::npos);
+    const auto other = request(registry->port(), "GET", path_of(pub, "blobs/sha256:" + std::string(64, 'a')));
+    EXPECT_EQ(other.status, 404u);
+    EXPECT_NE(other.body.find("BLOB_UNKNOWN"), std::string::npos);
+    EXPECT_EQ(request(registry->port(), "GET", path_of(pub, "blobs/sha256:zz")).status, 400u);
+    EXPECT_EQ(request(registry->port(), "GET", path_of(pub, "manifests/v1")).status, 404u);
+    EXPECT_NE(request(registry->port(), "PUT", path_of(pub, "manifests/latest"), "{}").status, 200u);
+    // Withdrawn: gone, for every path.
+    registry->withdraw(pub.name);
+    EXPECT_EQ(request(registry->port(), "GET", path_of(pub, "manifests/latest")).status, 404u);
+    EXPECT_EQ(request(registry->port(), "GET", path_of(pub, layer)).status, 404u);
+    // A layer file that is not there is refused at publish time.
+    auto missing = img;
+    missing.layers[0].file = f.dir.path() / "absent.tar";
+    const auto refused = registry->publish(missing);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code(), Errc::not_found);
+}
+
+TEST(LocalRegistry, ALayerFileRemovedAfterPublishingIsA404NotACrash) {
+    Fixture f;
+    auto registry = LocalRegistry::start().value();
+    const auto img = f.image();
+    const auto pub = registry->publish(img).value();
+    std::filesystem::remove(img.layers[0].file);
+    const auto r = request(registry->port(), "GET", path_of(pub, "blobs/" + transfer::digest_string(img.layers[0].diff_id)));
+    EXPECT_EQ(r.status, 404u);
+    EXPECT_EQ(request(registry->port(), "GET", "/v2/").status, 200u);  // and it carries on
+}
