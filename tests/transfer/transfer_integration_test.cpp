@@ -414,6 +414,44 @@ TEST(Tls, SmallWriteReachesThePeerWithoutFlushOrClose) {
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(got), sizeof got), "hi\n");
 }
 
+// Both ends settle on TLS 1.3 with the one configured suite (AES-128-GCM with SHA-256, the
+// hash the external PSK is bound to), and the PSK is what authenticated the handshake.
+TEST(Tls, BothEndsNegotiateTls13WithTheConfiguredSuite) {
+    EXPECT_STREQ(cipher_suite(), "TLS_AES_128_GCM_SHA256");
+    auto server = TlsServer::create([](const std::string&) { return std::optional<Secret>{secret_of(41)}; }).value();
+    const int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(ls, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(ls, 1), 0);
+    ASSERT_EQ(::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    std::string server_side;
+    std::thread acceptor{[&] {
+        const int fd = ::accept(ls, nullptr, nullptr);
+        auto conn = server->accept(fd, 5s);
+        if (!conn) return;
+        server_side = (*conn)->negotiated();
+        std::uint8_t b[1] = {};
+        (void)(*conn)->read_exact(b, 1);
+        (void)(*conn)->write_all(ByteView{b, 1});
+    }};
+    auto conn = TlsConnection::connect({"127.0.0.1", ntohs(a.sin_port)}, "suite", secret_of(41), 5s);
+    ASSERT_TRUE(conn) << conn.error().message();
+    const std::uint8_t ping[1] = {7};
+    ASSERT_TRUE((*conn)->write_all(ByteView{ping, 1}));
+    std::uint8_t pong[1] = {};
+    ASSERT_TRUE((*conn)->read_exact(pong, 1));
+    acceptor.join();
+    ::close(ls);
+    EXPECT_EQ(pong[0], 7);
+    const std::string expected = std::string{"TLSv1.3 "} + cipher_suite();
+    EXPECT_EQ((*conn)->negotiated(), expected);
+    EXPECT_EQ(server_side, expected);
+}
+
 TEST(Cache, LruEvictionKeepsBound) {
     TempDir d;
     auto cache = LayerCache::open(d.path(), 250).value();

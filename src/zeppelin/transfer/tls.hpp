@@ -1,6 +1,6 @@
 // TLS 1.3 with an external pre-shared key (RFC 8446 §2.2, OpenSSL 3 psk session callbacks):
 // no certificates; both ends prove knowledge of the 32-byte agreement secret, and the
-// (EC)DHE key exchange (psk_dhe_ke) gives forward secrecy. Cipher: TLS_AES_256_GCM_SHA384.
+// (EC)DHE key exchange (psk_dhe_ke) gives forward secrecy. Cipher: TLS_AES_128_GCM_SHA256.
 // PSK identity = agreement id. Tickets are disabled: every connection is a full PSK handshake.
 //
 // The process ignores SIGPIPE once a connection is created (OpenSSL writes with write(2)).
@@ -8,7 +8,7 @@
 // Throughput: records are written into a 1 MiB buffer and reach the socket in large writes (not
 // one write(2) per 16 KB record). write_all() flushes it before returning; write_buffered(), for
 // bulk streams, leaves it to fill and flushes when full, before every read, and by flush() and
-// close(). Reads fill a 256 KiB buffer, so one read(2) brings many records.
+// close(). Reads fill a 1 MiB buffer, so one read(2) brings many records (64 full ones).
 #pragma once
 
 #include <chrono>
@@ -65,6 +65,8 @@ class TlsConnection final {
     [[nodiscard]] std::uint64_t transport_bytes() const noexcept;
     [[nodiscard]] const std::string& identity() const noexcept { return identity_; }
     [[nodiscard]] int fd() const noexcept { return fd_; }
+    /// The protocol and cipher suite the handshake settled on, e.g. "TLSv1.3 TLS_AES_128_GCM_SHA256".
+    [[nodiscard]] std::string negotiated() const;
     /// True if a read would find data without waiting (buffered or on the socket).
     [[nodiscard]] bool readable() const noexcept;
 
