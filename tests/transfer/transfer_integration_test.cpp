@@ -380,19 +380,29 @@ TEST_F(Fixture, WorkerVerifiesLayersItself) {
 
 // ---------------------------------------------------------------- TLS connection
 
+// A listening socket on 127.0.0.1, any port (written to `a`); -1 on failure.
+int listen_loopback(sockaddr_in& a) {
+    const int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (ls < 0) return -1;
+    a = sockaddr_in{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(ls, 1) != 0 ||
+        ::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+        ::close(ls);
+        return -1;
+    }
+    return ls;
+}
+
 // write_all() is a send, not a queue: a peer that writes a little and then keeps the connection
 // open without reading (the log channel following a container's output) must still deliver it.
 TEST(Tls, SmallWriteReachesThePeerWithoutFlushOrClose) {
     auto server = TlsServer::create([](const std::string&) { return std::optional<Secret>{secret_of(40)}; }).value();
-    const int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ASSERT_GE(ls, 0);
     sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    ASSERT_EQ(::listen(ls, 1), 0);
-    ASSERT_EQ(::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    const int ls = listen_loopback(a);
+    ASSERT_GE(ls, 0);
     std::promise<void> done;
     std::thread writer{[&] {
         const int fd = ::accept(ls, nullptr, nullptr);
@@ -419,15 +429,9 @@ TEST(Tls, SmallWriteReachesThePeerWithoutFlushOrClose) {
 TEST(Tls, BothEndsNegotiateTls13WithTheConfiguredSuite) {
     EXPECT_STREQ(cipher_suite(), "TLS_AES_128_GCM_SHA256");
     auto server = TlsServer::create([](const std::string&) { return std::optional<Secret>{secret_of(41)}; }).value();
-    const int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ASSERT_GE(ls, 0);
     sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ASSERT_EQ(::bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    ASSERT_EQ(::listen(ls, 1), 0);
-    ASSERT_EQ(::getsockname(ls, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    const int ls = listen_loopback(a);
+    ASSERT_GE(ls, 0);
     std::string server_side;
     std::thread acceptor{[&] {
         const int fd = ::accept(ls, nullptr, nullptr);
