@@ -19,6 +19,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -29,7 +32,9 @@
 #include "zeppelin/node/registry.hpp"
 #include "zeppelin/runtime/engine.hpp"
 #include "zeppelin/runtime/work.hpp"
+#include "zeppelin/transfer/client.hpp"
 #include "zeppelin/transfer/digest.hpp"
+#include "zeppelin/transfer/server.hpp"
 #include "zeppelin/transfer/image.hpp"
 
 namespace zeppelin::runtime {
@@ -619,7 +624,7 @@ node::RegistryImage cache_like(const std::filesystem::path& archive, const std::
         Sink(const transfer::ImageInfo& i, const std::filesystem::path& d) : info{i}, dir{d} {}
         Result<void> begin(std::size_t index) override {
             const auto& l = info.layers[index];
-            out.layers.push_back({l.diff_id, dir / (transfer::digest_string(l.diff_id).substr(7) + ".tar"), l.size});
+            out.layers.push_back({l.diff_id, dir / (transfer::digest_string(l.diff_id).substr(7) + ".tar"), l.size, {}});
             file.open(out.layers.back().file, std::ios::binary | std::ios::trunc);
             return {};
         }
@@ -700,6 +705,82 @@ TEST_F(Runtime, AWithdrawnOrTamperedImageIsNotPulled) {
     EXPECT_EQ(r.error().code(), Errc::engine_error);
     std::printf("tampered: %s\n", r.error().message().c_str());
     EXPECT_EQ(engine().inspect_image(built.config_digest).error().code(), Errc::not_found);
+}
+
+// The worker's way: the engine pulls an image while the transfer server receives it, each layer
+// served as it lands and finished only once verified. A client sending a layer whose bytes are not
+// the committed diff-id gets its transfer refused, and the engine keeps nothing.
+TEST_F(Runtime, AnImageIsPulledWhileItArrivesAndOnlyIfEveryLayerVerifies) {
+    auto make = [&](const std::string& name, const std::string& page) {
+        test::TestImageOptions options;
+        options.tag = "localhost/zeppelin-rt-" + run_id_ + "/" + name + ":1";
+        options.page = page;
+        return test::build_test_image(dir_->path() / (name + ".tar"), options);
+    };
+    // Two images alike but for one byte of their page: layers of the same size, other diff-ids.
+    const auto good = make("arriving", "<html><body>arriving A " + run_id_ + "</body></html>\n");
+    const auto evil = make("arriving-evil", "<html><body>arriving B " + run_id_ + "</body></html>\n");
+    const auto good_info = transfer::inspect_image(good.archive).value();
+    const auto evil_info = transfer::inspect_image(evil.archive).value();
+    ASSERT_EQ(good_info.layers[0].size, evil_info.layers[0].size);
+
+    transfer::ServerOptions so;
+    so.cache_dir = dir_->path() / "arriving-cache";
+    auto registry = node::LocalRegistry::start().value();
+    std::mutex mu;
+    std::map<std::string, Result<transfer::ReceivedImage>> done;
+    std::future<Result<std::string>> pulled;
+    so.on_complete = [&](const std::string& id, const Result<transfer::ReceivedImage>& r) {
+        std::lock_guard lock{mu};
+        done.insert_or_assign(id, r);
+    };
+    transfer::Server* server_ptr = nullptr;
+    so.on_hello = [&](const transfer::IncomingImage& img) {
+        node::RegistryImage image;
+        image.config = img.config;
+        for (std::size_t i = 0; i < img.diff_ids.size(); ++i)
+            image.layers.push_back({img.diff_ids[i], {}, img.sizes[i], [&, id = img.agreement_id, d = img.diff_ids[i], n = img.sizes[i]](
+                                                                          const node::ChunkWriter& write) {
+                node::follow_layer(server_ptr->cache(), id, d, n, write, [&, id] {
+                    std::lock_guard lock{mu};
+                    const auto it = done.find(id);
+                    return it != done.end() && !it->second;
+                });
+            }});
+        const auto ref = registry->publish(image).value().reference;
+        pulled = std::async(std::launch::async, [this, ref] { return engine().pull_image(ref, {.tls_verify = false}); });
+    };
+    auto server = transfer::Server::start(so).value();
+    server_ptr = server.get();
+    const transfer::Endpoint ep{"127.0.0.1", server->port()};
+    transfer::Secret secret;
+    secret[0] = 0x11;
+
+    // A layer whose bytes are not the committed ones: the transfer is refused, the pull fails.
+    ASSERT_TRUE(server->expect("evil", secret, good_info.config_digest, 1u << 30));
+    auto lying = good_info;
+    lying.layers[0].blob = evil_info.layers[0].blob;  // the other image's layer under this one's diff-id
+    auto sent = transfer::send_image(ep, "evil", secret, evil.archive, lying);
+    EXPECT_FALSE(sent);
+    ASSERT_TRUE(pulled.valid());
+    auto r = pulled.get();
+    ASSERT_FALSE(r) << "the engine pulled " << *r;
+    std::printf("pull of a layer that failed verification: %s\n", r.error().message().c_str());
+    EXPECT_EQ(engine().inspect_image(good.config_digest).error().code(), Errc::not_found);
+
+    // The true image: pulled as it arrives, with its committed identity.
+    secret[0] = 0x22;
+    ASSERT_TRUE(server->expect("good", secret, good_info.config_digest, 1u << 30));
+    const auto t0 = Clock::now();
+    sent = transfer::send_image(ep, "good", secret, good.archive, good_info);
+    ASSERT_TRUE(sent) << sent.error().message();
+    ASSERT_TRUE(pulled.valid());
+    r = pulled.get();
+    ASSERT_TRUE(r) << r.error().message();
+    std::printf("pulled while arriving: in the engine %lld ms after the transfer began\n", ms_since(t0));
+    EXPECT_EQ(*r, good.config_digest);
+    EXPECT_TRUE(engine().remove_image(good.config_digest, true));
+    server->stop();
 }
 
 }  // namespace

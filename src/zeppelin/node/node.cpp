@@ -244,6 +244,7 @@ struct Node::Impl {
 
     std::mutex mu;  // guards the members below and read-modify-write of agreement rows
     std::map<std::uint64_t, Result<transfer::ReceivedImage>> received;
+    std::map<std::uint64_t, transfer::IncomingImage> incoming;  // transfers under way (HELLO accepted)
     std::set<std::uint64_t> expected;
     std::map<std::uint64_t, transfer::Progress> progress;  // of the client's image transfers
     std::map<std::uint64_t, ProbePlan> plans;
@@ -816,7 +817,27 @@ struct Node::Impl {
                 }));
             } else {
                 std::optional<Result<transfer::ReceivedImage>> got;
+                std::optional<transfer::IncomingImage> arriving;
                 {
+                    std::lock_guard lock{mu};
+                    if (auto it = received.find(id); it != received.end()) got = it->second;
+                    if (auto it = incoming.find(id); it != incoming.end()) arriving = it->second;
+                }
+                if (!got && arriving && registry && !a.data.value("pull_tried", false)) {
+                    // The layers are arriving: the engine pulls them as they come, so that loading
+                    // overlaps the transfer. Once only; on failure the image is loaded when complete.
+                    ZP_CHECK(set_data(id, "pull_tried", true));
+                    const auto t0 = std::chrono::steady_clock::now();
+                    if (auto r = pull_arriving(id, digest, *arriving); !r) {
+                        spdlog::info("agreement {}: pulling the image while it arrived did not work ({}); it is loaded once complete",
+                                     id, r.error().message());
+                    } else {
+                        spdlog::info("agreement {}: image {} in the engine {} ms after its transfer began", id,
+                                     transfer::short_digest(digest),
+                                     std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
+                        ZP_CHECK(record_received(id, arriving->config, arriving->diff_ids));
+                        return worker_prepare(ZP_TRY(local(id)), v, req);
+                    }
                     std::lock_guard lock{mu};
                     if (auto it = received.find(id); it != received.end()) got = it->second;
                 }
@@ -830,12 +851,7 @@ struct Node::Impl {
                     ZP_CHECK(set_data(id, "rejected", true));
                     return set_state(id, "image refused");
                 }
-                json diff_ids = json::array();
-                for (const auto& d : (*got)->diff_ids) diff_ids.push_back(transfer::digest_string(d));
-                ZP_CHECK(update(id, [&](LocalAgreement& la) {
-                    la.data["received"] = json{{"config", to_hex((*got)->config, false)}, {"diff_ids", std::move(diff_ids)}};
-                    la.data["exposed_ports"] = exposed_ports((*got)->config);
-                }));
+                ZP_CHECK(record_received(id, (*got)->config, (*got)->diff_ids));
             }
         }
 
@@ -904,6 +920,45 @@ struct Node::Impl {
         return set_data(id, "announced", true);
     }
 
+    Result<void> record_received(std::uint64_t id, const Bytes& config_bytes, const std::vector<transfer::Digest>& ids) {
+        json diff_ids = json::array();
+        for (const auto& d : ids) diff_ids.push_back(transfer::digest_string(d));
+        return update(id, [&](LocalAgreement& la) {
+            la.data["received"] = json{{"config", to_hex(config_bytes, false)}, {"diff_ids", std::move(diff_ids)}};
+            la.data["exposed_ports"] = exposed_ports(config_bytes);
+        });
+    }
+
+    /// Has the engine pull an image while its transfer is under way: each layer is served as its
+    /// bytes reach the cache, and its last byte only once the transfer server has verified the
+    /// whole layer (hash and contents) and committed it; a layer that fails is cut short, and the
+    /// engine, which checks every blob against the committed digest, keeps nothing of it.
+    Result<void> pull_arriving(std::uint64_t id, const transfer::Digest& digest, const transfer::IncomingImage& img) {
+        node::RegistryImage image;
+        image.config = img.config;
+        for (std::size_t i = 0; i < img.diff_ids.size(); ++i) {
+            const auto& d = img.diff_ids[i];
+            if (std::any_of(image.layers.begin(), image.layers.end(), [&](const auto& l) { return l.diff_id == d; })) continue;
+            const auto size = img.sizes[i];
+            image.layers.push_back({d, {}, size, [this, id, d, size](const ChunkWriter& write) {
+                                        follow_layer(transfer->cache(), std::to_string(id), d, size, write, [this, id] {
+                                            std::lock_guard lock{mu};
+                                            const auto it = received.find(id);
+                                            return it != received.end() && !it->second;
+                                        });
+                                    }});
+        }
+        const auto published = ZP_TRY(registry->publish(image));
+        auto pulled = engine->pull_image(published.reference, {.tls_verify = false});
+        registry->withdraw(published.name);
+        const auto ref = "sha256:" + to_hex(digest, false);
+        if (!pulled) return pulled.error();
+        const auto tag = to_hex(digest, false).substr(0, 12);
+        if (engine->tag_image(ref, "localhost/zeppelin/image", tag)) (void)engine->remove_image(published.reference);
+        if (*pulled != ref) return make_error(Errc::engine_error, "the engine pulled " + *pulled + " instead of " + ref);
+        return {};
+    }
+
     /// Puts a received image into the engine: pulled from the node's loopback registry (each layer
     /// read once, straight from the cache), or, if that fails, loaded as an assembled archive.
     Result<void> bring_image(std::uint64_t id, const transfer::Digest& digest, const json& rec) {
@@ -924,7 +979,7 @@ struct Node::Impl {
                 return make_error(Errc::not_found, "layer " + transfer::short_digest(d) + " of agreement " + std::to_string(id) +
                                                        " left the layer cache before it was loaded");
             cache.pin(d);
-            image.layers.push_back({d, cache.path_of(d), size});
+            image.layers.push_back({d, cache.path_of(d), size, {}});
         }
         struct Unpin {
             transfer::LayerCache& c;
@@ -1276,6 +1331,19 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
             {
                 std::lock_guard lock{impl->mu};
                 impl->received.insert_or_assign(id, r);
+            }
+            impl->wake(id);
+        };
+        to.on_hello = [impl = &n](const transfer::IncomingImage& img) {
+            std::uint64_t id = 0;
+            try {
+                id = std::stoull(img.agreement_id);
+            } catch (const std::exception&) {
+                return;
+            }
+            {
+                std::lock_guard lock{impl->mu};
+                impl->incoming.insert_or_assign(id, img);
             }
             impl->wake(id);
         };

@@ -1,6 +1,13 @@
 #include "zeppelin/node/registry.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/node/http_server.hpp"
@@ -22,6 +29,50 @@ Response registry_error(unsigned status, std::string_view code, std::string_view
 }
 
 }  // namespace
+
+void follow_layer(transfer::LayerCache& cache, const std::string& agreement_id, const transfer::Digest& diff_id,
+                  std::uint64_t size, const ChunkWriter& write, const std::function<bool()>& failed,
+                  std::chrono::milliseconds stall) {
+    const auto final_path = cache.path_of(diff_id);
+    const auto partial = cache.partial_path(agreement_id, diff_id);
+    if (!partial || size == 0) return;
+    struct Fd {
+        int fd{-1};
+        ~Fd() {
+            if (fd >= 0) ::close(fd);
+        }
+    } f;
+    bool on_final = false;
+    std::uint64_t sent = 0;
+    std::vector<char> buffer(std::size_t{1} << 20);
+    auto last_progress = std::chrono::steady_clock::now();
+    while (sent < size) {
+        std::error_code ec;
+        if (!on_final && fs::exists(final_path, ec)) {
+            // Verified and committed: read the cache's file from here on (the partial file renamed,
+            // or another transfer's copy of the same bytes).
+            if (f.fd >= 0) ::close(f.fd);
+            f.fd = ::open(final_path.c_str(), O_RDONLY | O_CLOEXEC);
+            on_final = true;
+        } else if (f.fd < 0) {
+            f.fd = ::open(partial->c_str(), O_RDONLY | O_CLOEXEC);
+        }
+        struct stat st {};
+        const std::uint64_t have = f.fd >= 0 && ::fstat(f.fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+        const std::uint64_t limit = on_final ? std::min(have, size) : std::min(have, size - 1);
+        if (limit > sent) {
+            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(limit - sent, buffer.size()));
+            const auto n = ::pread(f.fd, buffer.data(), want, static_cast<off_t>(sent));
+            if (n <= 0 || !write({buffer.data(), static_cast<std::size_t>(n)})) return;
+            sent += static_cast<std::uint64_t>(n);
+            last_progress = std::chrono::steady_clock::now();
+            continue;
+        }
+        if (on_final) return;  // the cache's file is shorter than the layer: leave the blob short
+        if (failed() || std::chrono::steady_clock::now() - last_progress > stall || !write({})) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds{2});
+    }
+}
 
 std::string registry_manifest(const RegistryImage& image) {
     json layers = json::array();
@@ -63,7 +114,7 @@ std::uint16_t LocalRegistry::port() const noexcept {
 Result<Published> LocalRegistry::publish(RegistryImage image) {
     for (const auto& l : image.layers) {
         std::error_code ec;
-        if (!fs::is_regular_file(l.file, ec))
+        if (!l.live && !fs::is_regular_file(l.file, ec))
             return make_error(Errc::not_found, "layer " + transfer::short_digest(l.diff_id) + " is not in the cache (" +
                                                    l.file.string() + ")");
     }
@@ -122,7 +173,8 @@ void LocalRegistry::install_routes() {
             const auto layer = std::find_if(image.layers.begin(), image.layers.end(),
                                             [&](const RegistryLayer& l) { return l.diff_id == *digest; });
             if (layer == image.layers.end()) return registry_error(404, "BLOB_UNKNOWN", "no blob " + req.params.at("digest"));
-            r = Response::file_body("application/octet-stream", layer->file);
+            r = layer->live ? Response::streaming("application/octet-stream", layer->live)
+                            : Response::file_body("application/octet-stream", layer->file);
         }
         r.headers.emplace_back("Docker-Content-Digest", req.params.at("digest"));
         return r;

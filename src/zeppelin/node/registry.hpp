@@ -19,7 +19,9 @@
 // as it pulls, so a file changed on disk afterwards fails the pull instead of loading.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -29,16 +31,20 @@
 
 #include "zeppelin/core/bytes.hpp"
 #include "zeppelin/core/result.hpp"
+#include "zeppelin/node/http_server.hpp"
+#include "zeppelin/transfer/cache.hpp"
 #include "zeppelin/transfer/digest.hpp"
 
 namespace zeppelin::node {
-
-class HttpServer;
 
 struct RegistryLayer {
     transfer::Digest diff_id;        // sha256 of the uncompressed layer tar (served uncompressed)
     std::filesystem::path file;      // the verified layer in the cache
     std::uint64_t size{0};
+    // Set: the layer is still arriving and this produces its bytes as they come (sent chunked). It
+    // must hold back the end until the layer is verified, and return early (a short blob, which
+    // the engine refuses) if it never is.
+    StreamProducer live;
 };
 
 struct RegistryImage {
@@ -51,6 +57,15 @@ struct Published {
     std::string reference;  // "127.0.0.1:<port>/zeppelin/<32 hex>:latest", what the engine pulls
 };
 
+/// Produces a layer that is still arriving in `cache` for `agreement_id`, as its bytes land in the
+/// partial file, for RegistryLayer::live. The last byte is held back until the transfer server has
+/// verified the whole layer (hash and contents) and committed it to the cache, so an engine pulling
+/// it cannot finish the blob before then. Returns early, leaving the blob short, when `failed()`
+/// says the transfer failed for good, when nothing arrives for `stall`, or when the reader leaves.
+void follow_layer(transfer::LayerCache& cache, const std::string& agreement_id, const transfer::Digest& diff_id,
+                  std::uint64_t size, const ChunkWriter& write, const std::function<bool()>& failed,
+                  std::chrono::milliseconds stall = std::chrono::seconds{60});
+
 /// The Docker schema 2 manifest for an image of uncompressed layers (exposed for tests).
 std::string registry_manifest(const RegistryImage& image);
 
@@ -62,7 +77,7 @@ public:
     LocalRegistry(const LocalRegistry&) = delete;
     LocalRegistry& operator=(const LocalRegistry&) = delete;
 
-    /// Offers `image` for pulling under a fresh random name. Files must exist.
+    /// Offers `image` for pulling under a fresh random name. Files of layers that are not live must exist.
     Result<Published> publish(RegistryImage image);
     /// Stops offering it (idempotent).
     void withdraw(const std::string& name);

@@ -8,7 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "support/raw_http.hpp"
@@ -30,7 +32,7 @@ struct Fixture {
         std::ofstream{file, std::ios::binary} << layer;
         RegistryImage img;
         img.config = to_bytes(config);
-        img.layers.push_back({transfer::sha256(as_view(layer)), file, layer.size()});
+        img.layers.push_back({transfer::sha256(as_view(layer)), file, layer.size(), {}});
         return img;
     }
 };
@@ -120,4 +122,76 @@ TEST(LocalRegistry, ALayerFileRemovedAfterPublishingIsA404NotACrash) {
     const auto r = request(registry->port(), "GET", path_of(pub, "blobs/" + transfer::digest_string(img.layers[0].diff_id)));
     EXPECT_EQ(r.status, 404u);
     EXPECT_EQ(request(registry->port(), "GET", "/v2/").status, 200u);  // and it carries on
+}
+
+// ---------------------------------------------------------------- follow_layer
+
+namespace {
+
+struct Following {
+    test::TempDir dir{"zp-follow"};
+    std::unique_ptr<transfer::LayerCache> cache = transfer::LayerCache::open(dir.path() / "cache", 1ULL << 30).value();
+    std::string layer = test::random_bytes(3'000'000, 7);
+    transfer::Digest diff_id = transfer::sha256(as_view(layer));
+    std::filesystem::path partial = cache->partial_path("agreement-1", diff_id).value();
+};
+
+}  // namespace
+
+TEST(FollowLayer, SendsALayerAsItArrivesAndItsEndOnlyOnceCommitted) {
+    Following f;
+    std::string got;
+    std::atomic<bool> committed{false};
+    std::atomic<std::size_t> seen_before_commit{0};
+    std::thread reader{[&] {
+        follow_layer(*f.cache, "agreement-1", f.diff_id, f.layer.size(), [&](std::string_view chunk) {
+            got.append(chunk);
+            if (!committed) seen_before_commit = got.size();
+            return true;
+        }, [] { return false; });
+    }};
+    {
+        std::ofstream out{f.partial, std::ios::binary};
+        for (std::size_t at = 0; at < f.layer.size(); at += 500'000) {
+            out.write(f.layer.data() + at, static_cast<std::streamsize>(std::min<std::size_t>(500'000, f.layer.size() - at)));
+            out.flush();
+            std::this_thread::sleep_for(std::chrono::milliseconds{20});
+        }
+    }
+    // Complete on disk, not yet verified: everything but the last byte has gone out.
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    EXPECT_EQ(seen_before_commit.load(), f.layer.size() - 1);
+    committed = true;
+    ASSERT_TRUE(f.cache->commit(f.partial, f.diff_id, f.layer.size()));
+    reader.join();
+    EXPECT_EQ(got, f.layer);
+}
+
+TEST(FollowLayer, StopsShortWhenTheTransferFailsOrStalls) {
+    Following f;
+    std::ofstream{f.partial, std::ios::binary} << f.layer.substr(0, 1000);
+    std::atomic<bool> failed{false};
+    std::size_t got = 0;
+    std::thread reader{[&] {
+        follow_layer(*f.cache, "agreement-1", f.diff_id, f.layer.size(), [&](std::string_view chunk) {
+            got += chunk.size();
+            return true;
+        }, [&] { return failed.load(); });
+    }};
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    failed = true;
+    reader.join();
+    EXPECT_EQ(got, 1000u);
+
+    got = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    follow_layer(*f.cache, "agreement-1", f.diff_id, f.layer.size(), [&](std::string_view chunk) {
+        got += chunk.size();
+        return true;
+    }, [] { return false; }, std::chrono::milliseconds{100});
+    EXPECT_EQ(got, 1000u);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds{5});
+    // And a reader that leaves stops it at once.
+    EXPECT_NO_FATAL_FAILURE(follow_layer(*f.cache, "agreement-1", f.diff_id, f.layer.size(),
+                                                   [](std::string_view) { return false; }, [] { return false; }));
 }

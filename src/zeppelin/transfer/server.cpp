@@ -564,6 +564,12 @@ struct Server::Impl {
                                                        " bytes allowed for agreement '" + id + "'"};
         }
 
+        if (options.on_hello) {
+            IncomingImage incoming{id, hello.config, config.diff_ids, {}};
+            for (const auto& l : hello.layers) incoming.sizes.push_back(l.size);
+            options.on_hello(incoming);
+        }
+
         // OFFER: what we hold, per distinct diff-id.
         std::map<Digest, std::uint64_t> offered;
         std::set<Digest> present;

@@ -41,6 +41,15 @@ struct ReceivedImage {
     std::size_t connections{0};
 };
 
+/// An image whose transfer is beginning: its config verified against the committed digest, its
+/// layer sizes within the agreement's limit. Its layers are still to come (or to resume).
+struct IncomingImage {
+    std::string agreement_id;
+    Bytes config;
+    std::vector<Digest> diff_ids;
+    std::vector<std::uint64_t> sizes;  ///< per layer, as diff_ids
+};
+
 struct ServerOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;  ///< 0 = any free port (see Server::port())
@@ -50,6 +59,10 @@ struct ServerOptions {
     std::chrono::milliseconds io_timeout{30'000};
     bool assemble_archive = true;
     std::function<void(const std::string& agreement_id, const Result<ReceivedImage>&)> on_complete;
+    /// Called on every connection once its HELLO is accepted, before any layer flows (on the
+    /// connection's thread; return quickly). A layer's file enters the cache (LayerCache::path_of)
+    /// only once it is complete and verified; until then it grows at LayerCache::partial_path.
+    std::function<void(const IncomingImage&)> on_hello;
 };
 
 class Server final {
