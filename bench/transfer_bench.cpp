@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +53,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+double thread_cpu_seconds() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 double seconds_since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -250,7 +256,8 @@ double median(std::vector<double> v) {
 }
 
 // Single-core speeds of the per-byte work a verified encrypted transfer adds, in bytes/s,
-// measured in-process with OpenSSL EVP on a buffer too large for the caches (like the stream).
+// measured in-process with OpenSSL EVP on a buffer too large for the caches (like the stream),
+// in this thread's CPU time (so other work on the machine does not make them look slower).
 struct CryptoSpeed {
     std::string cipher;
     double encrypt{0};
@@ -275,7 +282,7 @@ CryptoSpeed measure_crypto(const char* suite, std::size_t bytes) {
         EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
         EVP_CipherInit_ex(ctx, cipher, nullptr, key, nullptr, enc ? 1 : 0);
         bool ok = true;
-        auto t0 = Clock::now();
+        const double t0 = thread_cpu_seconds();
         for (std::size_t off = 0, rec = 0; off < buf.size(); off += kRecord, ++rec) {
             unsigned char iv[12] = {};
             std::memcpy(iv + 4, &rec, sizeof rec);
@@ -287,20 +294,20 @@ CryptoSpeed measure_crypto(const char* suite, std::size_t bytes) {
             ok = EVP_CipherFinal_ex(ctx, buf.data() + off + len, &len) == 1 && ok;
             if (enc) EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tags[rec].data());
         }
-        double s = seconds_since(t0);
+        const double s = thread_cpu_seconds() - t0;
         EVP_CIPHER_CTX_free(ctx);
         if (!ok) std::fprintf(stderr, "transfer_bench: AEAD self-check failed\n");
         return static_cast<double>(buf.size()) / s;
     };
     auto hash = [&] {
-        auto t0 = Clock::now();
+        const double t0 = thread_cpu_seconds();
         Sha256 h;
         for (std::size_t off = 0; off < buf.size(); off += 1U << 20)
             h.update({buf.data() + off, std::min<std::size_t>(1U << 20, buf.size() - off)});
         (void)h.finish();
-        return static_cast<double>(buf.size()) / seconds_since(t0);
+        return static_cast<double>(buf.size()) / (thread_cpu_seconds() - t0);
     };
-    for (int pass = 0; pass < 2; ++pass) {  // best of two passes
+    for (int pass = 0; pass < 3; ++pass) {  // best of three passes: the fastest is the machine's
         out.encrypt = std::max(out.encrypt, aead(true));
         out.decrypt = std::max(out.decrypt, aead(false));
         out.sha256 = std::max(out.sha256, hash());
@@ -476,17 +483,19 @@ int main(int argc, char** argv) {
     std::printf("\n%-40s %-22s %-26s %s\n", "figure", "value", "baseline (same run)", "ratio");
     for (const auto& r : rows)
         std::printf("%-40s %-22s %-26s %s\n", r.figure.c_str(), r.value.c_str(), r.baseline.c_str(), r.ratio.c_str());
+    const double plain_cores = random_plain_rate / 1e3 * random_plain_cpu_gb;  // cores the plain copy kept busy
     std::printf(
         "\nceiling: per GB a verified encrypted transfer does the plain copy's work (%.2f CPU s: read the file,\n"
         "  loopback TCP, write to disk) plus %s encrypt %.2f s + decrypt %.2f s + SHA-256 %.2f s (single core\n"
         "  %.0f / %.0f / %.0f MB/s, OpenSSL EVP, 16 KiB records over %s) = %.2f CPU s/GB. Both ends share %.0f cores:\n"
         "  best rate %.0f / %.2f = %.0f MB/s; the plain copy, CPU-bound, %.0f / %.2f = %.0f MB/s.\n"
-        "  Best ratio = %.2f / %.2f = %.2f (target 0.70), whatever the load while both are CPU-bound.\n"
-        "  Against this run's plain median (%.0f MB/s) the best rate is %.2f x.\n",
+        "  Best ratio = %.2f / %.2f = %.2f (target 0.70) when both copies are CPU-bound (a quiet machine; other\n"
+        "  load takes cores from both alike). This run's plain copy kept %.2f cores busy (%.0f MB/s): below %.0f,\n"
+        "  other work or hand-off latency held it back, and against it the best rate is %.2f x.\n",
         random_plain_cpu_gb, speed.cipher.c_str(), 1e9 / speed.encrypt, 1e9 / speed.decrypt, 1e9 / speed.sha256,
         speed.encrypt / 1e6, speed.decrypt / 1e6, speed.sha256 / 1e6, human_bytes(256U << 20).c_str(), need_s_gb,
         cores, cores, need_s_gb, best_mbps, cores, random_plain_cpu_gb, plain_bound_mbps, random_plain_cpu_gb,
-        need_s_gb, best_ratio, random_plain_rate, best_mbps / random_plain_rate);
+        need_s_gb, best_ratio, plain_cores, random_plain_rate, cores, best_mbps / random_plain_rate);
     std::printf("\ntarget: random encrypted transfer >= 0.70 x plain TCP; repeated transfer <= 0.01 x image\n");
     std::printf("load average at the end: %s (other work on the machine slows both ends)\n", load_average().c_str());
     std::error_code ec;
