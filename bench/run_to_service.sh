@@ -18,9 +18,12 @@ ROUNDS="${ROUNDS:-3}"
 export ZEPPELIN_HOME="$(mktemp -d /tmp/zeppelin-bench.XXXXXX)"
 export ZEPPELIN_RUN_DIR="$ZEPPELIN_HOME/run"
 PODMAN=(podman --runtime runc --cgroup-manager cgroupfs --events-backend file)
+DIGESTS=()
 cleanup() {
   bash scripts/market.sh down >/dev/null 2>&1 || true
   "${PODMAN[@]}" rm -f -t 0 zeppelin-bench-baseline >/dev/null 2>&1 || true
+  # The worker keeps images for the next agreement; the bench's own go, so that runs do not pile up.
+  for d in "${DIGESTS[@]}"; do "${PODMAN[@]}" rmi -f "$d" >/dev/null 2>&1 || true; done
   bash scripts/services.sh stop >/dev/null 2>&1 || true
   [ -n "${KEEP:-}" ] || rm -rf "$ZEPPELIN_HOME"
 }
@@ -75,9 +78,14 @@ printf '\n%-6s %10s %10s %10s\n' "round" "baseline" "first" "second"
 for round in $(seq 1 "$ROUNDS"); do
   IMAGE="$ZEPPELIN_HOME/web-${MB}mb-$round.tar"
   DIGEST=$(EXTRA_MB="$MB" bash scripts/make-test-image.sh "$IMAGE" "localhost/zeppelin-bench/web:${MB}mb-$round")
+  DIGESTS+=("$DIGEST")
+  # Each phase writes a few hundred MB (podman's temporary copies, the layer cache): flushed before
+  # the next phase starts, so that no phase pays for the previous one's writeback.
   sync
   BASES+=("$(baseline "$IMAGE" "$DIGEST")")
+  sync
   FIRSTS+=("$(run_once "$IMAGE")")
+  sync
   SECONDS_+=("$(run_once "$IMAGE")")
   printf '%-6s %10s %10s %10s\n' "$round" "${BASES[-1]}" "${FIRSTS[-1]}" "${SECONDS_[-1]}"
 done

@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -94,6 +96,19 @@ Result<Hash32> random_secret() {
     Hash32 s{};
     if (RAND_bytes(s.data(), 32) != 1) return make_error(Errc::internal, "the system random number generator failed");
     return s;
+}
+
+/// A TCP port free on `ip` now (the system's pick), for a container's published port.
+Result<std::uint16_t> free_port(const std::string& ip) {
+    boost::asio::io_context io;
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(ip == "0.0.0.0" || ip.empty() ? "0.0.0.0" : ip, ec);
+    if (ec) return make_error(Errc::invalid_argument, "service address '" + ip + "': " + ec.message());
+    boost::asio::ip::tcp::acceptor acceptor{io};
+    acceptor.open(address.is_v6() ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4(), ec);
+    if (!ec) acceptor.bind({address, 0}, ec);
+    if (ec) return make_error(Errc::io, "no free port on " + ip + ": " + ec.message());
+    return acceptor.local_endpoint().port();
 }
 
 /// The TCP ports an image config exposes ("ExposedPorts": {"8080/tcp": {}}), in order.
@@ -730,7 +745,15 @@ struct Node::Impl {
                     ZP_TRY(call(id, "decline", market::calls::decline_agreement(id)));
                     return set_state(id, "done");
                 }
-                ZP_TRY(call(id, "accept", market::calls::accept_agreement(id)));
+                {
+                    // The offer goes out with the accept (any party may post a message; the client
+                    // sends the image once the accept is mined), not one block after it.
+                    auto offer = ZP_TRY(offer_transfer(id, v, req));
+                    auto accepted = call(id, "accept", market::calls::accept_agreement(id));
+                    const auto offered = offer.valid() ? offer.get() : Result<void>{};
+                    ZP_TRY(accepted);
+                    ZP_CHECK(offered);
+                }
                 ZP_CHECK(set_state(id, "accepted"));
                 // Go on at once (the accept is mined) rather than at the next event or sweep.
                 return worker_prepare(ZP_TRY(local(id)), ZP_TRY(dispatcher->get_agreement(id)), req);
@@ -764,47 +787,52 @@ struct Node::Impl {
         return {};
     }
 
-    Result<void> worker_prepare(const LocalAgreement& a, const market::AgreementView& v, const json& req) {
-        const auto id = a.id;
-        const auto sid = std::to_string(id);
-        if (a.data.value("rejected", false)) return {};  // the client cancels; nothing to do
-        const auto digest = ZP_TRY(fixed_from_hex<32>(req.value("image_digest", std::string{})));
-        const auto ref = "sha256:" + to_hex(digest, false);
-
-        // 1. The transfer secret: drawn once, kept in the state before anything is sent.
+    /// Steps 1-3 of worker_prepare: a transfer secret (drawn once, stored before anything is sent),
+    /// the transfer server expecting the image (again after a restart), and the offer to the client
+    /// (again if this process listens on other ports). Returns the offer being posted, if one is:
+    /// it is mined while the caller goes on.
+    Result<std::future<Result<void>>> offer_transfer(std::uint64_t id, const market::AgreementView& v, const json& req) {
+        auto a = ZP_TRY(local(id));
         if (!a.data.contains("secret")) {
-            const auto s = ZP_TRY(random_secret());
-            ZP_CHECK(set_data(id, "secret", to_hex(s)));
-            return worker_prepare(ZP_TRY(local(id)), v, req);
+            const auto fresh = ZP_TRY(random_secret());
+            ZP_CHECK(set_data(id, "secret", to_hex(fresh)));
+            a = ZP_TRY(local(id));
         }
         const auto secret = ZP_TRY(fixed_from_hex<32>(a.data["secret"].get<std::string>()));
-
-        // 2. The transfer server expects the image (again, after a restart).
         if (!a.data.contains("received")) {
             bool need = false;
             {
                 std::lock_guard lock{mu};
                 need = expected.insert(id).second;
             }
-            if (need) ZP_CHECK(transfer->expect(sid, secret, digest, opt.max_image_bytes));
+            const auto digest = ZP_TRY(fixed_from_hex<32>(req.value("image_digest", std::string{})));
+            if (need) ZP_CHECK(transfer->expect(std::to_string(id), secret, digest, opt.max_image_bytes));
         }
-
-        // 3. Tell the client where to send it (again if this process listens on another port). The
-        // message is mined while this step goes on: when the engine holds the image already, the
-        // container starts meanwhile. Every return below waits for it (the future's destructor).
         const auto port = transfer->port();
         const auto logs_port = log_server ? log_server->port() : std::uint16_t{0};
         const auto offered = std::to_string(port) + ":" + std::to_string(logs_port);
-        std::future<Result<void>> offer;
-        if (a.data.value("offered", std::string{}) != offered) {
-            if (!a.data.contains("service_port")) ZP_CHECK(set_state(id, "waiting for the image"));
-            offer = std::async(std::launch::async, [this, id, client = v.client, offered, port, logs_port, secret]() -> Result<void> {
-                const auto key = ZP_TRY(client_key(id));
-                ZP_CHECK(post(id, client, key, msg::TransferOffer{opt.public_host, port, secret, logs_port},
-                              "post:transfer:" + offered));
-                return set_data(id, "offered", offered);
-            });
-        }
+        if (a.data.value("offered", std::string{}) == offered) return std::future<Result<void>>{};
+        return std::async(std::launch::async, [this, id, client = v.client, offered, port, logs_port, secret]() -> Result<void> {
+            const auto key = ZP_TRY(client_key(id));
+            ZP_CHECK(post(id, client, key, msg::TransferOffer{opt.public_host, port, secret, logs_port},
+                          "post:transfer:" + offered));
+            return set_data(id, "offered", offered);
+        });
+    }
+
+    Result<void> worker_prepare(const LocalAgreement& a_in, const market::AgreementView& v, const json& req) {
+        const auto id = a_in.id;
+        const auto sid = std::to_string(id);
+        if (a_in.data.value("rejected", false)) return {};  // the client cancels; nothing to do
+        const auto digest = ZP_TRY(fixed_from_hex<32>(req.value("image_digest", std::string{})));
+        const auto ref = "sha256:" + to_hex(digest, false);
+
+        // 1-3. Secret, expectation, offer. The offer is mined while this step goes on: when the
+        // engine holds the image already, the container starts meanwhile. Every return below waits
+        // for it (the future's destructor).
+        auto offer = ZP_TRY(offer_transfer(id, v, req));
+        const auto a = ZP_TRY(local(id));
+        if (offer.valid() && !a.data.contains("service_port")) ZP_CHECK(set_state(id, "waiting for the image"));
         const auto offer_posted = [&]() -> Result<void> { return offer.valid() ? offer.get() : Result<void>{}; };
 
         // 4. The image: one the engine holds already (content-addressed: the id is the committed
@@ -879,45 +907,66 @@ struct Node::Impl {
             // A container already running for this agreement (the node restarted between starting
             // it and recording it) is adopted, not started twice.
             auto existing = runtime::find_agreement(*engine, sid, runtime_id);
-            const auto work = existing && existing->state == "running" && existing->host_port != 0
-                                  ? std::move(*existing)
-                                  : ZP_TRY(runtime::start_work(*engine, spec));
-            spdlog::info("agreement {}: container {} serving on port {} after {} ms", id, work.container_id.substr(0, 12),
-                         work.host_port, ms());
+            std::optional<runtime::RunningWork> work;
+            if (existing && existing->state == "running" && existing->host_port != 0) {
+                work = std::move(*existing);
+            } else {
+                // The host port is chosen here, so that the endpoint is announced while the container
+                // starts (nobody probes before the paid clock starts, below).
+                auto host_port = cur.data.value("planned_port", std::uint16_t{0});
+                if (host_port == 0) {
+                    host_port = ZP_TRY(free_port(opt.service_ip));
+                    ZP_CHECK(set_data(id, "planned_port", host_port));
+                }
+                spec.host_port = host_port;
+                auto announced = std::async(std::launch::async, [this, &cur, &v, host_port] { return announce_service(cur, v, host_port); });
+                auto started = runtime::start_work(*engine, spec);
+                const auto told = announced.get();
+                if (!started) {
+                    (void)update(id, [](LocalAgreement& la) { la.data.erase("planned_port"); });  // another port next time
+                    return started.error();
+                }
+                ZP_CHECK(told);
+                work = std::move(*started);
+            }
+            spdlog::info("agreement {}: container {} serving on port {} after {} ms", id, work->container_id.substr(0, 12),
+                         work->host_port, ms());
             ZP_CHECK(update(id, [&](LocalAgreement& la) {
-                la.data["service_port"] = work.host_port;
-                la.data["container"] = work.container_id;
+                la.data["service_port"] = work->host_port;
+                la.data["container"] = work->container_id;
             }));
         }
         ZP_CHECK(offer_posted());
         const auto cur = ZP_TRY(local(id));
         if (!cur.data.contains("offered")) return worker_prepare(cur, v, req);
 
-        // 6. Tell the client and every verifier where the service is, then start the paid clock. Not
-        // together: a verifier may probe the moment the clock starts, and must know where by then.
-        ZP_CHECK(announce_service(cur, v));
+        // 6. The client and every verifier know where the service is (told above, or now after a
+        // restart); then the paid clock starts. Not together: a verifier may probe the moment the
+        // clock starts, and must know where by then.
+        ZP_CHECK(announce_service(cur, v, cur.data["service_port"].get<std::uint16_t>()));
         ZP_TRY(call(id, "start", market::calls::start_agreement(id)));
         return set_state(id, "running");
     }
 
-    /// Sends the service endpoint to the client and to every verifier, together (the sender numbers
-    /// them; each waits for its own receipt), each once: a message already mined is not sent again.
-    Result<void> announce_service(const LocalAgreement& a, const market::AgreementView& v) {
-        if (a.data.value("announced", false) || !a.data.contains("service_port")) return {};
+    /// Sends the service endpoint (this host, `port`) to the client and to every verifier, together
+    /// (the sender numbers them; each waits for its own receipt), each once: a message already mined
+    /// is not sent again, and an endpoint announced already is not announced twice.
+    Result<void> announce_service(const LocalAgreement& a, const market::AgreementView& v, std::uint16_t port) {
+        if (a.data.value("announced", std::uint16_t{0}) == port) return {};
         const auto id = a.id;
-        const msg::ServiceReady ready{opt.public_host, a.data["service_port"].get<std::uint16_t>()};
+        const msg::ServiceReady ready{opt.public_host, port};
         std::vector<std::pair<Address, eth::PublicKey>> to{{v.client, ZP_TRY(client_key(id))}};
         for (const auto vid : v.verifier_ids) to.push_back(ZP_TRY(worker_identity(vid)));
         std::vector<std::future<Result<void>>> posts;
         for (const auto& [addr, key] : to)
-            posts.push_back(std::async(std::launch::async, [this, id, addr = addr, key = key, &ready] {
-                return post(id, addr, key, ready, "post:service:" + lower_hex(addr));
+            posts.push_back(std::async(std::launch::async, [this, id, port, addr = addr, key = key, &ready] {
+                return post(id, addr, key, ready, "post:service:" + lower_hex(addr) + ":" + std::to_string(port));
             }));
         Result<void> all{};
         for (auto& f : posts)
             if (auto r = f.get(); !r && all) all = r.error();
         if (!all) return all;
-        return set_data(id, "announced", true);
+        return set_data(id, "announced", port);
     }
 
     Result<void> record_received(std::uint64_t id, const Bytes& config_bytes, const std::vector<transfer::Digest>& ids) {
