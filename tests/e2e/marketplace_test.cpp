@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -478,6 +479,35 @@ TEST_F(Marketplace, WorkerKilledAndRestartedCompletesWithoutDuplicateTransaction
     EXPECT_EQ(static_cast<std::uint64_t>(by_status["mined"]), sent) << "each nonce used exactly once, by a journaled transaction";
     auto dup = db.prepare("SELECT agreement, action, COUNT(*) FROM txs WHERE status = 'mined' GROUP BY agreement, action HAVING COUNT(*) > 1").value();
     EXPECT_FALSE(dup.step().value()) << "an action was mined twice";
+}
+
+TEST_F(Marketplace, AWorkerWhoseEngineCannotPullLoadsTheImageAsAnArchive) {
+    // Worker 3 again, now for an engine that cannot reach its machine's loopback (Docker in a VM):
+    // the image is loaded as an archive once its transfer is complete and verified.
+    m().start_node(3, {"--image-delivery", "load"});
+    test::TestImageOptions io;
+    // A page of its own: an image no engine holds yet (the worker keeps images it ran).
+    io.page = "<html><body>loaded as an archive " + std::to_string(::getpid()) + "-" + std::to_string(std::time(nullptr)) +
+              "</body></html>\n";
+    const auto fresh = m().dir.path() / "archive-loaded.tar";
+    const auto image = test::build_test_image(fresh, io);
+    const auto out = m().cli("--json run --timeout 120s " + shell_quote(fresh.string()) +
+                             " --duration 30s --period 10s --verifiers 1 --probe http:/ --worker " + eth::to_checksum(addr(3)));
+    const auto r = json::parse(out, nullptr, false);
+    ASSERT_TRUE(r.is_object() && r.contains("id")) << out << m().logs();
+    const auto id = r["id"].get<std::uint64_t>();
+    const auto served = probe::run(probe::parse_spec("http:/").value(), {r["host"].get<std::string>(), r["port"].get<std::uint16_t>()});
+    EXPECT_TRUE(served.ok) << served.detail;
+    const auto log = m().nodes[3]->log();
+    EXPECT_NE(log.find("agreement " + std::to_string(id) + ": image " + image.config_digest.substr(7, 12) + " loaded from an archive"),
+              std::string::npos) << log;
+    EXPECT_EQ(log.find("after its transfer began"), std::string::npos) << "not pulled while it arrived";
+    m().cli("stop " + std::to_string(id));
+    m().wait_closed(id);
+    const auto after = m().view(id);
+    const auto p = payout(m(), id);
+    EXPECT_EQ(p.worker + p.client + p.verifiers, after.deposit);
+    if (auto engine = runtime::Engine::from_environment()) (void)engine->remove_image(image.config_digest, true);
 }
 
 TEST_F(Marketplace, ImageOtherThanTheCommittedOneIsRefusedAndRefunded) {

@@ -54,6 +54,7 @@ struct NodeCmdOptions {
     std::string transfer_host{"127.0.0.1"};
     std::uint16_t transfer_port{0};
     std::string service_ip{"127.0.0.1"};
+    std::string image_delivery{"pull"};
     std::string api_host{"127.0.0.1"};
     std::uint16_t api_port{0};
     std::string api_token_file;
@@ -116,6 +117,7 @@ void run_node(const NodeCmdOptions& o) {
     no.transfer_host = o.transfer_host;
     no.transfer_port = o.transfer_port;
     no.service_ip = o.service_ip;
+    no.pull_images = o.image_delivery == "pull";
     no.confirmations = o.confirmations;
     no.probes_per_period = o.probes_per_period;
     if (o.poll_ms != 0) no.poll = std::chrono::milliseconds{o.poll_ms};
@@ -192,6 +194,11 @@ void add_node_commands(CLI::App& app) {
     cmd->add_option("--transfer-host", o->transfer_host, "Address the image transfer server listens on")->capture_default_str();
     cmd->add_option("--transfer-port", o->transfer_port, "Port of the image transfer server (0: any)");
     cmd->add_option("--service-ip", o->service_ip, "Where work's service ports are published (0.0.0.0: all interfaces)")->capture_default_str();
+    cmd->add_option("--image-delivery", o->image_delivery,
+                    "How received images reach the engine: pull (from this node's loopback registry, while they "
+                    "arrive) or load (an archive, once complete: for an engine that cannot reach this machine's 127.0.0.1)")
+        ->check(CLI::IsMember({"pull", "load"}))
+        ->capture_default_str();
     cmd->add_option("--api-host", o->api_host, "Address of the local API (keep it on loopback unless you mean it)")->capture_default_str();
     cmd->add_option("--api-port", o->api_port, "Port of the local API (0: any; see <data-dir>/api.json)");
     cmd->add_option("--api-token-file", o->api_token_file, "API token file (default <data-dir>/api-token, created)");

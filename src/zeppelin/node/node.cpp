@@ -1060,6 +1060,7 @@ struct Node::Impl {
         fs::remove(archive, ec);
         if (!loaded) return loaded.error();
         if (loaded->id != ref) return make_error(Errc::engine_error, "the engine loaded " + loaded->id + " instead of " + ref);
+        spdlog::info("agreement {}: image {} loaded from an archive", id, transfer::short_digest(digest));
         return {};
     }
 
@@ -1397,7 +1398,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
             impl->wake(id);
         };
         n.transfer = ZP_TRY(transfer::Server::start(std::move(to)));
-        if (auto registry = LocalRegistry::start()) {
+        if (!n.opt.pull_images) {
+            spdlog::info("received images are loaded as archives (--image-delivery load)");
+        } else if (auto registry = LocalRegistry::start()) {
             n.registry = std::move(*registry);
         } else {
             spdlog::warn("no loopback registry ({}): received images are loaded as archives", registry.error().message());

@@ -55,6 +55,10 @@ struct NodeOptions {
     std::uint16_t transfer_port{0};        // 0: any free port
     std::string service_ip{"127.0.0.1"};   // where containers' ports are published ("0.0.0.0": everywhere)
     std::uint64_t max_image_bytes{8ULL << 30};
+    // How received images reach the engine: pulled from this node's loopback registry while they
+    // arrive (true), or loaded as an archive once complete, for an engine that cannot reach this
+    // machine's 127.0.0.1 (Docker in a VM, a remote daemon).
+    bool pull_images{true};
 
     // verifier side
     unsigned probes_per_period{2};
