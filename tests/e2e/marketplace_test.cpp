@@ -481,10 +481,11 @@ TEST_F(Marketplace, WorkerKilledAndRestartedCompletesWithoutDuplicateTransaction
     EXPECT_FALSE(dup.step().value()) << "an action was mined twice";
 }
 
-TEST_F(Marketplace, AWorkerWhoseEngineCannotPullLoadsTheImageAsAnArchive) {
+TEST_F(Marketplace, AWorkerWhoseEngineCannotPullLoadsTheImageAsAnArchiveAndKeepsNone) {
     // Worker 3 again, now for an engine that cannot reach its machine's loopback (Docker in a VM):
     // the image is loaded as an archive once its transfer is complete and verified.
-    m().start_node(3, {"--image-delivery", "load"});
+    // It keeps no image once an agreement ends (--keep-images 0).
+    m().start_node(3, {"--image-delivery", "load", "--keep-images", "0"});
     test::TestImageOptions io;
     // A page of its own: an image no engine holds yet (the worker keeps images it ran).
     io.page = "<html><body>loaded as an archive " + std::to_string(::getpid()) + "-" + std::to_string(std::time(nullptr)) +
@@ -507,7 +508,11 @@ TEST_F(Marketplace, AWorkerWhoseEngineCannotPullLoadsTheImageAsAnArchive) {
     const auto after = m().view(id);
     const auto p = payout(m(), id);
     EXPECT_EQ(p.worker + p.client + p.verifiers, after.deposit);
-    if (auto engine = runtime::Engine::from_environment()) (void)engine->remove_image(image.config_digest, true);
+    auto engine = runtime::Engine::from_environment().value();
+    EXPECT_TRUE(wait_until([&] { return !engine.inspect_image(image.config_digest); }, 20s))
+        << "the image it brought left the engine when the agreement ended";
+    EXPECT_NE(m().nodes[3]->log().find("image " + image.config_digest.substr(7, 12) + " removed from the engine"), std::string::npos);
+    (void)engine.remove_image(image.config_digest, true);
 }
 
 TEST_F(Marketplace, ImageOtherThanTheCommittedOneIsRefusedAndRefunded) {

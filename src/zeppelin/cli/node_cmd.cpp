@@ -55,6 +55,7 @@ struct NodeCmdOptions {
     std::uint16_t transfer_port{0};
     std::string service_ip{"127.0.0.1"};
     std::string image_delivery{"pull"};
+    std::size_t keep_images{8};
     std::string api_host{"127.0.0.1"};
     std::uint16_t api_port{0};
     std::string api_token_file;
@@ -118,6 +119,7 @@ void run_node(const NodeCmdOptions& o) {
     no.transfer_port = o.transfer_port;
     no.service_ip = o.service_ip;
     no.pull_images = o.image_delivery == "pull";
+    no.keep_images = o.keep_images;
     no.confirmations = o.confirmations;
     no.probes_per_period = o.probes_per_period;
     if (o.poll_ms != 0) no.poll = std::chrono::milliseconds{o.poll_ms};
@@ -198,6 +200,9 @@ void add_node_commands(CLI::App& app) {
                     "How received images reach the engine: pull (from this node's loopback registry, while they "
                     "arrive) or load (an archive, once complete: for an engine that cannot reach this machine's 127.0.0.1)")
         ->check(CLI::IsMember({"pull", "load"}))
+        ->capture_default_str();
+    cmd->add_option("--keep-images", o->keep_images,
+                    "Images of ended agreements kept in the engine for reuse (least recently used go first)")
         ->capture_default_str();
     cmd->add_option("--api-host", o->api_host, "Address of the local API (keep it on loopback unless you mean it)")->capture_default_str();
     cmd->add_option("--api-port", o->api_port, "Port of the local API (0: any; see <data-dir>/api.json)");

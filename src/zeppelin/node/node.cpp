@@ -260,6 +260,7 @@ struct Node::Impl {
     std::mutex mu;  // guards the members below and read-modify-write of agreement rows
     std::map<std::uint64_t, Result<transfer::ReceivedImage>> received;
     std::map<std::uint64_t, transfer::IncomingImage> incoming;  // transfers under way (HELLO accepted)
+    std::mutex images_mu;  // the kept-images record (settings), read-modify-write
     std::set<std::uint64_t> expected;
     std::map<std::uint64_t, transfer::Progress> progress;  // of the client's image transfers
     std::map<std::uint64_t, ProbePlan> plans;
@@ -724,8 +725,53 @@ struct Node::Impl {
         if (!engine) return {};
         runtime::EndOptions eo;
         eo.grace = 0s;
-        eo.remove_image = false;  // kept: a later agreement for the same image starts at once
-        return runtime::end_work(*engine, std::to_string(id), eo, runtime_id);
+        eo.remove_image = false;  // kept: a later agreement for the same image starts at once...
+        ZP_CHECK(runtime::end_work(*engine, std::to_string(id), eo, runtime_id));
+        prune_images();  // ...up to --keep-images of them
+        return {};
+    }
+
+    // ---- images this worker brought into the engine, kept for reuse, least recently used first out
+
+    static constexpr const char* kKeptImages = "kept_images";  // settings: {"<config hex>": last use, ms}
+
+    /// Records that an image this node brought into the engine was used now. Images the engine held
+    /// before (the operator's own) are not recorded, so never removed, unless `brought`.
+    void note_image(const transfer::Digest& digest, bool brought) {
+        std::lock_guard lock{images_mu};
+        auto kept = kept_images();
+        const auto hex = to_hex(digest, false);
+        if (!brought && !kept.contains(hex)) return;
+        kept[hex] = now_ms();
+        (void)store->set(kKeptImages, kept.dump());
+    }
+
+    json kept_images() {
+        const auto text = store->setting(kKeptImages);
+        if (!text || !*text) return json::object();
+        auto j = json::parse(**text, nullptr, false);
+        return j.is_object() ? j : json::object();
+    }
+
+    /// Removes the least recently used images beyond --keep-images. One a container still uses is
+    /// refused by the engine and stays (tried again next time).
+    void prune_images() {
+        std::lock_guard lock{images_mu};
+        auto kept = kept_images();
+        if (kept.size() <= opt.keep_images) return;
+        std::vector<std::pair<std::int64_t, std::string>> by_age;
+        for (const auto& [hex, used] : kept.items()) by_age.emplace_back(used.is_number() ? used.get<std::int64_t>() : 0, hex);
+        std::sort(by_age.begin(), by_age.end());
+        for (std::size_t i = 0; i + opt.keep_images < by_age.size(); ++i) {
+            const auto& hex = by_age[i].second;
+            const auto r = engine->remove_image("sha256:" + hex);
+            if (r || r.error().code() == Errc::not_found) {
+                spdlog::info("image {} removed from the engine (least recently used beyond --keep-images {})", hex.substr(0, 12),
+                             opt.keep_images);
+                kept.erase(hex);
+            }
+        }
+        (void)store->set(kKeptImages, kept.dump());
     }
 
     Result<void> worker_step(const LocalAgreement& a, const market::AgreementView& v) {
@@ -839,6 +885,7 @@ struct Node::Impl {
         // config digest), or the one the client sent, verified against that digest by the transfer server.
         if (!a.data.contains("received") && !a.data.contains("service_port")) {
             if (auto held = engine->inspect_image(ref)) {
+                note_image(digest, false);
                 ZP_CHECK(update(id, [&](LocalAgreement& la) {
                     la.data["received"] = json{{"held", true}};
                     la.data["exposed_ports"] = held->exposed_tcp_ports;
@@ -863,6 +910,7 @@ struct Node::Impl {
                         spdlog::info("agreement {}: image {} in the engine {} ms after its transfer began", id,
                                      transfer::short_digest(digest),
                                      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
+                        note_image(digest, true);
                         ZP_CHECK(record_received(id, arriving->config, arriving->diff_ids));
                         return worker_prepare(ZP_TRY(local(id)), v, req);
                     }
@@ -893,6 +941,7 @@ struct Node::Impl {
             };
             if (!engine->inspect_image(ref)) {
                 ZP_CHECK(bring_image(id, digest, cur.data["received"]));
+                note_image(digest, true);
                 spdlog::info("agreement {}: image {} in the engine after {} ms", id, transfer::short_digest(digest), ms());
             }
             runtime::WorkSpec spec;

@@ -59,6 +59,9 @@ struct NodeOptions {
     // arrive (true), or loaded as an archive once complete, for an engine that cannot reach this
     // machine's 127.0.0.1 (Docker in a VM, a remote daemon).
     bool pull_images{true};
+    // Images this worker brought into the engine are kept for later agreements (which then start at
+    // once); beyond this many, the least recently used go when an agreement ends.
+    std::size_t keep_images{8};
 
     // verifier side
     unsigned probes_per_period{2};
