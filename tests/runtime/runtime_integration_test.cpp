@@ -768,6 +768,46 @@ TEST_F(Runtime, AnImageIsPulledWhileItArrivesAndOnlyIfEveryLayerVerifies) {
     std::printf("pull of a layer that failed verification: %s\n", r.error().message().c_str());
     EXPECT_EQ(engine().inspect_image(good.config_digest).error().code(), Errc::not_found);
 
+    // A layer whose bytes do hash to the committed diff-id but whose contents the transfer server
+    // refuses (an entry climbing out of the root): the engine's digest check would pass, and still
+    // it must keep nothing. (That follow_layer withholds a layer's last byte until it is committed is
+    // shown deterministically in src/zeppelin/node/registry_test.cpp; here the refusal usually comes
+    // before the engine asks.)
+    {
+        test::detail::TarWriter tar;
+        tar.file("../escape.txt", "out of the root\n");
+        const auto layer = tar.finish();
+        const auto layer_hex = test::detail::sha256_hex(layer);
+        const std::string config = R"({"architecture":"amd64","config":{"Cmd":["/bin/sh"]},"os":"linux",)"
+                                   R"("rootfs":{"type":"layers","diff_ids":["sha256:)" + layer_hex + R"("]}})";
+        const auto config_hex = test::detail::sha256_hex(config);
+        test::detail::TarWriter archive;
+        archive.file("manifest.json", R"([{"Config":")" + config_hex + R"(.json","RepoTags":[],"Layers":[")" + layer_hex + R"(/layer.tar"]}])");
+        archive.file(config_hex + ".json", config);
+        archive.file(layer_hex + "/layer.tar", layer);
+        const auto path = dir_->path() / "climbing.tar";
+        std::ofstream{path, std::ios::binary} << archive.finish();
+        // What a client that skips its own inspection would send (inspect_image refuses this archive).
+        transfer::ImageInfo info;
+        info.config = to_bytes(std::string_view{config});
+        info.config_digest = transfer::sha256(info.config);
+        transfer::LayerInfo l;
+        l.diff_id = transfer::sha256(as_view(layer));
+        l.size = layer.size();
+        l.blob = layer_hex + "/layer.tar";
+        info.layers.push_back(l);
+        secret[0] = 0x33;
+        ASSERT_TRUE(server->expect("climbing", secret, info.config_digest, 1u << 30));
+        sent = transfer::send_image(ep, "climbing", secret, path, info);
+        ASSERT_FALSE(sent);
+        std::printf("climbing layer: %s\n", sent.error().message().c_str());
+        ASSERT_TRUE(pulled.valid());
+        r = pulled.get();
+        EXPECT_FALSE(r) << "the engine loaded a layer the transfer server refused";
+        EXPECT_EQ(engine().inspect_image("sha256:" + config_hex).error().code(), Errc::not_found);
+        if (r) (void)engine().remove_image(*r, true);
+    }
+
     // The true image: pulled as it arrives, with its committed identity.
     secret[0] = 0x22;
     ASSERT_TRUE(server->expect("good", secret, good_info.config_digest, 1u << 30));

@@ -261,6 +261,10 @@ struct Node::Impl {
     std::map<std::uint64_t, Result<transfer::ReceivedImage>> received;
     std::map<std::uint64_t, transfer::IncomingImage> incoming;  // transfers under way (HELLO accepted)
     std::mutex images_mu;  // the kept-images record (settings), read-modify-write
+    // A pull of an arriving image holds a step thread for the whole transfer: at most this many at
+    // once, so that a slow client cannot take every step thread (the others wait for completion).
+    static constexpr int kMaxArrivingPulls = 2;
+    std::atomic<int> arriving_pulls{0};
     std::set<std::uint64_t> expected;
     std::map<std::uint64_t, transfer::Progress> progress;  // of the client's image transfers
     std::map<std::uint64_t, ProbePlan> plans;
@@ -882,9 +886,13 @@ struct Node::Impl {
         const auto offer_posted = [&]() -> Result<void> { return offer.valid() ? offer.get() : Result<void>{}; };
 
         // 4. The image: one the engine holds already (content-addressed: the id is the committed
-        // config digest), or the one the client sent, verified against that digest by the transfer server.
+        // config digest), or the one the client sent, verified against that digest by the transfer
+        // server. A held image is used only once this agreement's client has shown, in its transfer's
+        // HELLO, the config that hashes to the digest: the digest is public on chain, and knowing it
+        // must not be enough to run someone else's image.
         if (!a.data.contains("received") && !a.data.contains("service_port")) {
-            if (auto held = engine->inspect_image(ref)) {
+            auto held = a.data.contains("hello") ? engine->inspect_image(ref) : Result<runtime::ImageInfo>{Error{Errc::not_found, "no HELLO yet"}};
+            if (held) {
                 note_image(digest, false);
                 ZP_CHECK(update(id, [&](LocalAgreement& la) {
                     la.data["received"] = json{{"held", true}};
@@ -898,12 +906,15 @@ struct Node::Impl {
                     if (auto it = received.find(id); it != received.end()) got = it->second;
                     if (auto it = incoming.find(id); it != incoming.end()) arriving = it->second;
                 }
-                if (!got && arriving && registry && !a.data.value("pull_tried", false)) {
+                if (!got && arriving && registry && !a.data.value("pull_tried", false) && arriving_pulls.load() < kMaxArrivingPulls) {
                     // The layers are arriving: the engine pulls them as they come, so that loading
                     // overlaps the transfer. Once only; on failure the image is loaded when complete.
                     ZP_CHECK(set_data(id, "pull_tried", true));
                     const auto t0 = std::chrono::steady_clock::now();
-                    if (auto r = pull_arriving(id, digest, *arriving); !r) {
+                    ++arriving_pulls;
+                    auto r = pull_arriving(id, digest, *arriving);
+                    --arriving_pulls;
+                    if (!r) {
                         spdlog::info("agreement {}: pulling the image while it arrived did not work ({}); it is loaded once complete",
                                      id, r.error().message());
                     } else {
@@ -972,7 +983,11 @@ struct Node::Impl {
                 auto started = runtime::start_work(*engine, spec);
                 const auto told = announced.get();
                 if (!started) {
-                    (void)update(id, [](LocalAgreement& la) { la.data.erase("planned_port"); });  // another port next time
+                    // Only a port taken meanwhile calls for another port (and another announcement);
+                    // any other failure retries on the same one, announced already, at no cost.
+                    const auto& m = started.error().message();
+                    if (m.find("address already in use") != std::string::npos || m.find("port is already allocated") != std::string::npos)
+                        (void)update(id, [](LocalAgreement& la) { la.data.erase("planned_port"); });
                     return started.error();
                 }
                 ZP_CHECK(told);
@@ -1034,9 +1049,10 @@ struct Node::Impl {
     Result<void> pull_arriving(std::uint64_t id, const transfer::Digest& digest, const transfer::IncomingImage& img) {
         node::RegistryImage image;
         image.config = img.config;
+        // Every position, a layer that appears twice included: the manifest lists the layers in the
+        // config's order (the registry serves a blob once, by digest).
         for (std::size_t i = 0; i < img.diff_ids.size(); ++i) {
             const auto& d = img.diff_ids[i];
-            if (std::any_of(image.layers.begin(), image.layers.end(), [&](const auto& l) { return l.diff_id == d; })) continue;
             const auto size = img.sizes[i];
             image.layers.push_back({d, {}, size, [this, id, d, size](const ChunkWriter& write) {
                                         follow_layer(transfer->cache(), std::to_string(id), d, size, write, [this, id] {
@@ -1061,7 +1077,15 @@ struct Node::Impl {
     /// read once, straight from the cache), or, if that fails, loaded as an assembled archive.
     Result<void> bring_image(std::uint64_t id, const transfer::Digest& digest, const json& rec) {
         const auto ref = "sha256:" + to_hex(digest, false);
-        if (!rec.contains("config")) return make_error(Errc::not_found, "the engine no longer holds image " + ref);
+        if (!rec.contains("config")) {
+            // It was held and is gone (pruned meanwhile): the client's transfer brings it again.
+            ZP_CHECK(update(id, [](LocalAgreement& la) { la.data.erase("received"); }));
+            {
+                std::lock_guard lock{mu};
+                expected.erase(id);
+            }
+            return make_error(Errc::not_found, "the engine no longer holds image " + ref + "; waiting for the transfer");
+        }
         const auto config_bytes = ZP_TRY(from_hex(rec["config"].get<std::string>()));
         std::vector<transfer::Digest> diff_ids;
         for (const auto& d : rec["diff_ids"]) diff_ids.push_back(ZP_TRY(transfer::parse_digest(d.get<std::string>())));
@@ -1069,23 +1093,26 @@ struct Node::Impl {
         node::RegistryImage image;
         image.config = config_bytes;
         std::vector<fs::path> files;
+        struct Unpin {
+            transfer::LayerCache& c;
+            std::vector<transfer::Digest> pinned;
+            ~Unpin() {
+                for (const auto& d : pinned) c.unpin(d);
+            }
+        } unpin{cache, {}};
+        // Every position goes in the manifest (a layer may appear twice); each distinct one is pinned once.
         for (const auto& d : diff_ids) {
             files.push_back(cache.path_of(d));
-            if (std::any_of(image.layers.begin(), image.layers.end(), [&](const auto& l) { return l.diff_id == d; })) continue;
             std::uint64_t size = 0;
             if (!cache.contains(d, &size))
                 return make_error(Errc::not_found, "layer " + transfer::short_digest(d) + " of agreement " + std::to_string(id) +
                                                        " left the layer cache before it was loaded");
-            cache.pin(d);
+            if (std::find(unpin.pinned.begin(), unpin.pinned.end(), d) == unpin.pinned.end()) {
+                cache.pin(d);
+                unpin.pinned.push_back(d);
+            }
             image.layers.push_back({d, cache.path_of(d), size, {}});
         }
-        struct Unpin {
-            transfer::LayerCache& c;
-            const std::vector<RegistryLayer>& layers;
-            ~Unpin() {
-                for (const auto& l : layers) c.unpin(l.diff_id);
-            }
-        } unpin{cache, image.layers};
         if (registry) {
             auto published = registry->publish(image);
             auto pulled = published ? engine->pull_image(published->reference, {.tls_verify = false})
@@ -1431,6 +1458,12 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
                 std::lock_guard lock{impl->mu};
                 impl->received.insert_or_assign(id, r);
             }
+            // Kept in the state at once: the client will not send it again, and a restart finds the
+            // verified layers in the cache.
+            if (r) {
+                if (auto w = impl->record_received(id, r->config, r->diff_ids); !w)
+                    spdlog::warn("agreement {}: cannot record the received image: {}", id, w.error().message());
+            }
             impl->wake(id);
         };
         to.on_hello = [impl = &n](const transfer::IncomingImage& img) {
@@ -1444,6 +1477,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
                 std::lock_guard lock{impl->mu};
                 impl->incoming.insert_or_assign(id, img);
             }
+            if (auto w = impl->update(id, [](LocalAgreement& la) { la.data["hello"] = true; }); !w)
+                spdlog::warn("agreement {}: cannot record the transfer's start: {}", id, w.error().message());
             impl->wake(id);
         };
         n.transfer = ZP_TRY(transfer::Server::start(std::move(to)));

@@ -69,6 +69,9 @@ void follow_layer(transfer::LayerCache& cache, const std::string& agreement_id, 
             continue;
         }
         if (on_final) return;  // the cache's file is shorter than the layer: leave the blob short
+        // The stall counts once this layer has begun to arrive: an engine asks for several blobs at
+        // once, and the client sends them one after the other.
+        if (f.fd < 0) last_progress = std::chrono::steady_clock::now();
         if (failed() || std::chrono::steady_clock::now() - last_progress > stall || !write({})) return;
         std::this_thread::sleep_for(std::chrono::milliseconds{2});
     }

@@ -61,7 +61,8 @@ struct Published {
 /// partial file, for RegistryLayer::live. The last byte is held back until the transfer server has
 /// verified the whole layer (hash and contents) and committed it to the cache, so an engine pulling
 /// it cannot finish the blob before then. Returns early, leaving the blob short, when `failed()`
-/// says the transfer failed for good, when nothing arrives for `stall`, or when the reader leaves.
+/// says the transfer failed for good, when nothing more arrives for `stall` once the layer has begun
+/// to arrive, or when the reader leaves.
 void follow_layer(transfer::LayerCache& cache, const std::string& agreement_id, const transfer::Digest& diff_id,
                   std::uint64_t size, const ChunkWriter& write, const std::function<bool()>& failed,
                   std::chrono::milliseconds stall = std::chrono::seconds{60});

@@ -191,7 +191,39 @@ TEST(FollowLayer, StopsShortWhenTheTransferFailsOrStalls) {
     }, [] { return false; }, std::chrono::milliseconds{100});
     EXPECT_EQ(got, 1000u);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds{5});
-    // And a reader that leaves stops it at once.
-    EXPECT_NO_FATAL_FAILURE(follow_layer(*f.cache, "agreement-1", f.diff_id, f.layer.size(),
-                                                   [](std::string_view) { return false; }, [] { return false; }));
+    // And a reader that leaves stops it at once (well before the stall).
+    const auto t1 = std::chrono::steady_clock::now();
+    follow_layer(*f.cache, "agreement-1", f.diff_id, f.layer.size(), [](std::string_view) { return false; },
+                 [] { return false; }, std::chrono::seconds{30});
+    EXPECT_LT(std::chrono::steady_clock::now() - t1, std::chrono::seconds{5});
+}
+
+TEST(FollowLayer, ALayerNotYetBegunIsWaitedForBeyondTheStall) {
+    Following f;
+    std::size_t got = 0;
+    std::thread reader{[&] {
+        follow_layer(*f.cache, "agreement-1", f.diff_id, f.layer.size(), [&](std::string_view chunk) {
+            got += chunk.size();
+            return true;
+        }, [] { return false; }, std::chrono::milliseconds{100});
+    }};
+    // Another layer is being sent first: this one's file appears only after 3 stalls' time.
+    std::this_thread::sleep_for(std::chrono::milliseconds{300});
+    std::ofstream{f.partial, std::ios::binary} << f.layer;
+    ASSERT_TRUE(f.cache->commit(f.partial, f.diff_id, f.layer.size()));
+    reader.join();
+    EXPECT_EQ(got, f.layer.size());
+}
+
+TEST(LocalRegistry, AManifestListsALayerAsOftenAsTheConfigDoes) {
+    Fixture f;
+    auto img = f.image();
+    const auto other = f.dir.path() / "other.tar";
+    std::ofstream{other, std::ios::binary} << "other layer";
+    img.layers.push_back({transfer::sha256(as_view(std::string{"other layer"})), other, 11, {}});
+    img.layers.push_back(img.layers[0]);  // [A, B, A]: the engine must stack A again on top
+    const auto manifest = nlohmann::json::parse(registry_manifest(img));
+    ASSERT_EQ(manifest["layers"].size(), 3u);
+    EXPECT_EQ(manifest["layers"][0]["digest"], manifest["layers"][2]["digest"]);
+    EXPECT_NE(manifest["layers"][0]["digest"], manifest["layers"][1]["digest"]);
 }
