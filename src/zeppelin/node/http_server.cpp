@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -394,10 +395,11 @@ void HttpServer::Impl::send_stream(PollingStream& stream, tcp::socket& socket, R
 
 bool HttpServer::Impl::send_file(PollingStream& stream, Response& r, unsigned version, bool keep_alive, bool head_only) {
     beast::error_code ec;
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file{std::fopen(r.file.c_str(), "rb"), &std::fclose};
-    std::error_code size_ec;
-    const auto size = file ? std::filesystem::file_size(r.file, size_ec) : 0;
-    if (!file || size_ec) {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file{std::fopen(r.file.c_str(), "rbe"), &std::fclose};
+    struct stat st {};
+    const bool sized = file && ::fstat(::fileno(file.get()), &st) == 0 && S_ISREG(st.st_mode);  // the file opened, not the path
+    const auto size = sized ? static_cast<std::uintmax_t>(st.st_size) : 0;
+    if (!sized) {
         Response missing = Response::error(404, "no such file");
         http::response<http::string_body> out{http::status::not_found, version};
         set_headers(out, missing, keep_alive);

@@ -782,7 +782,7 @@ struct Node::Impl {
         const auto id = a.id;
         if (v.worker_id != worker_id.load() || a.data.value("lost_role", false)) {
             (void)end_work(id);
-            transfer->forget(std::to_string(id));
+            forget_transfer(id);
             return set_state(id, "done");
         }
         auto known = ZP_TRY(store->get_known(id));
@@ -821,14 +821,25 @@ struct Node::Impl {
             case AgreementStatus::settled:
                 if (!v.worker_redeemed) ZP_CHECK(redeem(id));
                 (void)end_work(id);
+                forget_transfer(id);
                 return set_state(id, "done");
             case AgreementStatus::refunded:
             case AgreementStatus::none:
                 (void)end_work(id);
-                transfer->forget(std::to_string(id));
+                forget_transfer(id);
                 return set_state(id, "done");
         }
         return {};
+    }
+
+    /// An ended agreement's transfer: the server's expectation and partial files, and what this
+    /// node kept in memory about it.
+    void forget_transfer(std::uint64_t id) {
+        transfer->forget(std::to_string(id));
+        std::lock_guard lock{mu};
+        received.erase(id);
+        incoming.erase(id);
+        expected.erase(id);
     }
 
     Result<void> redeem(std::uint64_t id) {
