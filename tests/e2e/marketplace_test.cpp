@@ -170,6 +170,9 @@ struct Market {
         argv.insert(argv.end(), extra.begin(), extra.end());
         std::map<std::string, std::string> env{{"ZP_TEST_KEY", std::string{kAnvilAccounts[account].private_key}},
                                                {"ZEPPELIN_HOME", node_dir(account).string()}};
+        // The node it replaces stops first: on its way out it removes api.json, which would otherwise
+        // race with the new node writing it.
+        nodes.erase(account);
         fs::remove(node_dir(account) / "api.json");
         nodes[account] = std::make_unique<Proc>(argv, env, node_dir(account) / "node.log");
         const bool up = wait_until([&] { return fs::exists(node_dir(account) / "api.json") || nodes[account]->exited(); }, 90s);
