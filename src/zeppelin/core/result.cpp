@@ -27,6 +27,8 @@ std::string_view to_string(Errc code) noexcept {
         case Errc::already_exists: return "already exists";
         case Errc::timeout: return "timed out";
         case Errc::cancelled: return "cancelled";
+        case Errc::too_early: return "too early";
+        case Errc::address_in_use: return "address in use";
         case Errc::rpc_unreachable: return "rpc: node unreachable";
         case Errc::rpc_bad_reply: return "rpc: bad reply";
         case Errc::rpc_error: return "rpc: error";

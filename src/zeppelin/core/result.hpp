@@ -43,6 +43,8 @@ enum class Errc {
     already_exists,
     timeout,
     cancelled,
+    too_early,       // not possible yet (a contract's "not yet" revert): try again later
+    address_in_use,  // a port or address another process holds
     // JSON-RPC
     rpc_unreachable,
     rpc_bad_reply,

@@ -75,10 +75,10 @@ Result<SignedTx> TxSender::sign(const Transaction& tx) const {
     return s;
 }
 
-Result<SignedTx> TxSender::sign_for_broadcast(const Transaction& tx) const {
+Result<SignedTx> TxSender::sign_for_broadcast(const Transaction& tx, const BroadcastHook& hook) const {
     auto signed_tx = ZP_TRY(sign(tx));
-    if (options_.before_broadcast) {
-        auto journaled = options_.before_broadcast(signed_tx, tx);
+    if (const auto& before = hook ? hook : options_.before_broadcast) {
+        auto journaled = before(signed_tx, tx);
         if (!journaled)
             return journaled.error().wrap("transaction " + to_hex(signed_tx.hash) + " (nonce " +
                                           std::to_string(tx.nonce) + ") from " + to_checksum(from_) + " was not sent");
@@ -129,12 +129,12 @@ Result<PendingTx> TxSender::submit(const TxRequest& request) {
     for (int attempt = 0;; ++attempt) {
         if (!next_nonce_) next_nonce_ = ZP_TRY(rpc_.get_transaction_count(from_, BlockTag::pending()));
         tx.nonce = *next_nonce_;
-        const auto signed_tx = ZP_TRY(sign_for_broadcast(tx));
+        const auto signed_tx = ZP_TRY(sign_for_broadcast(tx, request.before_broadcast));
         auto sent = rpc_.send_raw_transaction(signed_tx.raw);
         if (sent) {
             ++*next_nonce_;
             const auto now = std::chrono::steady_clock::now();
-            return PendingTx{std::move(tx), {signed_tx.hash}, now, now};
+            return PendingTx{std::move(tx), {signed_tx.hash}, now, now, request.before_broadcast};
         }
         const auto& err = sent.error();
         if (is_nonce_taken(err) && attempt < 3) {  // someone else used our nonces: resync
@@ -159,7 +159,7 @@ Result<void> TxSender::bump_and_resend(PendingTx& pending) {
     if (tx.max_fee_per_gas < tx.max_priority_fee_per_gas) tx.max_fee_per_gas = tx.max_priority_fee_per_gas;
     if (options_.max_fee_cap && tx.max_fee_per_gas > *options_.max_fee_cap) return {};  // at the cap: keep waiting
     std::lock_guard lock{mutex_};  // before_broadcast runs under the lock, like in submit
-    const auto signed_tx = ZP_TRY(sign_for_broadcast(tx));
+    const auto signed_tx = ZP_TRY(sign_for_broadcast(tx, pending.before_broadcast));
     pending.last_sent = std::chrono::steady_clock::now();
     auto sent = rpc_.send_raw_transaction(signed_tx.raw);
     if (!sent) {
@@ -262,7 +262,7 @@ Result<Hash32> TxSender::rebroadcast(ByteView raw) {
                     to_checksum(from_) + " again");
 }
 
-Result<SentTx> TxSender::wait_for(const std::vector<Hash32>& hashes) {
+Result<SentTx> TxSender::wait_for(const std::vector<Hash32>& hashes, BroadcastHook before_broadcast) {
     if (hashes.empty()) return Error{Errc::invalid_argument, "no transaction hashes to wait for"};
     for (auto it = hashes.rbegin(); it != hashes.rend(); ++it) {
         auto info = ZP_TRY(rpc_.get_transaction(*it));
@@ -277,6 +277,7 @@ Result<SentTx> TxSender::wait_for(const std::vector<Hash32>& hashes) {
         pending.tx.signature.reset();
         pending.hashes = hashes;
         pending.first_sent = pending.last_sent = std::chrono::steady_clock::now();
+        pending.before_broadcast = std::move(before_broadcast);
         return wait(std::move(pending));
     }
     std::string m = "the node at " + rpc_.url() + " knows none of the transactions";

@@ -42,12 +42,19 @@ using Signer = std::function<Result<SignedTx>(const Transaction& unsigned_tx)>;
 /// A Signer holding a private key in memory.
 Signer make_key_signer(const PrivateKey& key);
 
+/// Called after signing and before a version of a transaction is broadcast (see
+/// SenderOptions::before_broadcast).
+using BroadcastHook = std::function<Result<void>(const SignedTx& signed_tx, const Transaction& tx)>;
+
 /// What to send. Without gas_limit the sender estimates it (plus a margin).
 struct TxRequest {
     std::optional<Address> to;  // absent: contract creation
     u256 value{0};
     Bytes data;
     std::optional<std::uint64_t> gas_limit;
+    /// For this transaction and its replacements, in place of SenderOptions::before_broadcast:
+    /// what a caller needs to journal it (e.g. which agreement it belongs to) travels with it.
+    BroadcastHook before_broadcast{};
 };
 
 struct SenderOptions {
@@ -68,7 +75,7 @@ struct SenderOptions {
     /// stops that version from being sent: submit/send return the error and the nonce stays
     /// free for the next transaction; a replacement's error ends wait/send with it. `tx` holds
     /// the unsigned fields. Must not call back into the sender (its lock is held).
-    std::function<Result<void>(const SignedTx& signed_tx, const Transaction& tx)> before_broadcast;
+    BroadcastHook before_broadcast;
 };
 
 /// A transaction handed to the node, not yet known to be mined.
@@ -77,6 +84,7 @@ struct PendingTx {
     std::vector<Hash32> hashes;   // every version sent, oldest first
     std::chrono::steady_clock::time_point first_sent;
     std::chrono::steady_clock::time_point last_sent;
+    BroadcastHook before_broadcast;  // the request's own, if it had one
 };
 
 struct SentTx {
@@ -113,8 +121,10 @@ public:
     /// given the hashes of its versions (same nonce), like wait(): the fields are read back
     /// from the node (the newest version it knows), and a stuck one is replaced with higher
     /// fees. Errc::not_found when the node knows none of them (rebroadcast first).
-    Result<SentTx> wait_for(const std::vector<Hash32>& hashes);
-    Result<SentTx> wait_for(const Hash32& hash) { return wait_for(std::vector<Hash32>{hash}); }
+    Result<SentTx> wait_for(const std::vector<Hash32>& hashes, BroadcastHook before_broadcast = {});
+    Result<SentTx> wait_for(const Hash32& hash, BroadcastHook before_broadcast = {}) {
+        return wait_for(std::vector<Hash32>{hash}, std::move(before_broadcast));
+    }
 
     /// Forgets the local nonce; the next submit reads it from the node again.
     void resync_nonce();
@@ -124,7 +134,7 @@ public:
 private:
     Result<SignedTx> sign(const Transaction& tx) const;
     /// Signs and calls before_broadcast; the caller holds mutex_.
-    Result<SignedTx> sign_for_broadcast(const Transaction& tx) const;
+    Result<SignedTx> sign_for_broadcast(const Transaction& tx, const BroadcastHook& hook) const;
     Result<void> bump_and_resend(PendingTx& pending);
 
     RpcClient& rpc_;

@@ -193,7 +193,13 @@ Result<RunningWork> start_work(const Engine& engine, const WorkSpec& spec) {
         (void)engine.remove_container(id, true);
         return e.wrap("starting the work of agreement " + spec.agreement_id);
     };
-    if (auto started = engine.start_container(id); !started) return cleanup(started.error());
+    if (auto started = engine.start_container(id); !started) {
+        // The engine says it in words only; the caller decides on a type (another port, or a retry).
+        const auto& m = started.error().message();
+        if (m.find("address already in use") != std::string::npos || m.find("port is already allocated") != std::string::npos)
+            return cleanup(Error{Errc::address_in_use, m});
+        return cleanup(started.error());
+    }
     auto info = engine.inspect_container(id);
     if (!info) return cleanup(info.error());
     return from_info(*info);
