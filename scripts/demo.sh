@@ -8,7 +8,8 @@
 #   2. a web-server image built locally
 #   3. `zeppelin run` buys an agreement with two verifiers: the worker accepts, receives the image
 #      over the encrypted channel, runs it, and the client gets the endpoint; the demo fetches a page
-#   4. verifiers probe and report each period; `zeppelin inspect --summary` shows it, `zeppelin logs`
+#   4. verifiers probe each period at unpredictable instants (their reports go on chain together,
+#      every 10 minutes and when the agreement ends); `zeppelin inspect --summary` shows it, `zeppelin logs`
 #      shows the work's output
 #   5. `zeppelin stop` ends it early; the worker redeems, the verifiers are paid, the client claims
 #      its refund, and the payments add up to the escrow, wei for wei
@@ -50,7 +51,7 @@ echo "agreement $id is served at http://$endpoint/"
 curl -s "http://$endpoint/"
 zeppelin ps
 
-say "Verifiers probe at unpredictable times and report each period (waiting for two periods)"
+say "Verifiers probe at unpredictable times each period (waiting for two periods); they report together at the end"
 sleep 22
 zeppelin inspect "$id" --summary
 echo "--- the work's output, streamed from the worker over the encrypted channel:"

@@ -241,7 +241,7 @@ function stepOf(d) {
   if (chain === 'settled' || chain === 'refunded' || d.state === 'done' || d.state === 'cancelled') return 5;
   if (verified) return 4;
   if (chain === 'running' || d.state === 'running') return 3;
-  if (d.progress || local.transferred || d.state === 'transferring' || d.state.startsWith('waiting for the service')) return 2;
+  if (d.progress || local.transferred || d.state === 'transferring' || d.state === 'waiting_for_service') return 2;
   if (chain === 'accepted') return 1;
   return 0;
 }
@@ -249,7 +249,7 @@ function stepOf(d) {
 function renderAgreement(d) {
   const box = $('#agreement');
   box.hidden = false;
-  $('#agreement-title').textContent = `Agreement #${d.id}: ${d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}`;
+  $('#agreement-title').textContent = `Agreement #${d.id}: ${d.state_label ?? d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}`;
   const at = stepOf(d);
   $('#agreement-steps').replaceChildren(...STEPS.map((s, i) => el('li', {
     class: i < at ? 'done' : i === at ? 'current' : 'todo', 'aria-current': i === at ? 'step' : undefined,
@@ -299,7 +299,7 @@ function renderAgreementList() {
   $('#client-agreements').replaceChildren(...(mine.length ? mine.map((a) => el('li', {},
     el('button', { type: 'button', class: 'link', 'aria-pressed': String(a.id === state.selected),
       onclick: () => { state.selected = a.id; refreshSelected().catch((e) => showError(e.message)); } },
-    `#${a.id} ${a.image ?? ''} — ${a.state}`))) : [el('li', { class: 'muted' }, 'None yet.')]));
+    `#${a.id} ${a.image ?? ''} — ${a.state_label ?? a.state}`))) : [el('li', { class: 'muted' }, 'None yet.')]));
 }
 
 async function refreshSelected() {
@@ -309,6 +309,7 @@ async function refreshSelected() {
   const listed = state.agreements.find((a) => a.id === d.id);
   if (listed && listed.state !== d.state) {
     listed.state = d.state;
+    listed.state_label = d.state_label;
     renderAgreementList();
   }
 }
@@ -421,7 +422,7 @@ async function refreshWorker() {
     ...verifying.map((d) => ({ id: d.id, role: 'verifying', periods: probePeriods(d) }))].sort((a, b) => a.id - b.id);
   $('#timeline').replaceChildren(timeline(rows));
   $('#worker-agreements').replaceChildren(...work.map((d) => el('li', {},
-    `#${d.id}: ${d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}, earned `, amount(d.payments?.worker ?? '0'),
+    `#${d.id}: ${d.state_label ?? d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}, earned `, amount(d.payments?.worker ?? '0'),
     d.resources ? el('span', { class: 'resources' },
       ` — ${mib(d.resources.memory_usage)} of ${mib(d.resources.memory_limit)} memory, ${d.resources.pids} processes`) : undefined,
     d.state === 'running' ? el('button', { type: 'button', class: 'logs-button', onclick: () => showLogs(d.id) }, `Logs of #${d.id}`) : undefined)));

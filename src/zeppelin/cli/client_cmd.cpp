@@ -113,7 +113,7 @@ void run(const RunOptions& o) {
         const auto state = a.value("state", std::string{});
         const auto& local = a["local"];
         if (state != last_state) {
-            fmt::print(stderr, "agreement {}: {}\n", id, state);
+            fmt::print(stderr, "agreement {}: {}\n", id, a.value("state_label", state));
             last_state = state;
         }
         if (a.contains("progress") && state == "transferring") {
@@ -170,7 +170,7 @@ void ps(const NodeRef& r, bool all) {
         if (!all && a.value("state", std::string{}) == "done") continue;
         std::string service = "-";
         if (a.contains("service")) service = a["service"]["host"].get<std::string>() + ":" + std::to_string(a["service"]["port"].get<unsigned>());
-        fmt::print("{:<6} {:<9} {:<26} {:<22} {}\n", a["id"].get<std::uint64_t>(), cell(a, "role"), cell(a, "state"),
+        fmt::print("{:<6} {:<9} {:<26} {:<22} {}\n", a["id"].get<std::uint64_t>(), cell(a, "role"), cell(a, a.contains("state_label") ? "state_label" : "state"),
                    service, cell(a, "image"));
     }
 }
@@ -209,7 +209,7 @@ std::string eth_amount(const json& j, const char* key) {
 }
 
 void print_summary(const json& a) {
-    fmt::print("agreement {}: {} (this node is its {})\n", a["id"].get<std::uint64_t>(), a.value("state", std::string{}),
+    fmt::print("agreement {}: {} (this node is its {})\n", a["id"].get<std::uint64_t>(), a.value("state_label", a.value("state", std::string{})),
                a.value("role", std::string{}));
     if (a.contains("chain")) {
         const auto& c = a["chain"];

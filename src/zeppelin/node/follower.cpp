@@ -42,10 +42,13 @@ Result<bool> Follower::rewind_if_reorged() {
 
 Result<Batch> Follower::next() {
     Batch batch;
-    batch.reorged = ZP_TRY(rewind_if_reorged());
+    // One request while the chain has no new block (an idle node asks nothing else); a re-org that
+    // replaced blocks without a new one is noticed with the next block.
     const auto head = ZP_TRY(rpc_->block_number());
     if (head < config_.confirmations) return batch;
     const auto safe_head = head - config_.confirmations;
+    if (const auto seen = ZP_TRY(last_processed()); seen && *seen == safe_head) return batch;
+    batch.reorged = ZP_TRY(rewind_if_reorged());
     const auto last = ZP_TRY(last_processed());
     const auto from = last ? *last + 1 : config_.start_block;
     if (from > safe_head) return batch;

@@ -35,6 +35,8 @@
 
 namespace zeppelin::node {
 
+struct NodeContext;  // context.hpp
+
 struct NodeOptions {
     std::filesystem::path data_dir;  // state.sqlite, layer cache, images
     std::string rpc_url;
@@ -65,6 +67,10 @@ struct NodeOptions {
 
     // verifier side
     unsigned probes_per_period{2};
+    // A verifier reports the periods it observed in one transaction every this often (the contract
+    // takes a range of periods at once), and all the rest as soon as the agreement ends: fewer
+    // transactions, the same pay. At least one period per report.
+    std::chrono::seconds report_interval{600};
 
     std::uint64_t confirmations{0};
     /// How often the chain is asked for new blocks and a pending transaction for its receipt.
@@ -134,11 +140,9 @@ public:
     /// Prometheus text exposition of the node's counters.
     std::string metrics_text();
 
-    struct Impl;
-
 private:
-    explicit Node(std::unique_ptr<Impl> impl);
-    std::unique_ptr<Impl> impl_;
+    explicit Node(std::unique_ptr<NodeContext> ctx);
+    std::unique_ptr<NodeContext> ctx_;
 };
 
 }  // namespace zeppelin::node

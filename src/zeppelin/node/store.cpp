@@ -36,7 +36,11 @@ Result<LocalAgreement> read_agreement(Statement& st) {
     LocalAgreement a;
     a.id = static_cast<std::uint64_t>(st.column_int(0));
     a.role = ZP_TRY(parse_role(st.column_text(1)));
-    a.state = st.column_text(2);
+    const auto phase_text = st.column_text(2);
+    const auto phase = parse_phase(phase_text);
+    if (!phase)
+        return make_error(Errc::internal, "agreement " + std::to_string(a.id) + " has an unknown state '" + phase_text + "'");
+    a.phase = *phase;
     a.data = nlohmann::json::parse(st.column_text(3), nullptr, false);
     if (a.data.is_discarded()) return make_error(Errc::internal, "corrupt data of agreement " + std::to_string(a.id));
     a.updated_at = st.column_int(4);
@@ -98,7 +102,7 @@ Result<void> Store::put(const LocalAgreement& a) {
         "INSERT INTO agreements(id, role, state, data, updated_at) VALUES(?,?,?,?,?) "
         "ON CONFLICT(id) DO UPDATE SET role=excluded.role, state=excluded.state, data=excluded.data, "
         "updated_at=excluded.updated_at"));
-    return st.run({static_cast<std::int64_t>(a.id), std::string{to_string(a.role)}, a.state, a.data.dump(),
+    return st.run({static_cast<std::int64_t>(a.id), std::string{to_string(a.role)}, std::string{phase_value(a.phase)}, a.data.dump(),
                    now_seconds()});
 }
 

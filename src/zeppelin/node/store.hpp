@@ -23,6 +23,7 @@
 #include "zeppelin/core/bytes.hpp"
 #include "zeppelin/core/result.hpp"
 #include "zeppelin/node/db.hpp"
+#include "zeppelin/node/phase.hpp"
 
 namespace zeppelin::node {
 
@@ -33,10 +34,10 @@ Result<Role> parse_role(std::string_view s);
 struct LocalAgreement {
     std::uint64_t id{0};
     Role role{Role::client};
-    std::string state;      // role-specific phase ("assigned", "transferring", "running", "done", ...)
+    Phase phase{Phase::assigned};  // where the agreement stands for this node's role (phase.hpp)
     nlohmann::json data = nlohmann::json::object();
     std::int64_t updated_at{0};  // unix seconds
-    [[nodiscard]] bool finished() const noexcept { return state == "done"; }
+    [[nodiscard]] bool finished() const noexcept { return is_final(phase); }
 };
 
 struct KnownAgreement {

@@ -17,19 +17,19 @@ TEST(Store, AgreementsPersistAcrossReopen) {
         LocalAgreement a;
         a.id = 5;
         a.role = Role::worker;
-        a.state = "accepted";
+        a.phase = Phase::accepted;
         a.data["secret"] = "0xabc";
         s->put(a).value();
         a.id = 6;
         a.role = Role::verifier;
-        a.state = "done";
+        a.phase = Phase::done;
         s->put(a).value();
     }
     auto s = Store::open(path).value();
     const auto a = s->get(5).value();
     ASSERT_TRUE(a);
     EXPECT_EQ(a->role, Role::worker);
-    EXPECT_EQ(a->state, "accepted");
+    EXPECT_EQ(a->phase, Phase::accepted);
     EXPECT_EQ(a->data["secret"], "0xabc");
     EXPECT_FALSE(s->get(7).value());
     EXPECT_EQ(s->list(true).value().size(), 2U);

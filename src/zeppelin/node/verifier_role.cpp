@@ -1,0 +1,123 @@
+#include "zeppelin/node/context.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "zeppelin/core/hex.hpp"
+#include "zeppelin/node/report_plan.hpp"
+#include "zeppelin/probe/probe.hpp"
+#include "zeppelin/probe/schedule.hpp"
+
+namespace zeppelin::node {
+
+using namespace std::chrono_literals;
+
+Result<void> NodeContext::verifier_step(const LocalAgreement& a, const market::AgreementView& v) {
+    const auto id = a.id;
+    const auto mine = worker_id.load();
+    const auto it = std::find(v.verifier_ids.begin(), v.verifier_ids.end(), mine);
+    if (it == v.verifier_ids.end() || a.data.value("lost_role", false)) return set_state(id, Phase::done);
+    const auto index = static_cast<std::uint64_t>(it - v.verifier_ids.begin());
+    if (v.status == AgreementStatus::settled || v.status == AgreementStatus::refunded ||
+        v.status == AgreementStatus::none)
+        return set_state(id, Phase::done);
+    if (v.status != AgreementStatus::running) return set_state(id, Phase::waiting_for_start);
+    ZP_CHECK(set_state(id, Phase::verifying));
+
+    const std::int64_t period_ms = std::int64_t{v.period_seconds} * 1000;
+    const std::int64_t start_ms = static_cast<std::int64_t>(v.started_at) * 1000;
+    const auto now = now_ms();
+    if (now >= start_ms) {
+        const auto cur = static_cast<std::uint64_t>((now - start_ms) / period_ms);
+        if (cur < v.billable_periods) ZP_CHECK(probe_due(a, id, cur, start_ms, period_ms, v.period_seconds));
+    } else {
+        wake_at_ms(id, start_ms);
+    }
+    return report(id, index, v, start_ms, period_ms);
+}
+
+Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, std::uint64_t cur, std::int64_t start_ms,
+                       std::int64_t period_ms, std::uint32_t period_s) {
+    std::vector<std::chrono::milliseconds> due;
+    {
+        std::lock_guard lock{mu};
+        auto& plan = plans[id];
+        if (plan.period != cur) {
+            probe::ScheduleConfig sc;
+            sc.period = std::chrono::seconds{period_s};
+            sc.probes_per_period = opt.probes_per_period;
+            sc.margin = std::chrono::seconds{std::min<std::uint32_t>(30, period_s / 4)};
+            plan = ProbePlan{cur, probe::draw_period_schedule(sc), 0};
+        }
+        const auto period_start = start_ms + static_cast<std::int64_t>(cur) * period_ms;
+        while (plan.next < plan.offsets.size() && now_ms() >= period_start + plan.offsets[plan.next].count()) {
+            due.push_back(plan.offsets[plan.next]);
+            ++plan.next;
+        }
+        // The next probe instant, or the next period's start (which draws that period's plan).
+        wake_at_ms(id, plan.next < plan.offsets.size() ? period_start + plan.offsets[plan.next].count()
+                                                        : period_start + period_ms);
+    }
+    for (std::size_t i = 0; i < due.size(); ++i) {
+        ProbeRecord rec{cur, false, "", now_ms()};
+        if (!a.data.contains("service")) {
+            rec.detail = "the worker announced no service endpoint";
+        } else {
+            auto spec = probe::from_json(a.data.value("spec", std::string{}));
+            const probe::Spec s = spec ? *spec : tcp_spec();
+            const probe::Endpoint ep{a.data["service"]["host"].get<std::string>(),
+                                     a.data["service"]["port"].get<std::uint16_t>()};
+            auto out = probe::run(s, ep, 3s);
+            if (!out.ok) {  // one retry: a dropped packet is not an outage
+                std::this_thread::sleep_for(500ms);
+                out = probe::run(s, ep, 3s);
+            }
+            rec.ok = out.ok;
+            rec.detail = out.detail;
+        }
+        ZP_CHECK(store->add_probe(id, rec));
+        metrics.counter("zeppelin_probes_total", "Probes made as a verifier").inc({{"result", rec.ok ? "ok" : "failed"}});
+        spdlog::info("agreement {}: probe in period {}: {} ({})", id, cur, rec.ok ? "ok" : "FAILED", rec.detail);
+    }
+    return {};
+}
+
+Result<void> NodeContext::report(std::uint64_t id, std::uint64_t index, const market::AgreementView& v, std::int64_t start_ms,
+                    std::int64_t period_ms) {
+    const auto through = ZP_TRY(local(id)).data.value("reported_through", std::uint64_t{0});
+    const auto plan = plan_report(now_ms(), start_ms, period_ms, v.billable_periods, through,
+                                  periods_per_report(opt.report_interval.count() * 1000, period_ms));
+    if (plan.next_ms != 0) wake_at_ms(id, plan.next_ms);
+    if (!plan.send) return plan.last ? set_state(id, Phase::done) : Result<void>{};
+    const auto ended = plan.ended;
+    const auto probes = ZP_TRY(store->probes(id));
+    // Walk windows of 256 periods.
+    for (std::uint64_t first = (through / 256) * 256; first < ended; first += 256) {
+        const auto reported = ZP_TRY(dispatcher->get_reports(id, index, first));
+        u256 ok_bits = 0;
+        u256 rep_bits = 0;
+        for (std::uint64_t p = std::max(first, through); p < std::min(ended, first + 256); ++p) {
+            const u256 bit = u256{1} << static_cast<unsigned>(p - first);
+            if ((reported.reported_bits & bit) != 0) continue;
+            bool any = false;
+            bool all_ok = true;
+            for (const auto& pr : probes)
+                if (pr.period == p) {
+                    any = true;
+                    all_ok = all_ok && pr.ok;
+                }
+            rep_bits |= bit;
+            if (any && all_ok) ok_bits |= bit;
+        }
+        if (rep_bits == 0) continue;
+        const auto action = "report:" + std::to_string(first) + ":" + to_hex_quantity(rep_bits);
+        ZP_TRY(call(id, action, market::calls::provide_verification(id, first, ok_bits, rep_bits)));
+        spdlog::info("agreement {}: reported periods {} (ok {})", id, to_hex_quantity(rep_bits), to_hex_quantity(ok_bits));
+    }
+    ZP_CHECK(set_data(id, "reported_through", ended));
+    return plan.last ? set_state(id, Phase::done) : Result<void>{};
+}
+
+}  // namespace zeppelin::node
