@@ -116,7 +116,6 @@ abstract contract DispatcherStateV2 is IWorkerDispatcherV2 {
         uint32 memoryMB;
         uint16 minReputation;
         uint24 candidates; // worker ids 1..candidates take part in the pending draw
-        uint16 reports; // batch reports received
     }
 
     /// @notice Periods per report batch (one report per verifier per batch; bits 0..119 ok, 120..239 voted).
@@ -158,23 +157,21 @@ abstract contract DispatcherStateV2 is IWorkerDispatcherV2 {
         w.locked = uint96(uint256(w.locked) - amount);
     }
 
-    /// @dev Burns up to `amount` of the worker's stake that no agreement locks (the caller unlocked the agreement's
-    ///      share first); returns what was burned.
-    function _burnStake(uint256 workerId, uint256 agreementId, uint256 amount, uint8 reason)
+    /// @dev Takes up to `amount` of the worker's stake that no agreement locks (the caller released the agreement's
+    ///      lock first) and returns it; the caller burns the total with `_burn` once its state changes are done.
+    function _slashStake(uint256 workerId, uint256 agreementId, uint256 amount, uint8 reason)
         internal
-        returns (uint256 burned)
+        returns (uint256 taken)
     {
         Worker storage w = _workers[workerId];
         uint256 free = _free(w);
-        burned = amount < free ? amount : free;
-        if (burned == 0) return 0;
-        w.stake = uint96(uint256(w.stake) - burned);
-        _totalBurned += burned;
-        emit StakeBurned(workerId, agreementId, burned, reason);
-        _send(BURN, burned);
+        taken = amount < free ? amount : free;
+        if (taken == 0) return 0;
+        w.stake = uint96(uint256(w.stake) - taken);
+        emit StakeBurned(workerId, agreementId, taken, reason);
     }
 
-    /// @dev Burns money the contract holds for no one any more (e.g. a cancel fee out of a deposit).
+    /// @dev Sends `amount` the contract holds for no one any more (slashes, fees) to BURN.
     function _burn(uint256 amount) internal {
         if (amount == 0) return;
         _totalBurned += amount;
@@ -248,6 +245,20 @@ abstract contract DispatcherStateV2 is IWorkerDispatcherV2 {
     }
 
 
+    /// @dev Where an "every period ok" report of (batch, verifier index) is kept: a bit in a word shared by 32
+    ///      batches of all verifiers, stored at the top of the agreement's report keys (apart from batch·8 + v).
+    function _allOkFlag(uint256 batch, uint256 v) internal pure returns (uint256 key, uint256 flag) {
+        key = type(uint256).max - batch / 32;
+        flag = uint256(1) << ((batch % 32) * 8 + v);
+    }
+
+    /// @dev The periods of `batch` within `billable` periods, as a bitmap.
+    function _batchMask(uint256 billable, uint256 batch) internal pure returns (uint256) {
+        uint256 first = batch * BATCH_PERIODS;
+        uint256 size = billable - first < BATCH_PERIODS ? billable - first : BATCH_PERIODS;
+        return size >= 256 ? type(uint256).max : (uint256(1) << size) - 1;
+    }
+
     /// @dev The salted commit of a probe spec: keccak256(salt ‖ keccak256(spec)).
     function _specCommit(bytes calldata spec, bytes32 salt) internal pure returns (bytes32) {
         return keccak256(abi.encodePacked(salt, keccak256(spec)));
@@ -291,7 +302,7 @@ abstract contract DispatcherStateV2 is IWorkerDispatcherV2 {
                 || w.cpuMillicores < a.cpuMillicores || w.memoryMB < a.memoryMB
                 || uint256(w.maxDuration) < uint256(a.periods) * a.periodSeconds || w.owner == a.client
         ) return (false, 0);
-        if (_free(w) < _workerLockAt(a, price)) return (false, 0);
+        if (w.stake < _minStake || _free(w) < _workerLockAt(a, price)) return (false, 0);
         if (a.minReputation != 0 && _reputation(w) < a.minReputation) return (false, 0);
         return (true, price);
     }
@@ -336,7 +347,7 @@ abstract contract DispatcherStateV2 is IWorkerDispatcherV2 {
         }
         Worker storage w = _workers[id];
         return w.status == WorkerStatus.Active && w.changedAt < commitBlock && w.owner != a.client
-            && _free(w) >= bond;
+            && w.stake >= _minStake && _free(w) >= bond;
     }
 
 }

@@ -128,15 +128,23 @@ contract RegistryModuleV2 is DispatcherStateV2 {
         emit WorkerUnregistered(id, end);
     }
 
-    /// @notice Sends an unregistered worker its whole stake (after the cool-down, with nothing locked).
-    function withdrawStake() external nonReentrant {
+    /// @notice Withdraws stake: an active or paused worker any free stake above the minimum (its earnings — pay
+    ///         and verifier rewards are added to the stake); an unregistered worker, after the cool-down and with
+    ///         nothing locked, everything (pass its whole stake).
+    /// @param amount wei to withdraw
+    function withdrawStake(uint256 amount) external nonReentrant {
         (uint256 id, Worker storage w) = _callerWorker();
-        if (w.status != WorkerStatus.Unregistering) revert InvalidWorkerStatus(id, w.status);
-        if (block.timestamp < w.coolDownEnd) revert CoolDownNotOver(id, w.coolDownEnd);
-        if (w.locked != 0) revert StakeLocked(id, w.locked);
-        uint256 amount = w.stake;
-        w.stake = 0;
-        w.status = WorkerStatus.None;
+        uint256 stake = w.stake;
+        if (w.status == WorkerStatus.Unregistering) {
+            if (block.timestamp < w.coolDownEnd) revert CoolDownNotOver(id, w.coolDownEnd);
+            if (w.locked != 0) revert StakeLocked(id, w.locked);
+            if (amount != stake) revert StakeTooLow(amount, stake);
+            w.status = WorkerStatus.None;
+        } else {
+            if (amount > _free(w)) revert StakeLocked(id, w.locked);
+            if (stake - amount < _minStake) revert StakeTooLow(stake - amount, _minStake);
+        }
+        w.stake = uint96(stake - amount);
         w.changedAt = uint32(block.number);
         emit StakeWithdrawn(id, msg.sender, amount);
         _send(msg.sender, amount);
@@ -216,10 +224,6 @@ contract RegistryModuleV2 is DispatcherStateV2 {
         return _reputation(_workers[workerId]);
     }
 
-    // ---------------------------------------------------------------------------------------------
-    // Views
-    // ---------------------------------------------------------------------------------------------
-
     /// @notice The deposit `buyContract` requires: periods × (maxPrice·period + n · reward), with reward =
     ///         ⌊maxPrice·period·verifierFeeBps / 10⁴⌋ per verifier and period.
     function quote(uint64 maxPricePerSecond, uint32 duration, uint32 periodSeconds, uint8 verifiers)
@@ -266,13 +270,19 @@ contract RegistryModuleV2 is DispatcherStateV2 {
         if (a.status == AgreementStatus.Running) v.verifierBond = _verifierBond(a);
     }
 
-    /// @notice A verifier's stored report of a batch: (submitted, okBits, votedBits).
+    /// @notice A verifier's report of a batch: (submitted, okBits, votedBits).
     function getReport(uint256 agreementId, uint256 batch, uint256 verifierIndex)
         external
         view
         returns (bool submitted, uint256 okBits, uint256 votedBits)
     {
-        uint256 r = _reports[agreementId][batch * 8 + verifierIndex];
+        mapping(uint256 => uint256) storage reports = _reports[agreementId];
+        uint256 r = reports[batch * 8 + verifierIndex];
+        (uint256 flagKey, uint256 flag) = _allOkFlag(batch, verifierIndex);
+        if (r == 0 && reports[flagKey] & flag != 0) {
+            uint256 mask = _batchMask(_agreements[agreementId].billablePeriods, batch);
+            return (true, mask, mask);
+        }
         submitted = r != 0;
         okBits = r & PeriodBits.low(BATCH_PERIODS);
         votedBits = (r >> BATCH_PERIODS) & PeriodBits.low(BATCH_PERIODS);

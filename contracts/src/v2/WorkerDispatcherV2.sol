@@ -138,8 +138,9 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         if (w.owner != msg.sender) revert NotWorker(agreementId, msg.sender);
         if (s == AgreementStatus.Accepted) _unlock(w, _workerLock(a));
         ++w.declined;
-        _burnStake(workerId, agreementId, _declineFee, 1);
+        uint256 fee = _slashStake(workerId, agreementId, _declineFee, 1);
         _redraw(agreementId, a, workerId);
+        _burn(fee);
     }
 
     /// @notice Anyone: the drawn worker did not accept before its deadline. `declineFee` of its stake is
@@ -151,8 +152,9 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         if (block.timestamp <= a.deadline) revert DeadlineNotPassed(agreementId, a.deadline);
         uint256 workerId = a.workerId;
         ++_workers[workerId].failedAgreements;
-        _burnStake(workerId, agreementId, _declineFee, 1);
+        uint256 fee = _slashStake(workerId, agreementId, _declineFee, 1);
         _redraw(agreementId, a, workerId);
+        _burn(fee);
     }
 
     /// @notice The worker rejects the client's probe spec (it failed against the worker's own running service)
@@ -188,8 +190,7 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         if (block.timestamp > a.deadline) revert DeadlinePassed(agreementId, a.deadline);
         a.status = AgreementStatus.Starting;
         uint256 drawBlock = block.number + _drawDelay;
-        a.drawBlock = uint32(drawBlock);
-        a.candidates = uint24(_workerCount);
+        a.drawBlock = uint32(drawBlock); // candidates: the workers registered at the purchase (or reschedule)
         emit AgreementStarted(agreementId, a.workerId, drawBlock);
         if (envelopes.length != 0) _postMessage(agreementId, 1, envelopes);
     }
@@ -262,8 +263,9 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         Worker storage w = _workers[workerId];
         _unlock(w, _workerLock(a));
         ++w.failedAgreements;
-        _burnStake(workerId, agreementId, _declineFee, 2);
+        uint256 fee = _slashStake(workerId, agreementId, _declineFee, 2);
         _end(agreementId, a, EndReason.StartMissed, 0);
+        _burn(fee);
     }
 
     /// @notice The client stops a running agreement: periods begun so far stay billable
@@ -316,10 +318,16 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         uint256 v = _verifierIndex(a.verifierIds, a.verifierCount, verifierId);
         if (v == type(uint256).max) revert NotVerifier(agreementId, msg.sender);
         _checkReportTime(a, batch, okBits, votedBits);
-        uint256 key = batch * 8 + v;
-        if (_reports[agreementId][key] != 0) revert AlreadyReported(agreementId, batch, verifierId);
-        _reports[agreementId][key] = _SUBMITTED | (votedBits << BATCH_PERIODS) | okBits;
-        ++a.reports;
+        mapping(uint256 => uint256) storage reports = _reports[agreementId];
+        (uint256 flagKey, uint256 flag) = _allOkFlag(batch, v);
+        if (reports[batch * 8 + v] != 0 || reports[flagKey] & flag != 0) {
+            revert AlreadyReported(agreementId, batch, verifierId);
+        }
+        if (okBits == votedBits && votedBits == _batchMask(a.billablePeriods, batch)) {
+            reports[flagKey] |= flag; // the common report, "every period ok": one bit in a word the verifiers share
+        } else {
+            reports[batch * 8 + v] = _SUBMITTED | (votedBits << BATCH_PERIODS) | okBits;
+        }
         emit BatchReported(agreementId, verifierId, batch, okBits, votedBits);
     }
 
@@ -343,6 +351,7 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         uint256 billable;
         uint256 paid;
         uint256 failed;
+        uint256 silentPeriods; // summed over the verifiers: 0 when every verifier reported every batch
         uint256[] agree;
         uint256[] dissent;
         uint256[] silent;
@@ -359,8 +368,7 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         Agreement storage a = _agreement(agreementId);
         _requireStatus(agreementId, a, AgreementStatus.Running);
         Outcome memory o = _outcome(agreementId, a);
-        uint256 batches = (o.billable + BATCH_PERIODS - 1) / BATCH_PERIODS;
-        if (a.reports < o.n * batches) {
+        if (o.silentPeriods != 0) {
             uint256 readyAt = uint256(a.deadline) + o.billable * a.periodSeconds + _reportWindow;
             if (block.timestamp < readyAt) revert SettlementTooEarly(agreementId, readyAt);
         }
@@ -369,39 +377,49 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         (uint256 earned, uint256 penalties) = _settleVerifiers(agreementId, a, o);
         burned += penalties;
         uint256 refund = _depositOf(a) - workerPay - earned;
-        _credits[a.client] += refund;
+        if (refund != 0) _credits[a.client] += refund;
         emit AgreementSettled(agreementId, a.workerId, o.paid, o.failed, workerPay, refund, burned);
+        _burn(burned);
     }
 
-    /// @dev Credits the worker its ok periods, burns its slash for failed ones, releases its lock, updates its record.
+    /// @dev The worker's pay for its ok periods is added to its stake (withdrawable above the minimum), its slash
+    ///      for failed periods taken from the released lock, its record updated: one write of its stake slot.
     function _settleWorker(uint256 agreementId, Agreement storage a, Outcome memory o)
         private
-        returns (uint256 pay, uint256 burned)
+        returns (uint256 pay, uint256 slash)
     {
         uint256 periodPrice = uint256(a.pricePerSecond) * a.periodSeconds;
         uint256 workerId = a.workerId;
         Worker storage w = _workers[workerId];
-        _unlock(w, _workerLock(a));
+        pay = o.paid * periodPrice;
+        slash = o.failed * periodPrice * _slashBps / _BPS; // at most the lock (every period failed)
+        w.locked = uint96(uint256(w.locked) - _workerLock(a));
+        w.stake = uint96(uint256(w.stake) + pay - slash);
         w.verifiedPeriods += uint32(o.paid);
         w.failedPeriods += uint32(o.failed);
-        if (o.failed != 0) ++w.failedAgreements;
-        else if (o.paid != 0) ++w.completedAgreements;
-        pay = o.paid * periodPrice;
-        if (pay != 0) _credits[w.owner] += pay;
-        burned = _burnStake(workerId, agreementId, o.failed * periodPrice * _slashBps / _BPS, 3);
+        if (o.failed != 0) {
+            ++w.failedAgreements;
+            emit StakeBurned(workerId, agreementId, slash, 3);
+        } else if (o.paid != 0) {
+            ++w.completedAgreements;
+        }
     }
 
-    /// @dev Credits each verifier its agreeing votes, burns its penalty from its bond, releases the bond.
+    /// @dev Each verifier's reward for its agreeing votes is added to its stake, its penalty for dissent and
+    ///      silence taken from its released bond.
     function _settleVerifiers(uint256 agreementId, Agreement storage a, Outcome memory o)
         private
         returns (uint256 earnedTotal, uint256 burned)
     {
         uint256 reward = _reward(a.pricePerSecond, a.periodSeconds);
         uint256 bond = _verifierBond(a);
+        uint256 penaltyPer = reward * _penaltyBps / _BPS;
         uint256 ids = a.verifierIds;
         for (uint256 v; v < o.n; ++v) {
-            (uint256 earned, uint256 penalty) =
-                _settleVerifier(agreementId, (ids >> (24 * v)) & 0xFFFFFF, o, v, reward, bond);
+            uint256 earned = o.agree[v] * reward;
+            uint256 penalty = (o.dissent[v] + o.silent[v]) * penaltyPer;
+            if (penalty > bond) penalty = bond;
+            _settleVerifier(agreementId, (ids >> (24 * v)) & 0xFFFFFF, bond, earned, penalty, o.silent[v]);
             earnedTotal += earned;
             burned += penalty;
         }
@@ -410,19 +428,16 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
     function _settleVerifier(
         uint256 agreementId,
         uint256 verifierId,
-        Outcome memory o,
-        uint256 v,
-        uint256 reward,
-        uint256 bond
-    ) private returns (uint256 earned, uint256 burned) {
+        uint256 bond,
+        uint256 earned,
+        uint256 penalty,
+        uint256 silent
+    ) private {
         Worker storage w = _workers[verifierId];
-        _unlock(w, bond);
-        earned = o.agree[v] * reward;
-        if (earned != 0) _credits[w.owner] += earned;
-        uint256 penalty = (o.dissent[v] + o.silent[v]) * (reward * _penaltyBps / _BPS);
-        if (penalty > bond) penalty = bond;
-        burned = _burnStake(verifierId, agreementId, penalty, 4);
-        emit VerifierSettled(agreementId, verifierId, earned, burned, o.silent[v]);
+        w.locked = uint96(uint256(w.locked) - bond);
+        w.stake = uint96(uint256(w.stake) + earned - penalty);
+        if (penalty != 0) emit StakeBurned(verifierId, agreementId, penalty, 4);
+        emit VerifierSettled(agreementId, verifierId, earned, penalty, silent);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -513,8 +528,13 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         for (uint256 v; v < o.n; ++v) {
             uint256 r = reports[b * 8 + v];
             if (r == 0) {
-                o.silent[v] += size;
-                continue;
+                (uint256 flagKey, uint256 flag) = _allOkFlag(b, v);
+                if (reports[flagKey] & flag == 0) {
+                    o.silent[v] += size;
+                    o.silentPeriods += size;
+                    continue;
+                }
+                r = (mask << BATCH_PERIODS) | mask;
             }
             ok[v] = r & mask;
             fail[v] = (r >> BATCH_PERIODS) & mask & ~ok[v];

@@ -26,19 +26,23 @@ contract WorkerDispatcherV2Test is V2Base {
         }
         d.settle(id);
         uint256 periodPrice = uint256(PRICE) * PERIOD;
+        uint256 reward = periodPrice * FEE_BPS / 10_000;
         address w = _owner(a.workerId);
-        assertEq(r.creditOf(w), 60 * periodPrice, "worker paid every period");
+        assertEq(r.getWorker(a.workerId).stake, MIN_STAKE + 60 * periodPrice, "pay added to the worker's stake");
         for (uint256 i; i < 3; ++i) {
-            assertEq(r.creditOf(_verifier(id, i)), 60 * periodPrice * FEE_BPS / 10_000, "verifier reward");
+            assertEq(r.getWorker(a.verifierIds[i]).stake, MIN_STAKE + 60 * reward, "reward added to the stake");
+            assertEq(r.getWorker(a.verifierIds[i]).locked, 0, "bond released");
         }
         assertEq(r.creditOf(client), 0, "nothing left for the client at the max price");
         assertEq(r.getWorker(a.workerId).locked, 0, "lock released");
         uint256 before = w.balance;
         vm.prank(w);
-        d.withdraw();
-        assertEq(w.balance - before, 60 * periodPrice, "withdrawn");
-        assertEq(address(d).balance, 10 * uint256(MIN_STAKE) + 3 * 60 * periodPrice * FEE_BPS / 10_000,
-            "stakes and the verifiers' unwithdrawn rewards remain");
+        vm.expectRevert(abi.encodeWithSelector(I.StakeTooLow.selector, MIN_STAKE - 1, MIN_STAKE));
+        r.withdrawStake(60 * periodPrice + 1);
+        vm.prank(w);
+        r.withdrawStake(60 * periodPrice);
+        assertEq(w.balance - before, 60 * periodPrice, "earnings withdrawn, the minimum stays");
+        assertEq(address(d).balance, 10 * uint256(MIN_STAKE) + 3 * 60 * reward, "stakes and the rewards remain");
     }
 
     function test_buy_rejectsBadRequirementsAndPayment() public {
@@ -178,14 +182,12 @@ contract WorkerDispatcherV2Test is V2Base {
         d.settle(id);
         uint256 periodPrice = uint256(PRICE) * PERIOD;
         uint256 reward = periodPrice * FEE_BPS / 10_000;
-        assertEq(r.creditOf(_owner(a.workerId)), 40 * periodPrice, "40 ok periods paid");
-        assertEq(r.getWorker(a.workerId).stake, MIN_STAKE - 10 * periodPrice, "10 failed periods burned");
-        assertEq(r.creditOf(_verifier(id, 0)), 50 * reward, "v0: 40 ok + 10 failed agreeing");
-        assertEq(r.creditOf(_verifier(id, 1)), 50 * reward, "v1: its period-10..19 ok votes are undecided");
-        assertEq(r.creditOf(_verifier(id, 2)), 0, "silent verifier earns nothing");
+        assertEq(r.getWorker(a.workerId).stake, MIN_STAKE + 40 * periodPrice - 10 * periodPrice,
+            "40 ok periods paid into the stake, 10 failed periods burned");
+        assertEq(r.getWorker(a.verifierIds[0]).stake, MIN_STAKE + 50 * reward, "v0: 40 ok + 10 failed agreeing");
+        assertEq(r.getWorker(a.verifierIds[1]).stake, MIN_STAKE + 50 * reward,
+            "v1: its ok votes on undecided periods earn nothing and cost nothing");
         assertEq(r.getWorker(a.verifierIds[2]).stake, MIN_STAKE - 60 * 2 * reward, "silent: 2 rewards per period burned");
-        assertEq(r.getWorker(a.verifierIds[0]).stake, MIN_STAKE, "abstention costs nothing");
-        assertEq(r.getWorker(a.verifierIds[1]).stake, MIN_STAKE, "undecided votes cost nothing");
         uint256 deposit = 60 * (periodPrice + 3 * reward);
         assertEq(r.creditOf(client), deposit - 40 * periodPrice - 100 * reward, "client gets the rest");
     }

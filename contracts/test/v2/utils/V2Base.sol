@@ -74,7 +74,7 @@ abstract contract V2Base is Test {
     }
 
     function _register(address who, uint64 price) internal returns (uint256 id) {
-        vm.deal(who, who.balance + MIN_STAKE);
+        vm.deal(who, who.balance + MIN_STAKE + 1 ether); // the extra ether pays for gas in real life
         vm.prank(who);
         id = r.registerWorker{value: MIN_STAKE}(price, 30 days, 4000, 8192, PUBKEY);
     }
