@@ -118,7 +118,7 @@ abstract contract V2Base is Test {
 
     function _buyAs(address who, IWorkerDispatcherV2.Requirements memory q) internal returns (uint256 id) {
         uint256 value = _quote(q);
-        vm.deal(who, who.balance + value);
+        if (who.balance < value) vm.deal(who, value);
         vm.prank(who);
         id = d.buyContract{value: value}(q);
     }
