@@ -408,7 +408,7 @@ contract HandlerV2 is Test {
 /// @notice Invariants of protocol v2's money: the contract holds exactly what it owes, the reference model of
 ///         every wei in and out agrees, locks never exceed stakes and match the open agreements, settlements split
 ///         exactly their deposit, and no agreement settles twice.
-contract InvariantV2Test is Test {
+contract V2InvariantTest is Test {
     event log_named_uint(string key, uint256 val);
 
     WorkerDispatcherV2 internal d;
