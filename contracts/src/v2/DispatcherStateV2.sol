@@ -118,8 +118,12 @@ abstract contract DispatcherStateV2 is IWorkerDispatcherV2 {
         uint24 candidates; // worker ids 1..candidates take part in the pending draw
     }
 
-    /// @notice Periods per report batch (one report per verifier per batch; bits 0..119 ok, 120..239 voted).
-    uint256 public constant BATCH_PERIODS = 120;
+    /// @notice Periods per stored report word (bits 0..119 ok, 120..239 voted, bit 255 submitted).
+    uint256 public constant WORD_PERIODS = 120;
+    /// @notice Report words per batch: a verifier reports up to BATCH_PERIODS periods in one transaction.
+    uint256 public constant BATCH_WORDS = 12;
+    /// @notice Periods per report batch (24 hours of 60 s periods).
+    uint256 public constant BATCH_PERIODS = WORD_PERIODS * BATCH_WORDS;
     uint256 public constant MIN_VERIFIERS = 3;
     uint256 public constant MAX_VERIFIERS = 5;
     uint256 public constant MAX_PERIODS = 10_080; // a week of 60 s periods
@@ -246,17 +250,17 @@ abstract contract DispatcherStateV2 is IWorkerDispatcherV2 {
 
 
     /// @dev Where an "every period ok" report of (batch, verifier index) is kept: a bit in a word shared by 32
-    ///      batches of all verifiers, stored at the top of the agreement's report keys (apart from batch·8 + v).
+    ///      batches of all verifiers, stored at the top of the agreement's report keys (apart from word·8 + v).
     function _allOkFlag(uint256 batch, uint256 v) internal pure returns (uint256 key, uint256 flag) {
         key = type(uint256).max - batch / 32;
         flag = uint256(1) << ((batch % 32) * 8 + v);
     }
 
-    /// @dev The periods of `batch` within `billable` periods, as a bitmap.
-    function _batchMask(uint256 billable, uint256 batch) internal pure returns (uint256) {
-        uint256 first = batch * BATCH_PERIODS;
-        uint256 size = billable - first < BATCH_PERIODS ? billable - first : BATCH_PERIODS;
-        return size >= 256 ? type(uint256).max : (uint256(1) << size) - 1;
+    /// @dev The periods of report word `word` within `billable` periods, as a bitmap.
+    function _wordMask(uint256 billable, uint256 word) internal pure returns (uint256) {
+        uint256 first = word * WORD_PERIODS;
+        uint256 size = billable - first < WORD_PERIODS ? billable - first : WORD_PERIODS;
+        return (uint256(1) << size) - 1;
     }
 
     /// @dev The salted commit of a probe spec: keccak256(salt ‖ keccak256(spec)).

@@ -147,7 +147,8 @@ interface IWorkerDispatcherV2 {
     error DeadlineNotPassed(uint256 agreementId, uint256 deadline);
     error DeadlinePassed(uint256 agreementId, uint256 deadline);
     error SpecMismatch(uint256 agreementId, bytes32 revealed, bytes32 committed);
-    error InvalidReport(uint256 batch, uint256 okBits, uint256 votedBits);
+    error InvalidReport(uint256 word, uint256 okBits, uint256 votedBits);
+    error WrongWordCount(uint256 batch, uint256 given, uint256 expected);
     error BatchOutOfRange(uint256 batch, uint256 batches);
     error ReportTooEarly(uint256 batch, uint256 opensAt);
     error ReportTooLate(uint256 batch, uint256 closedAt);
@@ -207,11 +208,14 @@ interface IWorkerDispatcherV2 {
     ///         bit 2+i verifier i); `envelopes` holds one ECIES envelope per recipient, in bit order, each
     ///         prefixed by its 2-byte big-endian length.
     event MessagePosted(uint256 indexed agreementId, address indexed sender, uint256 recipients, bytes envelopes);
-    /// @notice One verifier's votes on one batch: bit i = period batch·BATCH_PERIODS + i. voted ∖ ok = failed,
-    ///         a clear voted bit = an explicit abstention (no vote).
+    /// @notice One verifier's votes on one batch, in words of WORD_PERIODS periods: bit i of word j = period
+    ///         batch·BATCH_PERIODS + j·WORD_PERIODS + i. voted ∖ ok = failed; a clear voted bit = an explicit
+    ///         abstention (no vote).
     event BatchReported(
-        uint256 indexed agreementId, uint256 indexed verifierId, uint256 batch, uint256 okBits, uint256 votedBits
+        uint256 indexed agreementId, uint256 indexed verifierId, uint256 batch, uint256[] okWords, uint256[] votedWords
     );
+    /// @notice One verifier's vote "every period of the batch ok" (the common report, one bit of storage).
+    event BatchConfirmed(uint256 indexed agreementId, uint256 indexed verifierId, uint256 batch);
     event AgreementSettled(
         uint256 indexed agreementId,
         uint256 indexed workerId,

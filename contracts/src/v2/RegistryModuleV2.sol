@@ -270,22 +270,23 @@ contract RegistryModuleV2 is DispatcherStateV2 {
         if (a.status == AgreementStatus.Running) v.verifierBond = _verifierBond(a);
     }
 
-    /// @notice A verifier's report of a batch: (submitted, okBits, votedBits).
-    function getReport(uint256 agreementId, uint256 batch, uint256 verifierIndex)
+    /// @notice A verifier's votes on one report word (periods word·WORD_PERIODS …): (submitted, okBits, votedBits);
+    ///         a confirmed batch reads as every period ok.
+    function getReport(uint256 agreementId, uint256 word, uint256 verifierIndex)
         external
         view
         returns (bool submitted, uint256 okBits, uint256 votedBits)
     {
         mapping(uint256 => uint256) storage reports = _reports[agreementId];
-        uint256 r = reports[batch * 8 + verifierIndex];
-        (uint256 flagKey, uint256 flag) = _allOkFlag(batch, verifierIndex);
+        uint256 r = reports[word * 8 + verifierIndex];
+        (uint256 flagKey, uint256 flag) = _allOkFlag(word / BATCH_WORDS, verifierIndex);
         if (r == 0 && reports[flagKey] & flag != 0) {
-            uint256 mask = _batchMask(_agreements[agreementId].billablePeriods, batch);
+            uint256 mask = _wordMask(_agreements[agreementId].billablePeriods, word);
             return (true, mask, mask);
         }
         submitted = r != 0;
-        okBits = r & PeriodBits.low(BATCH_PERIODS);
-        votedBits = (r >> BATCH_PERIODS) & PeriodBits.low(BATCH_PERIODS);
+        okBits = r & PeriodBits.low(WORD_PERIODS);
+        votedBits = (r >> WORD_PERIODS) & PeriodBits.low(WORD_PERIODS);
     }
 
     /// @notice The worker the pending draw picks if executed now (0: not ready, expired, or nobody eligible).

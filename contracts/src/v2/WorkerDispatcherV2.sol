@@ -303,47 +303,76 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
     // Verification ledger
     // ---------------------------------------------------------------------------------------------
 
-    /// @notice A verifier's votes on one batch of periods (bit i = period batch·BATCH_PERIODS + i): `votedBits`
-    ///         are the periods it voted on (the others are explicit abstentions), `okBits` ⊆ votedBits those that
-    ///         passed. Accepted once per verifier and batch, after the batch's last billable period ended and
-    ///         before `reportWindow` after that.
+    /// @notice A verifier's vote "every period of `batch` passed": the common report, kept as one bit. Accepted
+    ///         once per verifier and batch, after the batch's last billable period ended and before `reportWindow`
+    ///         after that.
     /// @param agreementId the agreement
-    /// @param batch the batch index
-    /// @param okBits periods that passed
-    /// @param votedBits periods voted on
-    function submitReport(uint256 agreementId, uint256 batch, uint256 okBits, uint256 votedBits) external {
-        Agreement storage a = _agreement(agreementId);
-        _requireStatus(agreementId, a, AgreementStatus.Running);
-        uint256 verifierId = _workerIdOf[msg.sender];
-        uint256 v = _verifierIndex(a.verifierIds, a.verifierCount, verifierId);
-        if (v == type(uint256).max) revert NotVerifier(agreementId, msg.sender);
-        _checkReportTime(a, batch, okBits, votedBits);
-        mapping(uint256 => uint256) storage reports = _reports[agreementId];
+    /// @param batch the batch index (periods batch·BATCH_PERIODS …)
+    function confirmBatch(uint256 agreementId, uint256 batch) external {
+        (mapping(uint256 => uint256) storage reports, uint256 v, uint256 verifierId,) = _openReport(agreementId, batch);
         (uint256 flagKey, uint256 flag) = _allOkFlag(batch, v);
-        if (reports[batch * 8 + v] != 0 || reports[flagKey] & flag != 0) {
-            revert AlreadyReported(agreementId, batch, verifierId);
-        }
-        if (okBits == votedBits && votedBits == _batchMask(a.billablePeriods, batch)) {
-            reports[flagKey] |= flag; // the common report, "every period ok": one bit in a word the verifiers share
-        } else {
-            reports[batch * 8 + v] = _SUBMITTED | (votedBits << BATCH_PERIODS) | okBits;
-        }
-        emit BatchReported(agreementId, verifierId, batch, okBits, votedBits);
+        reports[flagKey] |= flag;
+        emit BatchConfirmed(agreementId, verifierId, batch);
     }
 
-    /// @dev A report of `batch` counts only after the batch's last billable period ended and before its window
-    ///      closed; it votes only on the batch's billable periods.
-    function _checkReportTime(Agreement storage a, uint256 batch, uint256 okBits, uint256 votedBits) private view {
-        uint256 billable = a.billablePeriods;
+    /// @notice A verifier's votes on one batch, in words of WORD_PERIODS periods (bit i of word j = period
+    ///         batch·BATCH_PERIODS + j·WORD_PERIODS + i): `votedWords` are the periods it voted on (the others are
+    ///         explicit abstentions), `okWords` ⊆ votedWords those that passed. One word per WORD_PERIODS billable
+    ///         periods of the batch. Same window as `confirmBatch`; one report per verifier and batch.
+    /// @param agreementId the agreement
+    /// @param batch the batch index
+    /// @param okWords periods that passed
+    /// @param votedWords periods voted on
+    function submitReport(uint256 agreementId, uint256 batch, uint256[] calldata okWords, uint256[] calldata votedWords)
+        external
+    {
+        (mapping(uint256 => uint256) storage reports, uint256 v, uint256 verifierId, uint256 billable) =
+            _openReport(agreementId, batch);
+        uint256 first = batch * BATCH_WORDS;
+        uint256 words = (billable + WORD_PERIODS - 1) / WORD_PERIODS - first;
+        if (words > BATCH_WORDS) words = BATCH_WORDS;
+        if (okWords.length != words || votedWords.length != words) {
+            revert WrongWordCount(batch, okWords.length, words);
+        }
+        for (uint256 j; j < words; ++j) {
+            uint256 ok = okWords[j];
+            uint256 voted = votedWords[j];
+            if (ok & ~voted != 0 || voted & ~_wordMask(billable, first + j) != 0) {
+                revert InvalidReport(first + j, ok, voted);
+            }
+            reports[(first + j) * 8 + v] = _SUBMITTED | (voted << WORD_PERIODS) | ok;
+        }
+        emit BatchReported(agreementId, verifierId, batch, okWords, votedWords);
+    }
+
+    /// @dev The caller's report of `batch`: it must be a verifier of the running agreement, the batch's last
+    ///      billable period must have ended and its window not closed, and it must not have reported it yet.
+    function _openReport(uint256 agreementId, uint256 batch)
+        private
+        view
+        returns (mapping(uint256 => uint256) storage reports, uint256 v, uint256 verifierId, uint256 billable)
+    {
+        Agreement storage a = _agreement(agreementId);
+        _requireStatus(agreementId, a, AgreementStatus.Running);
+        verifierId = _workerIdOf[msg.sender];
+        v = _verifierIndex(a.verifierIds, a.verifierCount, verifierId);
+        if (v == type(uint256).max) revert NotVerifier(agreementId, msg.sender);
+        billable = a.billablePeriods;
+        _checkReportTime(a, batch, billable);
+        reports = _reports[agreementId];
+        (uint256 flagKey, uint256 flag) = _allOkFlag(batch, v);
+        if (reports[batch * BATCH_WORDS * 8 + v] != 0 || reports[flagKey] & flag != 0) {
+            revert AlreadyReported(agreementId, batch, verifierId);
+        }
+    }
+
+    function _checkReportTime(Agreement storage a, uint256 batch, uint256 billable) private view {
         uint256 batches = (billable + BATCH_PERIODS - 1) / BATCH_PERIODS;
         if (batch >= batches) revert BatchOutOfRange(batch, batches);
-        uint256 first = batch * BATCH_PERIODS;
-        uint256 end = first + BATCH_PERIODS < billable ? first + BATCH_PERIODS : billable;
+        uint256 end = (batch + 1) * BATCH_PERIODS < billable ? (batch + 1) * BATCH_PERIODS : billable;
         uint256 opensAt = uint256(a.deadline) + end * a.periodSeconds;
         if (block.timestamp < opensAt) revert ReportTooEarly(batch, opensAt);
         if (block.timestamp >= opensAt + _reportWindow) revert ReportTooLate(batch, opensAt + _reportWindow);
-        uint256 mask = PeriodBits.low(end - first);
-        if (okBits & ~votedBits != 0 || votedBits & ~mask != 0) revert InvalidReport(batch, okBits, votedBits);
     }
 
     struct Outcome {
@@ -509,35 +538,47 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         o.agree = new uint256[](o.n);
         o.dissent = new uint256[](o.n);
         o.silent = new uint256[](o.n);
-        uint256 batches = (o.billable + BATCH_PERIODS - 1) / BATCH_PERIODS;
-        for (uint256 b; b < batches; ++b) {
-            _tallyBatch(_reports[agreementId], o, b);
+        mapping(uint256 => uint256) storage reports = _reports[agreementId];
+        uint256 words = (o.billable + WORD_PERIODS - 1) / WORD_PERIODS;
+        for (uint256 b; b * BATCH_WORDS < words; ++b) {
+            uint256 end = (b + 1) * BATCH_WORDS < words ? (b + 1) * BATCH_WORDS : words;
+            (uint256 flagKey, uint256 flag) = _allOkFlag(b, 0);
+            uint256 all = flag * ((uint256(1) << o.n) - 1); // the n verifiers' flag bits of batch b
+            if (reports[flagKey] & all == all) {
+                // every verifier confirmed the batch: every period ok, every vote agrees
+                uint256 periods = (end * WORD_PERIODS < o.billable ? end * WORD_PERIODS : o.billable)
+                    - b * BATCH_PERIODS;
+                o.paid += periods;
+                for (uint256 v; v < o.n; ++v) {
+                    o.agree[v] += periods;
+                }
+                continue;
+            }
+            for (uint256 w = b * BATCH_WORDS; w < end; ++w) {
+                _tallyWord(reports, o, w);
+            }
         }
     }
 
-    /// @dev Settles one batch: strict majority of the n assigned verifiers per period, then each verifier's
-    ///      agreeing / dissenting / silent periods.
-    function _tallyBatch(mapping(uint256 => uint256) storage reports, Outcome memory o, uint256 b) private view {
-        uint256 first = b * BATCH_PERIODS;
-        uint256 size = o.billable - first < BATCH_PERIODS ? o.billable - first : BATCH_PERIODS;
-        uint256 mask = PeriodBits.low(size);
+    /// @dev Settles one report word: strict majority of the n assigned verifiers per period, then each verifier's
+    ///      agreeing / dissenting / silent periods. A confirmed batch counts as "ok" on each of its periods.
+    function _tallyWord(mapping(uint256 => uint256) storage reports, Outcome memory o, uint256 w) private view {
+        uint256 mask = _wordMask(o.billable, w);
+        uint256 size = PeriodBits.popcount(mask);
         uint256[] memory ok = new uint256[](o.n);
         uint256[] memory fail = new uint256[](o.n);
         uint256[3] memory okCount;
         uint256[3] memory failCount;
         for (uint256 v; v < o.n; ++v) {
-            uint256 r = reports[b * 8 + v];
+            (uint256 flagKey, uint256 flag) = _allOkFlag(w / BATCH_WORDS, v);
+            uint256 r = reports[flagKey] & flag != 0 ? (mask << WORD_PERIODS) | mask : reports[w * 8 + v];
             if (r == 0) {
-                (uint256 flagKey, uint256 flag) = _allOkFlag(b, v);
-                if (reports[flagKey] & flag == 0) {
-                    o.silent[v] += size;
-                    o.silentPeriods += size;
-                    continue;
-                }
-                r = (mask << BATCH_PERIODS) | mask;
+                o.silent[v] += size;
+                o.silentPeriods += size;
+                continue;
             }
             ok[v] = r & mask;
-            fail[v] = (r >> BATCH_PERIODS) & mask & ~ok[v];
+            fail[v] = (r >> WORD_PERIODS) & mask & ~ok[v];
             okCount.add(ok[v]);
             failCount.add(fail[v]);
         }

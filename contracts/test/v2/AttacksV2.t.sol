@@ -216,14 +216,14 @@ contract AttacksV2Test is V2Base {
         vm.warp(end - 1);
         vm.prank(lazy);
         vm.expectRevert(abi.encodeWithSelector(I.ReportTooEarly.selector, 0, end));
-        d.submitReport(id, 0, _all(60), _all(60));
+        d.confirmBatch(id, 0);
         vm.warp(end);
         _report(id, 0, 0, _all(60), _all(60));
         _report(id, 0, 1, _all(60), _all(60));
         vm.warp(end + REPORT_WINDOW);
         vm.prank(lazy);
         vm.expectRevert(abi.encodeWithSelector(I.ReportTooLate.selector, 0, end + REPORT_WINDOW));
-        d.submitReport(id, 0, _all(60), _all(60));
+        d.confirmBatch(id, 0);
         d.settle(id);
         emit log_named_int("late verifier gain, wei", _gain(lazy, before));
         assertEq(before - _worth(lazy), 60 * 2 * RW, "silence: 2 rewards per period burned, nothing earned");
@@ -302,11 +302,11 @@ contract AttacksV2Test is V2Base {
         assertEq(r.getAgreement(id).billablePeriods, 120, "120 periods begun");
         vm.warp(_endOf(id));
         for (uint256 i; i < 3; ++i) {
-            _report(id, 0, i, _all(120), _all(120));
+            _confirm(id, 0, i);
         }
         vm.prank(_verifier(id, 0));
         vm.expectRevert(abi.encodeWithSelector(I.BatchOutOfRange.selector, 1, 1));
-        d.submitReport(id, 1, 1, 1);
+        d.confirmBatch(id, 1);
         uint256 deposit = r.getAgreement(id).escrow;
         uint256 balanceBefore = address(d).balance;
         d.settle(id);

@@ -26,26 +26,27 @@ contract FuzzV2Test is V2Base {
         _registerMany(10);
     }
 
-    /// @dev kind: 0 silent, 1 all ok, else random votes from `seed`.
-    function _votes(uint256 seed, uint256 b, uint256 v, uint256 mask)
+    /// @dev A verifier's kind of report on a batch: 0 silent, 1 confirms (all ok), 2 random votes.
+    function _kind(uint256 seed, uint256 b, uint256 v) internal pure returns (uint256) {
+        uint256 k = uint256(keccak256(abi.encode(seed, b, v, "kind"))) % 8;
+        return k == 0 ? 0 : (k < 3 ? 1 : 2);
+    }
+
+    function _bits(uint256 seed, uint256 b, uint256 v, uint256 j, uint256 mask)
         internal
         pure
-        returns (uint256 kind, uint256 ok, uint256 voted)
+        returns (uint256 ok, uint256 voted)
     {
-        uint256 k = uint256(keccak256(abi.encode(seed, b, v, "kind"))) % 8;
-        kind = k == 0 ? 0 : (k < 3 ? 1 : 2);
-        if (kind == 1) return (1, mask, mask);
-        voted = uint256(keccak256(abi.encode(seed, b, v, "voted"))) & mask;
-        ok = uint256(keccak256(abi.encode(seed, b, v, "ok"))) & voted;
-        if (seed % 3 == 0) voted |= mask; // fewer abstentions on some runs: more decided periods
-        ok &= voted;
+        voted = uint256(keccak256(abi.encode(seed, b, v, j, "voted"))) & mask;
+        if (seed % 3 == 0) voted = mask; // fewer abstentions on some runs: more decided periods
+        ok = uint256(keccak256(abi.encode(seed, b, v, j, "ok"))) & voted;
     }
 
     /// forge-config: default.fuzz.runs = 1000
     function testFuzz_settlementMatchesPlainModel(uint256 seed, uint256 periodsSeed, bool five, uint256 stopSeed)
         public
     {
-        uint32 periods = uint32(bound(periodsSeed, 40, 250));
+        uint32 periods = uint32(bound(periodsSeed, 40, 3000)); // up to 3 report batches
         uint256 id = _buyAs(client, _req(periods * PERIOD, five ? 5 : 3));
         _accept(id);
         _startAndDraw(id);
@@ -62,7 +63,7 @@ contract FuzzV2Test is V2Base {
         for (uint256 v; v < m.n; ++v) {
             m.stakeBefore[v] = r.getWorker(a.verifierIds[v]).stake;
         }
-        uint256 batches = (m.billable + 119) / 120;
+        uint256 batches = (m.billable + 1439) / 1440;
         for (uint256 b; b < batches; ++b) {
             _runBatch(id, a.deadline, m, seed, b);
         }
@@ -73,22 +74,59 @@ contract FuzzV2Test is V2Base {
 
     /// @dev At the batch's end, each verifier reports (or stays silent); the model counts the same votes.
     function _runBatch(uint256 id, uint256 startedAt, Model memory m, uint256 seed, uint256 b) internal {
-        uint256 end = (b + 1) * 120 < m.billable ? (b + 1) * 120 : m.billable;
-        uint256 size = end - b * 120;
+        uint256 end = (b + 1) * 1440 < m.billable ? (b + 1) * 1440 : m.billable;
+        uint256 words = (end - b * 1440 + 119) / 120;
         vm.warp(startedAt + end * PERIOD);
-        uint256[5] memory okv;
-        uint256[5] memory failv;
+        uint256[5][] memory okv = new uint256[5][](words);
+        uint256[5][] memory failv = new uint256[5][](words);
         for (uint256 v; v < m.n; ++v) {
-            (uint256 kind, uint256 ok, uint256 voted) = _votes(seed, b, v, (uint256(1) << size) - 1);
+            uint256 kind = _kind(seed, b, v);
             if (kind == 0) {
-                m.silent[v] += size;
-                continue;
+                m.silent[v] += end - b * 1440;
+            } else if (kind == 1) {
+                _confirm(id, b, v);
+                for (uint256 j; j < words; ++j) {
+                    okv[j][v] = _mask(m.billable, b * 12 + j);
+                }
+            } else {
+                (uint256[] memory okW, uint256[] memory votedW) = _randomReport(id, seed, b, v, m.billable, words);
+                for (uint256 j; j < words; ++j) {
+                    okv[j][v] = okW[j];
+                    failv[j][v] = votedW[j] & ~okW[j];
+                }
             }
-            _report(id, b, v, ok, voted);
-            okv[v] = ok;
-            failv[v] = voted & ~ok;
         }
-        _modelBatch(m, okv, failv, size);
+        for (uint256 j; j < words; ++j) {
+            uint256 mask = _mask(m.billable, b * 12 + j);
+            _modelBatch(m, okv[j], failv[j], mask == type(uint256).max ? 256 : _log2(mask + 1));
+        }
+    }
+
+    function _randomReport(uint256 id, uint256 seed, uint256 b, uint256 v, uint256 billable, uint256 words)
+        internal
+        returns (uint256[] memory okW, uint256[] memory votedW)
+    {
+        okW = new uint256[](words);
+        votedW = new uint256[](words);
+        for (uint256 j; j < words; ++j) {
+            (okW[j], votedW[j]) = _bits(seed, b, v, j, _mask(billable, b * 12 + j));
+        }
+        address who = _verifier(id, v);
+        vm.prank(who);
+        d.submitReport(id, b, okW, votedW);
+    }
+
+    function _mask(uint256 billable, uint256 word) internal pure returns (uint256) {
+        uint256 first = word * 120;
+        uint256 size = billable - first < 120 ? billable - first : 120;
+        return (uint256(1) << size) - 1;
+    }
+
+    function _log2(uint256 x) internal pure returns (uint256 n) {
+        while (x > 1) {
+            x >>= 1;
+            ++n;
+        }
     }
 
     function _modelBatch(Model memory m, uint256[5] memory okv, uint256[5] memory failv, uint256 size) internal pure {

@@ -176,7 +176,8 @@ contract HandlerV2 is Test {
         q.cpuMillicores = 1000;
         q.memoryMB = 1024;
         q.periodSeconds = uint32(bound(periodSeed, 10, 90));
-        q.duration = uint32(bound(periodsSeed, 1, 250)) * q.periodSeconds; // up to 3 batches
+        // mostly short jobs (one report batch), sometimes up to 3 batches of 1,440 periods
+        q.duration = uint32(bound(periodsSeed, 1, periodsSeed % 4 == 0 ? 3500 : 250)) * q.periodSeconds;
         q.maxPricePerSecond = PRICE * uint64(bound(priceSeed, 1, 4));
         q.verifiers = nSeed % 2 == 0 ? 3 : 5;
         q.imageDigest = bytes32(uint256(1));
@@ -263,36 +264,37 @@ contract HandlerV2 is Test {
         _call(a.client, 0, abi.encodeCall(WorkerDispatcherV2.stopAgreement, (id)), "stop");
     }
 
-    /// @dev A verifier reports a batch at some second of its window (or just outside it).
-    function report(uint256 seed, uint256 v, uint256 batchSeed, uint256 ok, uint256 voted, uint256 when) external {
+    /// @dev A verifier reports a batch at some second of its window (or just outside it): confirms it, or votes.
+    function report(uint256 seed, uint256 v, uint256 batchSeed, uint256 bits, uint256 when) external {
         uint256 id = _pick(seed);
         if (id == 0) return;
         I.AgreementView memory a = r.getAgreement(id);
         if (a.status != I.AgreementStatus.Running || a.billablePeriods == 0) return;
-        (uint256 batch, uint256 end, uint256 mask) = _batch(a, batchSeed);
+        uint256 batches = (uint256(a.billablePeriods) + 1439) / 1440;
+        uint256 batch = batchSeed % batches;
+        uint256 end = (batch + 1) * 1440 < a.billablePeriods ? (batch + 1) * 1440 : a.billablePeriods;
         _warpTo(a.deadline + end * a.periodSeconds + bound(when, 0, 3700) - 1);
-        if (ok % 3 == 0) {
-            voted = mask; // the common report: every period ok
-            ok = mask;
-        } else {
-            voted &= mask;
-            ok &= voted;
+        _submit(id, a, v % a.verifierIds.length, batch, bits);
+    }
+
+    /// @dev bits % 3 == 0: confirm (every period ok); otherwise random votes derived from `bits`.
+    function _submit(uint256 id, I.AgreementView memory a, uint256 v, uint256 batch, uint256 bits) internal {
+        address who = r.getWorker(a.verifierIds[v]).owner;
+        if (bits % 3 == 0) {
+            _call(who, 0, abi.encodeCall(WorkerDispatcherV2.confirmBatch, (id, batch)), "report");
+            return;
         }
-        _submit(id, r.getWorker(a.verifierIds[v % a.verifierIds.length]).owner, batch, ok, voted);
-    }
-
-    function _batch(I.AgreementView memory a, uint256 seed)
-        internal
-        pure
-        returns (uint256 batch, uint256 end, uint256 mask)
-    {
-        uint256 batches = (uint256(a.billablePeriods) + 119) / 120;
-        batch = seed % batches;
-        end = (batch + 1) * 120 < a.billablePeriods ? (batch + 1) * 120 : a.billablePeriods;
-        mask = (uint256(1) << (end - batch * 120)) - 1;
-    }
-
-    function _submit(uint256 id, address who, uint256 batch, uint256 ok, uint256 voted) internal {
+        uint256 first = batch * 12;
+        uint256 words = (uint256(a.billablePeriods) + 119) / 120 - first;
+        if (words > 12) words = 12;
+        uint256[] memory ok = new uint256[](words);
+        uint256[] memory voted = new uint256[](words);
+        for (uint256 j; j < words; ++j) {
+            uint256 p0 = (first + j) * 120;
+            uint256 size = a.billablePeriods - p0 < 120 ? a.billablePeriods - p0 : 120;
+            voted[j] = uint256(keccak256(abi.encode(bits, j))) & ((uint256(1) << size) - 1);
+            ok[j] = uint256(keccak256(abi.encode(bits, j, 1))) & voted[j];
+        }
         _call(who, 0, abi.encodeCall(WorkerDispatcherV2.submitReport, (id, batch, ok, voted)), "report");
     }
 
@@ -318,15 +320,12 @@ contract HandlerV2 is Test {
         if (id == 0) return;
         I.AgreementView memory a = r.getAgreement(id);
         if (a.status != I.AgreementStatus.Running) return;
-        uint256 batches = (uint256(a.billablePeriods) + 119) / 120;
+        uint256 batches = (uint256(a.billablePeriods) + 1439) / 1440;
         for (uint256 b; b < batches; ++b) {
-            uint256 end = (b + 1) * 120 < a.billablePeriods ? (b + 1) * 120 : a.billablePeriods;
+            uint256 end = (b + 1) * 1440 < a.billablePeriods ? (b + 1) * 1440 : a.billablePeriods;
             _warpTo(a.deadline + end * a.periodSeconds);
-            uint256 mask = (uint256(1) << (end - b * 120)) - 1;
             for (uint256 v; v < a.verifierIds.length; ++v) {
-                uint256 voted = votes == 0 ? mask : uint256(keccak256(abi.encode(votes, b, v))) & mask;
-                uint256 ok = votes == 0 ? mask : uint256(keccak256(abi.encode(votes, b, v, 1))) & voted;
-                _submit(id, r.getWorker(a.verifierIds[v]).owner, b, ok, voted);
+                _submit(id, a, v, b, votes == 0 ? 0 : uint256(keccak256(abi.encode(votes, b, v))));
             }
         }
     }
@@ -478,7 +477,7 @@ contract V2InvariantTest is Test {
         else if (action == 5) h.drawVerifiers(x);
         else if (action == 6) h.runToEnd(x, y % 3 == 0 ? 0 : y);
         else if (action == 7) h.settle(x, y % 2 == 0);
-        else if (action == 8) h.report(x, y, z, x >> 16, y >> 16, z >> 16);
+        else if (action == 8) h.report(x, y, z, x >> 16, y >> 16);
         else if (action == 9) h.stop(x, y);
         else if (action == 10) h.warpToBoundary(x, y, z);
         else if (action == 11) h.warpSeconds(x);

@@ -22,7 +22,7 @@ contract WorkerDispatcherV2Test is V2Base {
         assertEq(a.periods, 60, "periods");
         vm.warp(_endOf(id));
         for (uint256 i; i < 3; ++i) {
-            _report(id, 0, i, _all(60), _all(60));
+            _confirm(id, 0, i);
         }
         d.settle(id);
         uint256 periodPrice = uint256(PRICE) * PERIOD;
@@ -146,23 +146,23 @@ contract WorkerDispatcherV2Test is V2Base {
         vm.warp(end - 1);
         vm.prank(_verifier(id, 0));
         vm.expectRevert(abi.encodeWithSelector(I.ReportTooEarly.selector, 0, end));
-        d.submitReport(id, 0, 1, 1);
+        d.submitReport(id, 0, _one(1), _one(1));
         vm.warp(end + REPORT_WINDOW);
         vm.prank(_verifier(id, 0));
         vm.expectRevert(abi.encodeWithSelector(I.ReportTooLate.selector, 0, end + REPORT_WINDOW));
-        d.submitReport(id, 0, 1, 1);
+        d.submitReport(id, 0, _one(1), _one(1));
         vm.warp(end);
         vm.prank(_verifier(id, 0));
         vm.expectRevert(abi.encodeWithSelector(I.InvalidReport.selector, 0, 2, 1));
-        d.submitReport(id, 0, 2, 1);
+        d.submitReport(id, 0, _one(2), _one(1));
         vm.prank(_verifier(id, 0));
         vm.expectRevert(abi.encodeWithSelector(I.InvalidReport.selector, 0, 0, uint256(1) << 60));
-        d.submitReport(id, 0, 0, uint256(1) << 60);
+        d.submitReport(id, 0, _one(0), _one(uint256(1) << 60));
         _report(id, 0, 0, 1, 1);
         uint256 vid = r.getAgreement(id).verifierIds[0];
         vm.prank(_verifier(id, 0));
         vm.expectRevert(abi.encodeWithSelector(I.AlreadyReported.selector, id, 0, vid));
-        d.submitReport(id, 0, 1, 1);
+        d.submitReport(id, 0, _one(1), _one(1));
     }
 
     function test_settle_majorityAbstentionSilenceAndDissent() public {

@@ -167,10 +167,23 @@ abstract contract V2Base is Test {
         return a.deadline + uint256(a.billablePeriods) * a.periodSeconds;
     }
 
-    /// @dev Warps to the end of the billable time; verifier i reports batch b with ok[i] / voted[i].
+    function _one(uint256 x) internal pure returns (uint256[] memory a) {
+        a = new uint256[](1);
+        a[0] = x;
+    }
+
+    /// @dev Verifier i reports a batch of at most WORD_PERIODS billable periods (one word).
     function _report(uint256 id, uint256 batch, uint256 i, uint256 ok, uint256 voted) internal {
-        vm.prank(_verifier(id, i));
-        d.submitReport(id, batch, ok, voted);
+        address v = _verifier(id, i);
+        vm.prank(v);
+        d.submitReport(id, batch, _one(ok), _one(voted));
+    }
+
+    /// @dev Verifier i confirms a batch: every period ok.
+    function _confirm(uint256 id, uint256 batch, uint256 i) internal {
+        address v = _verifier(id, i);
+        vm.prank(v);
+        d.confirmBatch(id, batch);
     }
 
     function _all(uint256 n) internal pure returns (uint256) {
