@@ -290,16 +290,16 @@ contract AttacksV2Test is V2Base {
 
     // ------------------------------------------------------------------ 4. solvency at period boundaries
 
-    /// @dev The client stops exactly at the boundary that would begin a new report batch (period 120 of 180).
-    ///      v1 paid a verifier reward twice there. v2 pays at settlement only: every period once, and the
-    ///      contract holds everything it owes.
+    /// @dev The client stops exactly at the boundary that would begin a new report batch (period 1,440 of 1,500).
+    ///      v1 paid a verifier reward twice at such a boundary. v2 pays at settlement only: every period once, and
+    ///      the contract holds everything it owes.
     function test_attack_boundaryStop_noDoublePay() public {
-        uint256 id = _run(3 hours);
+        uint256 id = _run(1500 * PERIOD);
         uint256 start = r.getAgreement(id).deadline;
-        vm.warp(start + 120 * PERIOD);
+        vm.warp(start + 1440 * PERIOD);
         vm.prank(client);
         d.stopAgreement(id);
-        assertEq(r.getAgreement(id).billablePeriods, 120, "120 periods begun");
+        assertEq(r.getAgreement(id).billablePeriods, 1440, "1,440 periods begun");
         vm.warp(_endOf(id));
         for (uint256 i; i < 3; ++i) {
             _confirm(id, 0, i);
@@ -311,8 +311,8 @@ contract AttacksV2Test is V2Base {
         uint256 balanceBefore = address(d).balance;
         d.settle(id);
         uint256 wid = r.getAgreement(id).workerId;
-        assertEq(r.getWorker(wid).stake, MIN_STAKE + 120 * PP, "worker: 120 periods once");
-        assertEq(r.creditOf(client), deposit - 120 * PP - 3 * 120 * RW, "client: the rest");
+        assertEq(r.getWorker(wid).stake, MIN_STAKE + 1440 * PP, "worker: 1,440 periods once");
+        assertEq(r.creditOf(client), deposit - 1440 * PP - 3 * 1440 * RW, "client: the rest");
         assertEq(address(d).balance, balanceBefore, "settlement moves no wei out");
         vm.prank(client);
         d.withdraw();

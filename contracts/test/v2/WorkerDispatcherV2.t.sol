@@ -219,4 +219,130 @@ contract WorkerDispatcherV2Test is V2Base {
         (bool ok,) = address(d).call{value: 1}("");
         assertTrue(!ok, "no plain transfers");
     }
+
+    /// @dev 3,000-period job stopped at period 2,000: batch 0 (1,440 periods, 12 words), batch 1 (560 periods, 5 words).
+    function test_multiBatch_mixedReports_stopInTheSecondBatch() public {
+        uint256 id = _run(3000 * PERIOD);
+        I.AgreementView memory a = r.getAgreement(id);
+        vm.warp(a.deadline + 2000 * PERIOD - 30);
+        vm.prank(client);
+        d.stopAgreement(id);
+        assertEq(r.getAgreement(id).billablePeriods, 2000, "2,000 periods begun");
+        vm.warp(a.deadline + 1440 * PERIOD - 1);
+        address v0 = _verifier(id, 0);
+        vm.prank(v0);
+        vm.expectRevert(abi.encodeWithSelector(I.ReportTooEarly.selector, 0, a.deadline + 1440 * PERIOD));
+        d.confirmBatch(id, 0);
+        vm.warp(a.deadline + 1440 * PERIOD);
+        _confirm(id, 0, 0);
+        _confirm(id, 0, 1); // verifier 2 stays silent on batch 0
+        vm.warp(a.deadline + 2000 * PERIOD);
+        _confirm(id, 1, 0);
+        _confirm(id, 1, 2);
+        uint256[] memory ok = new uint256[](5);
+        uint256[] memory voted = new uint256[](5);
+        for (uint256 j; j < 5; ++j) {
+            voted[j] = _all(j < 4 ? 120 : 80);
+            ok[j] = voted[j];
+        }
+        ok[0] &= ~(uint256(1) << 60); // verifier 1: period 1440 + 60 = 1500 failed
+        address v1 = _verifier(id, 1);
+        uint256[] memory four = new uint256[](4);
+        vm.prank(v1);
+        vm.expectRevert(abi.encodeWithSelector(I.WrongWordCount.selector, 1, 4, 5));
+        d.submitReport(id, 1, four, four);
+        vm.prank(v1);
+        d.submitReport(id, 1, ok, voted);
+        (bool submitted, uint256 okBits,) = r.getReport(id, 12, 1);
+        assertTrue(submitted, "word 12 stored");
+        assertEq(okBits, ok[0], "as sent");
+        (submitted, okBits,) = r.getReport(id, 3, 0);
+        assertEq(okBits, _all(120), "a confirmed batch reads as all ok");
+        uint256 reward = uint256(PRICE) * PERIOD * FEE_BPS / 10_000;
+        uint256[3] memory before;
+        for (uint256 i; i < 3; ++i) {
+            before[i] = r.getWorker(a.verifierIds[i]).stake;
+        }
+        vm.warp(a.deadline + 2000 * PERIOD + REPORT_WINDOW);
+        d.settle(id);
+        assertEq(r.getWorker(a.workerId).stake, MIN_STAKE + 2000 * uint256(PRICE) * PERIOD, "2,000 periods paid");
+        assertEq(r.getWorker(a.verifierIds[0]).stake, before[0] + 2000 * reward, "v0: every vote agreed");
+        assertEq(r.getWorker(a.verifierIds[1]).stake, before[1] + 1999 * reward - 2 * reward, "v1: one dissent");
+        assertEq(r.getWorker(a.verifierIds[2]).stake, before[2] + 560 * reward - 1440 * 2 * reward,
+            "v2: silent on batch 0");
+    }
+
+    function test_expire_startMissed_burnsTheDeclineFee() public {
+        uint256 id = _buy(3600);
+        address w = _accept(id);
+        uint256 wid = r.workerIdOf(w);
+        uint256 deposit = r.getAgreement(id).escrow;
+        vm.expectRevert(abi.encodeWithSelector(I.DeadlineNotPassed.selector, id, block.timestamp + START_WINDOW));
+        d.expireAgreement(id);
+        vm.warp(block.timestamp + START_WINDOW + 1);
+        d.expireAgreement(id);
+        assertEq(r.creditOf(client), deposit, "client refunded in full");
+        assertEq(r.getWorker(wid).stake, MIN_STAKE - DECLINE_FEE, "worker paid for the time it held the money");
+        assertEq(r.getWorker(wid).locked, 0, "unlocked");
+        assertEq(r.reputationCounters(wid).failedAgreements, 1, "counted");
+    }
+
+    function test_unregister_coolDown_thenWithdrawAll() public {
+        address w = _workerAddr(1);
+        vm.prank(w);
+        r.unregisterWorker();
+        vm.prank(w);
+        vm.expectRevert(abi.encodeWithSelector(I.CoolDownNotOver.selector, 1, block.timestamp + COOL_DOWN));
+        r.withdrawStake(MIN_STAKE);
+        vm.warp(block.timestamp + COOL_DOWN);
+        uint256 before = w.balance;
+        vm.prank(w);
+        r.withdrawStake(MIN_STAKE);
+        assertEq(w.balance - before, MIN_STAKE, "whole stake back");
+        assertEq(uint256(r.getWorker(1).status), uint256(I.WorkerStatus.None), "gone");
+        _register(w, PRICE);
+        assertEq(r.workerIdOf(w), 1, "same id, same record");
+    }
+
+    function test_declineLimit_refundsTheClient() public {
+        uint256 id = _buy(3600);
+        uint256 deposit = r.getAgreement(id).escrow;
+        for (uint256 k; k <= 3; ++k) {
+            address w = _accept(id);
+            vm.prank(w);
+            d.declineAgreement(id);
+        }
+        assertEq(uint256(r.getAgreement(id).status), uint256(I.AgreementStatus.Ended), "ended");
+        assertEq(r.creditOf(client), deposit, "client refunded in full");
+    }
+
+    function test_noVerifiers_endsWithoutFault() public {
+        _deploy();
+        for (uint256 i = 1; i <= 3; ++i) {
+            _register(_workerAddr(i), PRICE); // a worker and only two possible verifiers
+        }
+        _roll(1);
+        uint256 id = _buy(3600);
+        address w = _accept(id);
+        uint256 deposit = r.getAgreement(id).escrow;
+        vm.prank(w);
+        d.startAgreement(id, "");
+        _roll(DRAW_DELAY + 1);
+        d.drawVerifiers(id, "");
+        assertEq(uint256(r.getAgreement(id).status), uint256(I.AgreementStatus.Ended), "ended");
+        assertEq(r.creditOf(client), deposit, "client refunded in full");
+        assertEq(r.getWorker(r.workerIdOf(w)).locked, 0, "worker unlocked");
+        assertEq(r.getWorker(r.workerIdOf(w)).stake, MIN_STAKE, "worker not blamed");
+    }
+
+    function test_accept_carriesTheOfferToTheClient() public {
+        uint256 id = _buy(3600);
+        _roll(DRAW_DELAY + 1);
+        address w = _owner(r.previewWorker(id));
+        bytes memory offer = hex"00030a0b0c";
+        vmx.expectEmit(true, true, false, true, address(d));
+        emit I.MessagePosted(id, w, 1, offer);
+        vm.prank(w);
+        d.acceptAgreement(id, offer);
+    }
 }

@@ -11,6 +11,7 @@ interface VmExtra {
     function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
     function getBlockNumber() external view returns (uint256);
     function getBlockTimestamp() external view returns (uint256);
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter) external;
 }
 
 /// @notice Shared set-up of the v2 tests: parameters, a dispatcher, and helpers that play the nodes' parts.
