@@ -196,7 +196,8 @@ interface IWorkerDispatcherV2 {
     event DrawRescheduled(uint256 indexed agreementId, uint256 drawBlock);
     event WorkerDrawn(uint256 indexed agreementId, uint256 indexed workerId, uint64 pricePerSecond, uint256 acceptDeadline);
     event AgreementDeclined(uint256 indexed agreementId, uint256 indexed workerId, uint256 redrawBlock);
-    /// @notice `envelopes` carries the worker's transfer offer to the client (ECIES, see MessagePosted).
+    /// @notice The worker accepted and `locked` of its stake covers the agreement; its transfer offer to the client
+    ///         (if any) is a MessagePosted of the same transaction.
     event AgreementAccepted(uint256 indexed agreementId, uint256 indexed workerId, uint256 locked, uint256 startDeadline);
     event AgreementStarted(uint256 indexed agreementId, uint256 indexed workerId, uint256 verifierDrawBlock);
     event VerifiersDrawn(uint256 indexed agreementId, uint32[] verifierIds, uint256 bond, uint256 startedAt);

@@ -266,6 +266,7 @@ contract RegistryModuleV2 is DispatcherStateV2 {
         v.reassignments = a.reassignments;
         v.specCommit = a.specCommit;
         if (a.status != AgreementStatus.None && a.status < AgreementStatus.Settled) v.escrow = _depositOf(a);
+        if (a.status == AgreementStatus.Assigned) v.workerLock = _declineFee;
         if (a.status >= AgreementStatus.Accepted && a.status <= AgreementStatus.Running) v.workerLock = _workerLock(a);
         if (a.status == AgreementStatus.Running) v.verifierBond = _verifierBond(a);
     }

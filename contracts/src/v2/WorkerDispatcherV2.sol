@@ -115,8 +115,9 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         if (w.owner != msg.sender) revert NotWorker(agreementId, msg.sender);
         if (block.timestamp > a.deadline) revert DeadlinePassed(agreementId, a.deadline);
         uint256 lock = _workerLock(a);
-        if (_free(w) < lock) revert StakeLocked(workerId, w.locked);
-        _lock(w, lock);
+        if (_free(w) < lock - _declineFee) revert StakeLocked(workerId, w.locked);
+        _lock(w, lock - _declineFee); // the decline fee is locked since the draw
+
         a.status = AgreementStatus.Accepted;
         uint256 deadline = block.timestamp + _startWindow;
         a.deadline = uint40(deadline);
@@ -136,7 +137,7 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         uint256 workerId = a.workerId;
         Worker storage w = _workers[workerId];
         if (w.owner != msg.sender) revert NotWorker(agreementId, msg.sender);
-        if (s == AgreementStatus.Accepted) _unlock(w, _workerLock(a));
+        _unlock(w, s == AgreementStatus.Accepted ? _workerLock(a) : _declineFee);
         ++w.declined;
         uint256 fee = _slashStake(workerId, agreementId, _declineFee, 1);
         _redraw(agreementId, a, workerId);
@@ -151,7 +152,9 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         _requireStatus(agreementId, a, AgreementStatus.Assigned);
         if (block.timestamp <= a.deadline) revert DeadlineNotPassed(agreementId, a.deadline);
         uint256 workerId = a.workerId;
-        ++_workers[workerId].failedAgreements;
+        Worker storage w = _workers[workerId];
+        _unlock(w, _declineFee);
+        ++w.failedAgreements;
         uint256 fee = _slashStake(workerId, agreementId, _declineFee, 1);
         _redraw(agreementId, a, workerId);
         _burn(fee);
@@ -249,6 +252,7 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
             revert InvalidAgreementStatus(agreementId, s);
         }
         if (s == AgreementStatus.Accepted) _unlock(_workers[a.workerId], _workerLock(a));
+        else if (s == AgreementStatus.Assigned) _unlock(_workers[a.workerId], _declineFee);
         _end(agreementId, a, EndReason.Cancelled, _cancelFee);
     }
 
@@ -493,6 +497,7 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         a.workerId = uint32(workerId);
         a.pricePerSecond = price;
         a.status = AgreementStatus.Assigned;
+        _lock(_workers[workerId], _declineFee); // what declining or never answering costs is covered from now on
         uint256 deadline = block.timestamp + _acceptWindow;
         a.deadline = uint40(deadline);
         emit WorkerDrawn(agreementId, workerId, price, deadline);

@@ -177,6 +177,8 @@ contract AttacksV2Test is V2Base {
         _roll(DRAW_DELAY + 1);
         d.draw(id);
         uint256 wid = r.getAgreement(id).workerId;
+        // the fee is locked at the draw: the worker cannot lock its whole stake elsewhere and walk away for free
+        assertEq(r.getWorker(wid).locked, DECLINE_FEE, "decline fee locked from the draw on");
         vm.warp(block.timestamp + ACCEPT_WINDOW + 1);
         uint256 stakeBefore = r.getWorker(wid).stake;
         d.reassignAgreement(id);
