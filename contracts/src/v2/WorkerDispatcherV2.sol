@@ -201,17 +201,16 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
     /// @notice Draws and bonds the verifiers (anyone, once the draw block is past) and starts the paid clock.
     ///         The worker passes the spec and endpoint for the verifiers (recipient bits 2..) in `envelopes`;
     ///         anyone else passes empty `envelopes`. Not enough eligible verifiers: the agreement ends with a full
-    ///         refund and the worker's lock released. A hash older than 256 blocks reschedules the draw.
+    ///         refund and the worker's lock released. A hash older than 256 blocks (nobody drew in time): the
+    ///         worker did not get its service verified — it ends as StartMissed, never re-drawn, so a worker cannot
+    ///         let a draw it dislikes lapse to get another.
     /// @param agreementId the agreement
     /// @param envelopes length-prefixed ECIES envelopes, one per verifier in order, or empty
     function drawVerifiers(uint256 agreementId, bytes calldata envelopes) external nonReentrant {
         Agreement storage a = _agreement(agreementId);
         _requireStatus(agreementId, a, AgreementStatus.Starting);
         (bool ready, bool expired) = Randomness.status(a.drawBlock);
-        if (expired) {
-            _reschedule(agreementId, a);
-            return;
-        }
+        if (expired) return _startLapsed(agreementId, a);
         if (!ready) revert DrawNotReady(agreementId, a.drawBlock);
         uint256 n = a.verifierCount;
         uint256 bond = _verifierBond(a);
@@ -501,6 +500,17 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         uint256 deadline = block.timestamp + _acceptWindow;
         a.deadline = uint40(deadline);
         emit WorkerDrawn(agreementId, workerId, price, deadline);
+    }
+
+    /// @dev The verifier draw lapsed: like a missed start (decline fee burned, failure counted, full refund).
+    function _startLapsed(uint256 agreementId, Agreement storage a) private {
+        uint256 workerId = a.workerId;
+        Worker storage w = _workers[workerId];
+        _unlock(w, _workerLock(a));
+        ++w.failedAgreements;
+        uint256 fee = _slashStake(workerId, agreementId, _declineFee, 2);
+        _end(agreementId, a, EndReason.StartMissed, 0);
+        _burn(fee);
     }
 
     function _reschedule(uint256 agreementId, Agreement storage a) private {

@@ -188,6 +188,24 @@ contract AttacksV2Test is V2Base {
         assertEq(r.reputationCounters(wid).failedAgreements, 1, "and it counts");
     }
 
+    /// @dev The worker dislikes the verifiers the hash picks and lets the verifier draw lapse to get another one.
+    ///      A lapsed verifier draw is a missed start: the agreement ends, the decline fee is burned, no re-draw.
+    function test_attack_letTheVerifierDrawLapse_endsTheAgreement() public {
+        uint256 id = _buy(3600);
+        address w = _accept(id);
+        uint256 deposit = r.getAgreement(id).escrow;
+        vm.prank(w);
+        d.startAgreement(id, "");
+        _roll(DRAW_DELAY + 1);
+        assertEq(r.previewVerifiers(id).length, 3, "the worker sees the verifiers it would get");
+        uint256 before = _worth(w);
+        _roll(300); // it waits for the hash to expire
+        d.drawVerifiers(id, "");
+        assertEq(uint256(r.getAgreement(id).status), uint256(I.AgreementStatus.Ended), "ended, not re-drawn");
+        assertEq(before - _worth(w), DECLINE_FEE, "the worker paid the decline fee");
+        assertEq(r.creditOf(client), deposit, "the client is refunded in full");
+    }
+
     /// @dev A worker becomes eligible (lower price) after seeing the draw's hash: it is not a candidate of a draw
     ///      committed before its change.
     function test_attack_changeOfferAfterSeeingTheHash_notACandidate() public {
