@@ -210,7 +210,7 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         Agreement storage a = _agreement(agreementId);
         _requireStatus(agreementId, a, AgreementStatus.Starting);
         (bool ready, bool expired) = Randomness.status(a.drawBlock);
-        if (expired) return _startLapsed(agreementId, a);
+        if (expired) return _startMissed(agreementId, a);
         if (!ready) revert DrawNotReady(agreementId, a.drawBlock);
         uint256 n = a.verifierCount;
         uint256 bond = _verifierBond(a);
@@ -262,13 +262,7 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         Agreement storage a = _agreement(agreementId);
         _requireStatus(agreementId, a, AgreementStatus.Accepted);
         if (block.timestamp <= a.deadline) revert DeadlineNotPassed(agreementId, a.deadline);
-        uint256 workerId = a.workerId;
-        Worker storage w = _workers[workerId];
-        _unlock(w, _workerLock(a));
-        ++w.failedAgreements;
-        uint256 fee = _slashStake(workerId, agreementId, _declineFee, 2);
-        _end(agreementId, a, EndReason.StartMissed, 0);
-        _burn(fee);
+        _startMissed(agreementId, a);
     }
 
     /// @notice The client stops a running agreement: periods begun so far stay billable
@@ -502,8 +496,9 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         emit WorkerDrawn(agreementId, workerId, price, deadline);
     }
 
-    /// @dev The verifier draw lapsed: like a missed start (decline fee burned, failure counted, full refund).
-    function _startLapsed(uint256 agreementId, Agreement storage a) private {
+    /// @dev A missed start (start deadline passed, or the verifier draw lapsed): decline fee burned, failure
+    ///      counted, the client refunded in full.
+    function _startMissed(uint256 agreementId, Agreement storage a) private {
         uint256 workerId = a.workerId;
         Worker storage w = _workers[workerId];
         _unlock(w, _workerLock(a));

@@ -194,9 +194,7 @@ contract AttacksV2Test is V2Base {
         uint256 id = _buy(3600);
         address w = _accept(id);
         uint256 deposit = r.getAgreement(id).escrow;
-        vm.prank(w);
-        d.startAgreement(id, "");
-        _roll(DRAW_DELAY + 1);
+        _start(id);
         assertEq(r.previewVerifiers(id).length, 3, "the worker sees the verifiers it would get");
         uint256 before = _worth(w);
         _roll(300); // it waits for the hash to expire

@@ -325,9 +325,7 @@ contract WorkerDispatcherV2Test is V2Base {
         uint256 id = _buy(3600);
         address w = _accept(id);
         uint256 deposit = r.getAgreement(id).escrow;
-        vm.prank(w);
-        d.startAgreement(id, "");
-        _roll(DRAW_DELAY + 1);
+        _start(id);
         d.drawVerifiers(id, "");
         assertEq(uint256(r.getAgreement(id).status), uint256(I.AgreementStatus.Ended), "ended");
         assertEq(r.creditOf(client), deposit, "client refunded in full");

@@ -142,12 +142,17 @@ abstract contract V2Base is Test {
         d.acceptAgreement(id, "");
     }
 
-    /// @dev The worker starts; past the verifier draw block, the worker draws the verifiers (the clock starts).
-    function _startAndDraw(uint256 id) internal {
-        address w = _owner(r.getAgreement(id).workerId);
+    /// @dev The worker starts; the chain moves past the verifier draw block. Returns the worker.
+    function _start(uint256 id) internal returns (address w) {
+        w = _owner(r.getAgreement(id).workerId);
         vm.prank(w);
         d.startAgreement(id, "");
         _roll(DRAW_DELAY + 1);
+    }
+
+    /// @dev The worker starts; past the verifier draw block, the worker draws the verifiers (the clock starts).
+    function _startAndDraw(uint256 id) internal {
+        address w = _start(id);
         vm.prank(w);
         d.drawVerifiers(id, "");
         assertEq(uint256(r.getAgreement(id).status), uint256(IWorkerDispatcherV2.AgreementStatus.Running), "running");
