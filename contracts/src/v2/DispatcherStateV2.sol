@@ -137,7 +137,8 @@ abstract contract DispatcherStateV2 is IWorkerDispatcherV2 {
 
     uint256 internal _agreementCount;
     mapping(uint256 => Agreement) internal _agreements;
-    /// agreement id => batch·8 + verifier index => submitted | voted << 120 | ok
+    /// agreement id => word·8 + verifier index => submitted | voted << 120 | ok (submitReport);
+    /// agreement id => type(uint256).max - batch/32 => confirmBatch flags, bit (batch % 32)·8 + verifier index
     mapping(uint256 => mapping(uint256 => uint256)) internal _reports;
 
     // ---------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ interface IWorkerDispatcherV2 {
         Accepted, // worker's stake locked; client sends image + probe spec off chain; worker checks the spec
         Starting, // worker started the service; verifiers are drawn from blockhash(drawBlock) after the start
         Running, // verifiers drawn and bonded; the paid clock runs from startedAt
-        Settled, // outcome computed; everybody's share credited
+        Settled, // outcome computed; earnings added to the earners' stakes, the client's refund credited
         Ended // ended before running (cancel, decline limit, spec rejected, expired, nobody eligible)
     }
 

@@ -20,8 +20,9 @@ import {Randomness} from "./lib/Randomness.sol";
 ///           batch of up to BATCH_PERIODS periods, after the batch ended and before its window closed; the
 ///           strict majority of the assigned verifiers settles each period; only votes agreeing with it are paid;
 ///           dissent and silence cost bond; abstention costs nothing and earns nothing.
-///         - All money is credited at settlement and pulled with `withdraw`: no pay per report, so no double
-///           pay at any period boundary.
+///         - Nothing is paid per report: at settlement the worker's pay and the verifiers' rewards are added to
+///           their stakes (withdrawable above the minimum), the client's refund is credited (`withdraw`); so no
+///           double pay at any period boundary.
 contract WorkerDispatcherV2 is DispatcherStateV2 {
     using PeriodBits for uint256[3];
 
@@ -44,7 +45,8 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         }
     }
 
-    /// @notice Sends the caller everything credited to it (payments, refunds, rewards) across all agreements.
+    /// @notice Sends the caller everything credited to it (refunds of deposits) across all agreements. Earnings
+    ///         (pay, rewards) are added to the earner's stake instead: see `withdrawStake`.
     function withdraw() external nonReentrant {
         uint256 amount = _credits[msg.sender];
         if (amount == 0) revert NothingToWithdraw(msg.sender);
@@ -52,8 +54,6 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         emit Withdrawn(msg.sender, amount);
         _send(msg.sender, amount);
     }
-
-
 
     // ---------------------------------------------------------------------------------------------
     // Purchase and worker draw
@@ -117,7 +117,6 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         uint256 lock = _workerLock(a);
         if (_free(w) < lock - _declineFee) revert StakeLocked(workerId, w.locked);
         _lock(w, lock - _declineFee); // the decline fee is locked since the draw
-
         a.status = AgreementStatus.Accepted;
         uint256 deadline = block.timestamp + _startWindow;
         a.deadline = uint40(deadline);
