@@ -195,7 +195,8 @@ start_miniupnpd() {
   [ "$mode" = none ] && return 0
   write_miniupnpd_conf "$mode"
   : > "$RUN/miniupnpd.log"
-  in_ns "$ROUTER" setsid miniupnpd -f "$RUN/miniupnpd.conf" -d -P "$RUN/miniupnpd.pid" \
+  # ip netns exec, not the in_ns function: $! must be miniupnpd's own pid (ip and setsid exec it).
+  ip netns exec "$ROUTER" setsid miniupnpd -f "$RUN/miniupnpd.conf" -d -P "$RUN/miniupnpd.pid" \
     </dev/null >>"$RUN/miniupnpd.log" 2>&1 &
   echo $! > "$RUN/miniupnpd.pid.lab"
   if ! wait_for_log "$RUN/miniupnpd.log" "Port forwarding is now enabled" 100; then
@@ -276,7 +277,7 @@ cmd_up() {
   in_ns "$ROUTER" nft -f "$RUN/router.nft"
 
   # STUN (coturn, STUN only) on two addresses, for miniupnpd's external-address check
-  in_ns "$(ns stun)" setsid turnserver -n --stun-only --no-cli --no-tls --no-dtls \
+  ip netns exec "$(ns stun)" setsid turnserver -n --stun-only --no-cli --no-tls --no-dtls \
     -L "$STUN1" -L "$STUN2" --listening-port 3478 --alt-listening-port 3479 \
     --no-software-attribute --simple-log --log-file "$RUN/turnserver.log" --no-stdout-log \
     --pidfile "$RUN/turnserver.pid" </dev/null >"$RUN/turnserver.out" 2>&1 &
