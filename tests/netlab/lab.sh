@@ -12,6 +12,9 @@
 #   lab.sh router MODE          restart the router's miniupnpd in MODE
 #   lab.sh cut HOST | heal HOST take HOST's uplink down / up (a partition)
 #   lab.sh addr HOST            print HOST's address (for scripts)
+#   lab.sh engine HOST          start a container engine on HOST (Podman's Docker API service with
+#                               its own storage); prints `export ZEPPELIN_DOCKER_HOST=unix://...`.
+#                               Published ports then live on HOST's address. Stopped by `down`.
 #
 # MODE: "upnp+natpmp" (default), "upnp", "natpmp" (NAT-PMP and PCP only), "none" (no miniupnpd:
 # a router that maps nothing).
@@ -91,8 +94,53 @@ kill_ns_pids() {
   kill -9 $pids 2>/dev/null || true
 }
 
+# Starts Podman's API service inside HOST's network namespace. nsenter, not `ip netns exec`:
+# the latter mounts a fresh /sys, which hides the cgroup mounts runc needs.
+cmd_engine() {
+  need_root
+  local h=${1:?engine needs a host} n r sock
+  n=$(host_ns "$h")
+  ns_exists "$n" || die "the lab is not up"
+  command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 || die "podman/runc missing: run scripts/setup.sh"
+  r="$RUN/engine-$h"
+  sock="$r/podman.sock"
+  mkdir -p "$r"
+  if ! curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
+    rm -f "$sock"
+    (cd "$r" && exec nsenter --net="/run/netns/$n" setsid podman --root "$r/root" --runroot "$r/runroot" \
+       --runtime runc --cgroup-manager cgroupfs --events-backend file \
+       system service --time=0 "unix://$sock" >"$r/podman.log" 2>&1 </dev/null) &
+    for _ in $(seq 300); do  # up to 30 s on a loaded 2-core machine
+      curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 || die "podman on $h did not start; see $r/podman.log"
+  fi
+  echo "export ZEPPELIN_DOCKER_HOST=unix://$sock"
+}
+
+# Containers run in network namespaces of their own, which `ip netns pids` of the host does not
+# list: remove them through the engine, then unmount what its storage left mounted.
+stop_engines() {
+  local r h
+  for r in "$RUN"/engine-*; do
+    [ -d "$r" ] || continue
+    h=${r##*/engine-}
+    if ns_exists "${P}$h"; then
+      nsenter --net="/run/netns/${P}$h" podman --root "$r/root" --runroot "$r/runroot" --runtime runc \
+        --cgroup-manager cgroupfs --events-backend file rm -af -t 0 >/dev/null 2>&1 || true
+    fi
+  done
+  if [ -d "$RUN" ]; then
+    local mounts
+    mounts=$(findmnt -rn -o TARGET | grep "^$RUN/" | sort -r || true)
+    for m in $mounts; do umount -l "$m" 2>/dev/null || true; done
+  fi
+}
+
 cmd_down() {
   need_root
+  stop_engines
   for n in $(all_ns); do kill_ns_pids "$n"; done
   for n in $(all_ns); do
     if ns_exists "$n"; then ip netns del "$n" 2>/dev/null || true; fi
@@ -353,6 +401,7 @@ main() {
     status) cmd_status ;;
     router) cmd_router "$@" ;;
     addr) cmd_addr "${1:?addr needs a host}" ;;
+    engine) cmd_engine "$@" ;;
     exec)
       need_root
       local h=${1:?exec needs a host}; shift
