@@ -24,6 +24,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "zeppelin/portmap/portmap.hpp"
 
 namespace zeppelin::portmap {
@@ -44,6 +46,30 @@ std::string lab(const std::string& args) {
 int run(const std::string& command) {
     const int rc = std::system(command.c_str());  // NOLINT: a test driving the lab script
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+struct Output {
+    int status{-1};
+    std::string out;
+};
+
+/// Runs `zeppelin ARGS` on a lab host; its standard output.
+Output cli_on(const std::string& host, const std::string& args) {
+    Output o;
+    FILE* p = ::popen((lab("exec " + host + " " ZEPPELIN_CLI_PATH " " + args)).c_str(), "r");
+    if (p == nullptr) return o;
+    std::array<char, 4096> buf{};
+    std::size_t n = 0;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) o.out.append(buf.data(), n);
+    const int rc = ::pclose(p);
+    o.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    return o;
+}
+
+nlohmann::json json_of(const Output& o) {
+    auto j = nlohmann::json::parse(o.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << o.out;
+    return j;
 }
 
 /// A file descriptor, closed at the end of scope.
@@ -332,7 +358,34 @@ TEST_F(PortmapLab, NoMappingPossibleSaysWhy) {
     EXPECT_EQ(pm.error().code(), Errc::no_gateway) << pm.error().message();
     EXPECT_NE(pm.error().message().find("UPnP IGD"), std::string::npos) << pm.error().message();
     EXPECT_NE(pm.error().message().find("NAT-PMP"), std::string::npos) << pm.error().message();
+
+    // `zeppelin net check` on the worker's host says so, and fails.
+    const auto check = cli_on("home", "net check --json --timeout-ms 1000");
+    EXPECT_EQ(check.status, 1) << check.out;
+    const auto j = json_of(check);
+    EXPECT_EQ(j.value("mapping_possible", true), false) << check.out;
+    EXPECT_EQ(j.value("error", ""), "no port-mapping gateway") << check.out;
+    EXPECT_NE(j.value("advice", "").find("--public-host"), std::string::npos) << check.out;
     router("upnp+natpmp");
+}
+
+TEST_F(PortmapLab, NetCheckCliReportsTheGateway) {
+    router("upnp+natpmp");
+    const auto check = cli_on("home", "net check --json --timeout-ms 1500");
+    ASSERT_EQ(check.status, 0) << check.out;
+    const auto j = json_of(check);
+    EXPECT_EQ(j["gateway"].value("protocol", ""), "UPnP IGD") << check.out;
+    EXPECT_EQ(j["gateway"].value("external_address", ""), kRouterWan) << check.out;
+    EXPECT_EQ(j["gateway"].value("local_address", ""), kHome) << check.out;
+    EXPECT_EQ(j.value("mapping_possible", false), true) << check.out;
+    EXPECT_EQ(j["test_mapping"].value("removed", false), true) << check.out;
+
+    // The words a person reads, through NAT-PMP this time.
+    const auto text = cli_on("home", "net check --no-upnp --timeout-ms 1500");
+    ASSERT_EQ(text.status, 0) << text.out;
+    EXPECT_NE(text.out.find("gateway: NAT-PMP at 192.168.77.1"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("external address: 198.51.100.1"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("removed again"), std::string::npos) << text.out;
 }
 
 }  // namespace
