@@ -386,6 +386,13 @@ TEST_F(PortmapLab, NetCheckCliReportsTheGateway) {
     EXPECT_NE(text.out.find("gateway: NAT-PMP at 192.168.77.1"), std::string::npos) << text.out;
     EXPECT_NE(text.out.find("external address: 198.51.100.1"), std::string::npos) << text.out;
     EXPECT_NE(text.out.find("removed again"), std::string::npos) << text.out;
+
+    // The worker on its own host: no gateway, but a public address, so no mapping is needed.
+    const auto own = cli_on("worker", "net check --json --timeout-ms 500");
+    ASSERT_EQ(own.status, 0) << own.out;
+    const auto o = json_of(own);
+    EXPECT_EQ(o.value("mapping_possible", true), false) << own.out;
+    EXPECT_EQ(o["public_addresses"], nlohmann::json::array({"198.51.100.40"})) << own.out;
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // `zeppelin net check`: can this host open its own ports on the router in front of it? Finds the
 // gateway (UPnP IGD, then NAT-PMP), prints its external address, and tries a short test mapping
 // of a port this command listens on, removed again at once. Exit status 0 when a mapping was
-// granted, 1 when none is possible, with the reason and what to do in words.
+// granted or the host has a public address of its own (no mapping needed), 1 when the host
+// cannot be reached, with the reason and what to do in words.
 //
 // It checks what the router grants, not that the internet reaches the port: that needs a second
 // host (tests/netlab does it with a client on the lab's public segment).
@@ -83,18 +84,27 @@ int run_check(const NetCheckOptions& o) {
     auto pm = portmap::PortMapper::discover(node_id, d);
     if (!pm) {
         const auto& e = pm.error();
+        // A host with a public address of its own needs no mapping.
+        const auto publics = portmap::public_local_addresses();
+        const std::string result =
+            publics.empty()
+                ? "no port mapping possible: " + advice(e.code())
+                : "no port mapping possible, and none needed: this host has the public address " + publics.front() +
+                      "; a worker here is reachable there if its firewall lets the ports in";
         if (json) {
             out = {{"gateway", nullptr},
                    {"mapping_possible", false},
+                   {"public_addresses", publics},
                    {"error", std::string{to_string(e.code())}},
                    {"reason", e.message()},
-                   {"advice", advice(e.code())}};
+                   {"result", result}};
+            if (publics.empty()) out["advice"] = advice(e.code());
             fmt::print("{}\n", out.dump(2));
         } else {
             fmt::print("gateway: none usable\n{}\n", e.message());
-            fmt::print("result: no port mapping possible: {}\n", advice(e.code()));
+            fmt::print("result: {}\n", result);
         }
-        return 1;
+        return publics.empty() ? 1 : 0;
     }
     const auto& gw = pm->gateway();
     out["gateway"] = {{"protocol", std::string{to_string(gw.method)}},

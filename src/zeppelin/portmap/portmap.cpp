@@ -4,9 +4,12 @@
 #include "zeppelin/portmap/portmap.hpp"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <utility>
 
 namespace zeppelin::portmap {
@@ -93,6 +96,22 @@ std::optional<bool> is_private_ipv4(std::string_view address) noexcept {
     });
 }
 
+std::vector<std::string> public_local_addresses() {
+    std::vector<std::string> out;
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return out;
+    for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+        if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+        sockaddr_in a{};
+        std::memcpy(&a, i->ifa_addr, sizeof a);
+        std::array<char, INET_ADDRSTRLEN> text{};
+        if (::inet_ntop(AF_INET, &a.sin_addr, text.data(), static_cast<socklen_t>(text.size())) == nullptr) continue;
+        if (is_private_ipv4(text.data()) == false) out.emplace_back(text.data());
+    }
+    ::freeifaddrs(list);
+    return out;
+}
+
 std::optional<std::chrono::seconds> renew_after(std::chrono::seconds lease) noexcept {
     if (lease.count() <= 0) return std::nullopt;
     return std::max(std::chrono::seconds{1}, lease / 2);
@@ -107,6 +126,39 @@ std::vector<Mapping> select_stale(std::span<const Mapping> all, std::string_view
         if (std::any_of(keep.begin(), keep.end(), [&](const Mapping& k) { return same_mapping(k, m); })) continue;
         out.push_back(m);
     }
+    return out;
+}
+
+// ---- Leases -----------------------------------------------------------------------------------
+
+void Leases::track(const Mapping& m, Clock::time_point at) {
+    forget(m);
+    const auto after = renew_after(m.lease);
+    entries_.push_back(Entry{m, after ? std::optional{at + *after} : std::nullopt});
+}
+
+void Leases::forget(const Mapping& m) {
+    std::erase_if(entries_, [&](const Entry& e) { return same_mapping(e.mapping, m); });
+}
+
+std::vector<Mapping> Leases::due(Clock::time_point now) const {
+    std::vector<Mapping> out;
+    for (const auto& e : entries_)
+        if (e.renew_at && *e.renew_at <= now) out.push_back(e.mapping);
+    return out;
+}
+
+std::optional<Leases::Clock::time_point> Leases::next_due() const {
+    std::optional<Clock::time_point> next;
+    for (const auto& e : entries_)
+        if (e.renew_at && (!next || *e.renew_at < *next)) next = e.renew_at;
+    return next;
+}
+
+std::vector<Mapping> Leases::all() const {
+    std::vector<Mapping> out;
+    out.reserve(entries_.size());
+    for (const auto& e : entries_) out.push_back(e.mapping);
     return out;
 }
 

@@ -95,6 +95,10 @@ std::optional<Tag> parse_description(std::string_view description) noexcept;
 /// 198.51.100.0/24 as its "internet". nullopt if `address` is not a dotted IPv4 address.
 std::optional<bool> is_private_ipv4(std::string_view address) noexcept;
 
+/// This host's own IPv4 addresses that are not private (is_private_ipv4 false), from its
+/// interfaces: a host with one is reachable without any mapping (its firewall permitting).
+std::vector<std::string> public_local_addresses();
+
 /// When to renew a lease granted for `lease`: halfway, as RFC 6886 §3.3 recommends for NAT-PMP
 /// clients; 0 (permanent) gives nullopt.
 std::optional<std::chrono::seconds> renew_after(std::chrono::seconds lease) noexcept;
@@ -103,6 +107,31 @@ std::optional<std::chrono::seconds> renew_after(std::chrono::seconds lease) noex
 /// external port).
 std::vector<Mapping> select_stale(std::span<const Mapping> all, std::string_view node_id,
                                   std::span<const Mapping> keep);
+
+/// A node's leases and when each is due for renewal (halfway through, renew_after), on the
+/// caller's clock. The caller renews what due() returns through PortMapper::renew and tracks the
+/// result again; a permanent mapping (lease 0) is never due.
+class Leases final {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    /// Starts (or, for the same protocol and external port, restarts) tracking `m`, granted at `at`.
+    void track(const Mapping& m, Clock::time_point at);
+    void forget(const Mapping& m);
+    /// The mappings whose renewal time has come at `now`.
+    [[nodiscard]] std::vector<Mapping> due(Clock::time_point now) const;
+    /// The earliest renewal time, if any lease is tracked.
+    [[nodiscard]] std::optional<Clock::time_point> next_due() const;
+    [[nodiscard]] std::vector<Mapping> all() const;
+    [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
+
+private:
+    struct Entry {
+        Mapping mapping;
+        std::optional<Clock::time_point> renew_at;
+    };
+    std::vector<Entry> entries_;
+};
 
 /// A gateway reached through one protocol. The real ones wrap libminiupnpc and libnatpmp; tests
 /// use fakes.

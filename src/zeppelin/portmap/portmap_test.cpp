@@ -297,6 +297,44 @@ TEST(PortmapSelectStale, MatchesByProtocolAndExternalPort) {
     EXPECT_TRUE(select_stale(all, "m", {}).empty());
 }
 
+TEST(PortmapLeases, DueHalfwayOnTheCallersClock) {
+    const Leases::Clock::time_point t0{};
+    const Mapping transfer{Method::natpmp, Protocol::tcp, "192.168.77.10", 40000, "198.51.100.1", 40000, 600s,
+                           "zeppelin/n/transfer"};
+    Mapping log = transfer;
+    log.external_port = 40001;
+    log.lease = 120s;
+    Mapping permanent = transfer;
+    permanent.external_port = 40002;
+    permanent.lease = 0s;
+
+    Leases l;
+    EXPECT_FALSE(l.next_due());
+    l.track(transfer, t0);
+    l.track(log, t0);
+    l.track(permanent, t0);
+    EXPECT_EQ(l.all().size(), 3U);
+    EXPECT_EQ(l.next_due(), t0 + 60s);
+    EXPECT_TRUE(l.due(t0 + 59s).empty());
+    auto due = l.due(t0 + 60s);
+    ASSERT_EQ(due.size(), 1U);
+    EXPECT_EQ(due.front(), log);
+
+    // Renewed: tracked again from the renewal, the same port replaces the old entry.
+    l.track(log, t0 + 61s);
+    EXPECT_EQ(l.all().size(), 3U);
+    EXPECT_EQ(l.next_due(), t0 + 121s);
+    due = l.due(t0 + 300s);
+    ASSERT_EQ(due.size(), 2U);  // both leased ones; never the permanent one
+
+    l.forget(transfer);
+    l.forget(log);
+    EXPECT_FALSE(l.next_due());
+    EXPECT_FALSE(l.empty());  // the permanent mapping is still there, to be unmapped at the end
+    l.forget(permanent);
+    EXPECT_TRUE(l.empty());
+}
+
 TEST(PortmapText, Names) {
     EXPECT_EQ(to_string(Protocol::tcp), "TCP");
     EXPECT_EQ(to_string(Method::natpmp), "NAT-PMP");

@@ -277,7 +277,10 @@ Result<std::unique_ptr<Backend>> probe_upnp(const DiscoverOptions& options) {
                                  UPNP_LOCAL_PORT_ANY, 0, 2, &error)};
     if (!devices) {
         std::string why = "no device answered SSDP within " + std::to_string(delay) + " ms";
-        if (error != UPNPDISCOVER_SUCCESS) why = "SSDP discovery failed (" + std::to_string(error) + ")";
+        if (error == UPNPDISCOVER_SOCKET_ERROR)
+            why = "cannot send the SSDP search (socket error: no route for multicast, no network?)";
+        else if (error != UPNPDISCOVER_SUCCESS)
+            why = "SSDP discovery failed (" + std::to_string(error) + ")";
         return make_error(Errc::no_gateway, "UPnP IGD: " + why);
     }
     auto urls = std::make_unique<Urls>();
