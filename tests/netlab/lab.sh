@@ -296,7 +296,8 @@ cmd_up() {
   if lab_is_up "$mode"; then echo "lab: already up (router: $mode)"; return 0; fi
   cmd_down >/dev/null
   mkdir -p "$RUN"
-  trap 'echo "lab: up failed, tearing down" >&2; cmd_down >/dev/null' ERR
+  # Whatever fails from here on (a command under set -e, or die), no half-built lab stays.
+  trap 'rc=$?; if [ $rc -ne 0 ]; then echo "lab: up failed, tearing down" >&2; cmd_down >/dev/null; fi; exit $rc' EXIT
 
   for n in $(all_ns); do
     ip netns add "$n"
@@ -334,10 +335,13 @@ cmd_up() {
     if in_ns "$(ns stun)" ss -lun | grep -q "$STUN2:3479"; then break; fi
     sleep 0.1
   done
-  in_ns "$(ns stun)" ss -lun | grep -q "$STUN2:3479" || die "coturn did not start; see $RUN/turnserver.*"
+  if ! in_ns "$(ns stun)" ss -lun | grep -q "$STUN2:3479"; then
+    cat "$RUN/turnserver.out" "$RUN/turnserver.log" >&2 2>/dev/null || true
+    die "coturn did not start (its output above)"
+  fi
 
   start_miniupnpd "$mode"
-  trap - ERR
+  trap - EXIT
   echo "lab: up (router: $mode)"
 }
 
