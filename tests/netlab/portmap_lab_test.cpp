@@ -53,10 +53,10 @@ struct Output {
     std::string out;
 };
 
-/// Runs `zeppelin ARGS` on a lab host; its standard output.
-Output cli_on(const std::string& host, const std::string& args) {
+/// Runs COMMAND on a lab host; its standard output.
+Output on_host(const std::string& host, const std::string& command) {
     Output o;
-    FILE* p = ::popen((lab("exec " + host + " " ZEPPELIN_CLI_PATH " " + args)).c_str(), "r");
+    FILE* p = ::popen((lab("exec " + host + " " + command)).c_str(), "r");
     if (p == nullptr) return o;
     std::array<char, 4096> buf{};
     std::size_t n = 0;
@@ -64,6 +64,11 @@ Output cli_on(const std::string& host, const std::string& args) {
     const int rc = ::pclose(p);
     o.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
     return o;
+}
+
+/// Runs `zeppelin ARGS` on a lab host.
+Output cli_on(const std::string& host, const std::string& args, const std::string& env = {}) {
+    return on_host(host, (env.empty() ? "" : "env " + env + " ") + ZEPPELIN_CLI_PATH " " + args);
 }
 
 nlohmann::json json_of(const Output& o) {
@@ -393,6 +398,26 @@ TEST_F(PortmapLab, NetCheckCliReportsTheGateway) {
     const auto o = json_of(own);
     EXPECT_EQ(o.value("mapping_possible", true), false) << own.out;
     EXPECT_EQ(o["public_addresses"], nlohmann::json::array({"198.51.100.40"})) << own.out;
+}
+
+TEST_F(PortmapLab, DevnetOnTheChainHostServesOtherHosts) {
+    // `zeppelin devnet up --host` on the chain's host, mining every 2 s like an L2; the client's
+    // host reaches its RPC across the lab's public segment.
+    const std::string env = std::string{"ZEPPELIN_HOME="} + kRunDir + "/chain-home ZEPPELIN_DEPLOYMENT=";
+    const auto up = cli_on("chain", "devnet up --host 198.51.100.10 --port 8545 --block-time 2 --json", env);
+    ASSERT_EQ(up.status, 0) << up.out;
+    const auto j = json_of(up);
+    EXPECT_EQ(j.value("rpc_url", ""), "http://198.51.100.10:8545") << up.out;
+    EXPECT_EQ(j.value("block_time", 0), 2) << up.out;
+    EXPECT_TRUE(j.contains("dispatcher")) << up.out;
+
+    const auto rpc = on_host("client", "curl -s -m 3 -H 'content-type: application/json' --data "
+                                       "'{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_chainId\",\"params\":[]}' "
+                                       "http://198.51.100.10:8545");
+    EXPECT_NE(rpc.out.find("0x7a69"), std::string::npos) << "client host -> chain host RPC: " << rpc.out;
+
+    const auto down = cli_on("chain", "devnet down", env);
+    EXPECT_EQ(down.status, 0) << down.out;
 }
 
 }  // namespace

@@ -61,6 +61,7 @@ T or_throw(Result<T> r, std::string_view what) {
 
 struct DevnetOptions {
     unsigned port{8545};
+    std::string host{"127.0.0.1"};  // IPv4 address anvil listens on (a lab host's, to serve other hosts)
     bool json{false};
     std::optional<unsigned> block_time;  // seconds between blocks; unset/0: a block per transaction
 };
@@ -143,11 +144,11 @@ bool anvil_alive(pid_t pid) {
     return cmd.find("anvil") != std::string::npos;
 }
 
-bool port_busy(unsigned port) {
+bool port_busy(const boost::asio::ip::address_v4& host, unsigned port) {
     boost::asio::io_context io;
     boost::asio::ip::tcp::socket s{io};
     boost::system::error_code ec;
-    s.connect({boost::asio::ip::make_address_v4("127.0.0.1"), static_cast<std::uint16_t>(port)}, ec);
+    s.connect({host, static_cast<std::uint16_t>(port)}, ec);
     return !ec;
 }
 
@@ -170,7 +171,7 @@ std::optional<market::Deployment> live_deployment(eth::RpcClient& rpc) {
     return *record;
 }
 
-pid_t spawn_anvil(const fs::path& anvil, unsigned port, unsigned block_time) {
+pid_t spawn_anvil(const fs::path& anvil, const std::string& host, unsigned port, unsigned block_time) {
     const std::string port_text = std::to_string(port);
     const std::string block_time_arg = std::to_string(block_time);
     const std::string log = log_file().string();
@@ -178,7 +179,7 @@ pid_t spawn_anvil(const fs::path& anvil, unsigned port, unsigned block_time) {
     // Built before fork: the child only calls async-signal-safe functions.
     std::vector<char*> argv{const_cast<char*>(bin.c_str()), const_cast<char*>("--port"),
                             const_cast<char*>(port_text.c_str()), const_cast<char*>("--host"),
-                            const_cast<char*>("127.0.0.1")};
+                            const_cast<char*>(host.c_str())};
     if (block_time > 0) {
         argv.push_back(const_cast<char*>("--block-time"));
         argv.push_back(const_cast<char*>(block_time_arg.c_str()));
@@ -308,12 +309,15 @@ void run_up(const DevnetOptions& o) {
     }
 
     if (o.port == 0 || o.port > 65535) fail(Errc::invalid_argument, "--port must be 1..65535");
-    if (port_busy(o.port))
+    boost::system::error_code bad_host;
+    const auto host = boost::asio::ip::make_address_v4(o.host, bad_host);
+    if (bad_host) fail(Errc::invalid_argument, "--host must be an IPv4 address, got '" + o.host + "'");
+    if (port_busy(host, o.port))
         fail(Errc::already_exists, fmt::format("port {} is busy (another node?): choose another with --port", o.port));
     const auto anvil = find_anvil();
     const unsigned block_time = o.block_time.value_or(0);
-    const pid_t pid = spawn_anvil(anvil, o.port, block_time);
-    AnvilState s{pid, o.port, fmt::format("http://127.0.0.1:{}", o.port), block_time};
+    const pid_t pid = spawn_anvil(anvil, o.host, o.port, block_time);
+    AnvilState s{pid, o.port, fmt::format("http://{}:{}", o.host, o.port), block_time};
     write_state(s);
 
     auto rpc = quick_client(s.rpc_url);
@@ -368,7 +372,11 @@ void add_devnet_commands(CLI::App& app) {
     auto opts = std::make_shared<DevnetOptions>();
 
     auto* up = group->add_subcommand("up", "Start anvil (detached) and deploy WorkerDispatcher; no-op if already up");
-    up->add_option("--port", opts->port, "TCP port on 127.0.0.1")->capture_default_str();
+    up->add_option("--port", opts->port, "TCP port")->capture_default_str();
+    up->add_option("--host", opts->host,
+                   "IPv4 address to listen on; another host's nodes reach the devnet only if it is not 127.0.0.1 "
+                   "(anvil has no authentication: use only on a private or lab network)")
+        ->capture_default_str();
     up->add_option("--block-time", opts->block_time,
                    "Mine a block every N seconds (anvil --block-time), e.g. 2 like an L2 or 12 like mainnet; "
                    "default: a block per transaction at once")
