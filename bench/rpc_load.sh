@@ -122,7 +122,7 @@ free_ports() {  # n -> n distinct free TCP ports on 127.0.0.1
 
 cpu_ticks() {  # pid -> utime+stime of the whole process, in clock ticks (0 if gone)
   # Field 2 (comm) may hold spaces: count from the ") " that ends it (state is field 3).
-  sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0
+  { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null || true; } | awk '{ print $12 + $13 } END { if (NR == 0) print 0 }'
 }
 
 snapshot() {  # file
@@ -186,7 +186,7 @@ measure() {  # label binary
   for n in "${COUNTS[@]}"; do
     log "$label: opening agreements $((open + 1))..$n (${VERIFIERS} verifier(s) each, worker 1)"
     while [ "$open" -lt "$n" ]; do
-      id=$("$bin" --json run "$IMAGE" --detach --duration 24h --period "$PERIOD" --verifiers "$VERIFIERS" \
+      id=$("$bin" --json run "$IMAGE" --detach --duration 1h --period "$PERIOD" --verifiers "$VERIFIERS" \
              --max-price 2gwei/s --probe http:/ --cpu 10 --memory 16m --worker "$worker_addr" |
            grep -o '"id": *[0-9]*' | head -1 | grep -o '[0-9]*$')
       ids+=("$id")

@@ -59,10 +59,13 @@ function windowOf(label, name) {
     const m = diffMethods(a.methods, b.methods);
     const sel = diffMethods(a.selectors, b.selectors);
     for (const [k, v] of Object.entries(m)) methods[k] = (methods[k] || 0) + v;
+    // eth_call is shown by function: "eth_call getAgreement", not also as a whole.
     for (const [k, v] of Object.entries(sel)) {
       const key = `eth_call ${selectorNames[k] || k}`;
       methods[key] = (methods[key] || 0) + v;
+      methods.eth_call -= v;
     }
+    if (methods.eth_call === 0) delete methods.eth_call;
     http += h;
     calls += c;
     nodes[node] = {
@@ -131,24 +134,29 @@ for (const label of labels) {
 const base = results.baseline;
 const cur = results.current;
 const rows = [];
-const row = (figure, key, target, fmt = (x) => x.toFixed(1)) => {
+// check: (current) -> true/false when the target applies to this run, else undefined.
+const row = (figure, key, target, fmt = (x) => x.toFixed(1), check = undefined) => {
   const b = base ? key(base) : null;
   const c = key(cur);
   const ratio = b != null && c != null && b !== 0 ? (c / b).toFixed(2) : '';
-  rows.push([figure, b == null ? '' : fmt(b), c == null ? '' : fmt(c), ratio, target || '']);
+  const met = check === undefined || c == null ? '' : check(c) ? 'met' : 'NOT MET';
+  rows.push([figure, b == null ? '' : fmt(b), c == null ? '' : fmt(c), ratio, met, target || '']);
 };
 const nodesCount = Object.keys(cur.idle.nodes).length;
 const devnet = chainId === 31337;
 row(`idle: requests/s, all ${nodesCount} nodes`, (r) => r.idle.rps_all_nodes);
 row('idle: requests/s per node (busiest)', (r) => r.idle.rps_per_node_max,
-  devnet ? `<= ${TARGET_IDLE_NODE_RPS} (on a non-devnet chain: --chain-id)` : `<= ${TARGET_IDLE_NODE_RPS}`, (x) => x.toFixed(2));
+  devnet ? `<= ${TARGET_IDLE_NODE_RPS} (on a non-devnet chain: --chain-id)` : `<= ${TARGET_IDLE_NODE_RPS}`, (x) => x.toFixed(2),
+  devnet ? undefined : (c) => c <= TARGET_IDLE_NODE_RPS);
 row('idle: CPU % of a core per node (busiest)', (r) => r.idle.cpu_pct_per_node_max);
 for (const n of counts) {
   row(`${n} open: requests/s, all nodes`, (r) => r.open[n].rps_all_nodes);
-  row(`${n} open: requests per agreement per minute`, (r) => r.open[n].requests_per_agreement_per_min, `<= ${TARGET_PER_AGREEMENT_MIN}`);
+  row(`${n} open: requests per agreement per minute`, (r) => r.open[n].requests_per_agreement_per_min, `<= ${TARGET_PER_AGREEMENT_MIN}`,
+    undefined, (c) => c <= TARGET_PER_AGREEMENT_MIN);
   row(`${n} open: JSON-RPC calls per agreement per minute`, (r) => r.open[n].calls_per_agreement_per_min);
   row(`${n} open: CPU % of a core per node (busiest)`, (r) => r.open[n].cpu_pct_per_node_max,
-    n >= TARGET_CPU_AT ? `< ${TARGET_CPU_PCT}` : `< ${TARGET_CPU_PCT} at ${TARGET_CPU_AT} (--agreements ...,${TARGET_CPU_AT})`);
+    n >= TARGET_CPU_AT ? `< ${TARGET_CPU_PCT}` : `< ${TARGET_CPU_PCT} at ${TARGET_CPU_AT} (--agreements ...,${TARGET_CPU_AT})`,
+    undefined, n >= TARGET_CPU_AT ? (c) => c < TARGET_CPU_PCT : undefined);
   row(`${n} open: anvil CPU %`, (r) => r.open[n].anvil_cpu_pct);
 }
 
@@ -159,9 +167,9 @@ out.push(`RPC load of the nodes, counted by a proxy between each node and the ch
   `${opt['block-time'] === 'auto' ? 'a block per transaction' : `a block every ${opt['block-time']} s`})`);
 out.push(`baseline: ${base ? opt['baseline-ref'] : '(none)'}   current: ${opt['current-ref']}   ` +
   `windows: idle ${cur.idle.seconds} s, open ${counts.map((n) => cur.open[n].seconds).join('/')} s; idle subtracted per agreement`);
-const head = ['figure', 'baseline', 'current', 'ratio', 'target'];
-const widths = [50, 10, 10, 7, 0];
-const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : i === 4 ? `  ${c}` : String(c).padStart(widths[i]))).join(' ');
+const head = ['figure', 'baseline', 'current', 'ratio', 'target', ''];
+const widths = [50, 10, 10, 7, 8, 0];
+const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : i === 5 ? c : String(c).padStart(widths[i]))).join(' ');
 out.push('');
 out.push(line(head));
 for (const r of rows) out.push(line(r));
@@ -210,6 +218,13 @@ const json = {
     requests_per_agreement_per_min: TARGET_PER_AGREEMENT_MIN,
     idle_node_rps_non_devnet: TARGET_IDLE_NODE_RPS,
     cpu_pct_per_node_at_100: TARGET_CPU_PCT,
+  },
+  // Whether the current build meets each target that applies to this run (null: not measured here).
+  current_meets: {
+    requests_per_agreement_per_min: Object.fromEntries(counts.map((n) => [n, cur.open[n].requests_per_agreement_per_min <= TARGET_PER_AGREEMENT_MIN])),
+    idle_node_rps: devnet ? null : cur.idle.rps_per_node_max <= TARGET_IDLE_NODE_RPS,
+    cpu_pct_per_node_at_100: counts.some((n) => n >= TARGET_CPU_AT)
+      ? counts.filter((n) => n >= TARGET_CPU_AT).every((n) => cur.open[n].cpu_pct_per_node_max < TARGET_CPU_PCT) : null,
   },
   results,
 };
