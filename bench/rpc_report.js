@@ -105,6 +105,8 @@ for (const label of labels) {
       cpu_pct_per_node_max: round(max(Object.values(idle.nodes).map((n) => n.cpu_pct))),
       anvil_cpu_pct: round(idle.anvil_cpu_pct),
       nodes: Object.fromEntries(Object.entries(idle.nodes).map(([k, v]) => [k, { rps: round(v.rps), cpu_pct: round(v.cpu_pct) }])),
+      calls_ps_by_method: Object.fromEntries(Object.entries(idle.methods_per_min)
+        .map(([k, v]) => [k, round(v / 60)]).filter(([, v]) => v > 0)),
     },
     open: {},
   };
@@ -185,6 +187,13 @@ for (const node of nodeNames) {
     const x = results[l].open[nMax].nodes[node];
     return x.rps.toFixed(1).padStart(18) + x.cpu_pct.toFixed(1).padStart(16);
   })].join(''));
+}
+
+out.push('');
+out.push('idle JSON-RPC calls/s by method, all nodes:');
+for (const l of labels) {
+  const m = Object.entries(results[l].idle.calls_ps_by_method).sort((a, b) => b[1] - a[1]);
+  out.push(`  ${l.padEnd(9)} ${m.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ') || '(none)'}`);
 }
 
 // What the calls are, per agreement per minute (idle subtracted), at the largest N.
