@@ -30,3 +30,7 @@ echo
 echo "== forge gas report (WorkerDispatcher, lifecycle and unit tests) =="
 "$FORGE" test --offline --use ./scripts/solc-adapter.js --mc 'GasTest|WorkerDispatcherTest' --gas-report 2>&1 \
   | sed -n '/WorkerDispatcher Contract/,/^╰/p'
+echo
+echo "== Protocol v2 (src/v2) next to v1: one 1-hour agreement, 60 s periods, 3 verifiers, as the nodes send it =="
+echo "   (test/v2/GasV2.t.sol: v1 with one report per verifier per period and 8 postMessage transactions)"
+"$FORGE" test --offline --use ./scripts/solc-adapter.js --mc GasV2Test -vv 2>&1 | grep -E '^\s+v[12] ' | sed 's/^ */  /'

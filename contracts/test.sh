@@ -3,6 +3,8 @@
 # unit, fuzz (5000 runs), invariant, fairness and gas tests. `forge snapshot --check` runs the tests and also
 # compares the gas of each test with the committed .gas-snapshot (1% tolerance). Exit code non-zero on failure.
 # Regenerate the snapshot after an intended change:  forge snapshot --offline --use ./scripts/solc-adapter.js --nmc InvariantTest
+# Protocol v2 (src/v2, test/v2) runs in the same two commands: its unit, attack, fuzz and gas tests in the snapshot
+# run, its invariant contract (V2InvariantTest) in the invariant run. Only v2:  forge test ... --mp 'test/v2/*'
 set -euo pipefail
 cd "$(dirname "$0")"
 FORGE=../node_modules/.bin/forge

@@ -6,6 +6,8 @@
 # Needs the Podman API service (scripts/services.sh start) and ZEPPELIN_DOCKER_HOST.
 # WORKER_NODE_ARGS / CLIENT_NODE_ARGS: extra options for the worker / client nodes (word-split),
 # e.g. CLIENT_NODE_ARGS="--web-dir $PWD/web" to serve the dashboard.
+# NODE_RPC_URLS: one JSON-RPC URL per node, workers 1..N then the client, space-separated: each node
+# reads the chain there instead of the devnet's URL (bench/rpc_load.sh puts a counting proxy in).
 # Files live under $ZEPPELIN_HOME (required): devnet/, nodes/<i>/ (workers), node/ (the client,
 # where `zeppelin run/ps/...` look by default).
 #
@@ -49,11 +51,16 @@ case "${1:-}" in
   up)
     n="${2:-3}"
     "$ZEPPELIN" devnet up --port "${DEVNET_PORT:-18545}" >/dev/null
+    read -r -a rpc_urls <<<"${NODE_RPC_URLS:-}"
+    if [ ${#rpc_urls[@]} -ne 0 ] && [ ${#rpc_urls[@]} -ne $((n + 1)) ]; then
+      echo "market: NODE_RPC_URLS has ${#rpc_urls[@]} URLs for $((n + 1)) nodes" >&2; exit 2
+    fi
+    rpc_arg() { [ ${#rpc_urls[@]} -eq 0 ] || echo "--rpc-url ${rpc_urls[$1]}"; }  # node index from 0
     for i in $(seq 1 "$n"); do
       start_node "$ZEPPELIN_HOME/nodes/$i" "$i" --price "${WORKER_PRICE:-1gwei}" --cpu 4000 --memory 4096 \
-        ${WORKER_NODE_ARGS:-}
+        $(rpc_arg $((i - 1))) ${WORKER_NODE_ARGS:-}
     done
-    start_node "$ZEPPELIN_HOME/node" 9 --client-only ${CLIENT_NODE_ARGS:-}
+    start_node "$ZEPPELIN_HOME/node" 9 --client-only $(rpc_arg "$n") ${CLIENT_NODE_ARGS:-}
     for i in $(seq 1 "$n"); do wait_node "$ZEPPELIN_HOME/nodes/$i"; done
     wait_node "$ZEPPELIN_HOME/node"
     ;;

@@ -15,7 +15,14 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   podman runc busybox-static uidmap iproute2 procps psmisc curl
   chromium
+  libminiupnpc-dev libnatpmp-dev
+  # the network lab (tests/netlab/lab.sh): a home router's miniupnpd, coturn as its STUN server,
+  # nftables for the router's NAT, and the reference clients natpmpc/upnpc for trying it by hand
+  miniupnpd-nftables coturn nftables natpmpc miniupnpc
 )
+# Daemons whose Debian packages start (and enable) a system service on install. The lab starts
+# its own copies inside network namespaces; one running on the machine itself must not be left.
+SERVICES=(miniupnpd coturn)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -36,7 +43,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # No service starts during the install (invoke-rc.d asks policy-rc.d); ours goes away after.
+  own_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# written by zeppelin scripts/setup.sh during apt-get install\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d; exit 1; }
+  [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
+  # ...nor at the next boot, and not now if a systemd started it anyway.
+  if command -v systemctl >/dev/null 2>&1; then
+    for s in "${SERVICES[@]}"; do
+      systemctl disable "$s" >/dev/null 2>&1 || true
+      if [ -d /run/systemd/system ]; then systemctl stop "$s" >/dev/null 2>&1 || true; fi
+    done
+  fi
 fi
 
 # npm packages, exactly as locked. Re-run only when the lock changed since the last install.

@@ -22,6 +22,8 @@ echo "== Dashboard and API tests (node --test) =="
 # A real market (scripts/market.sh) in a temporary home, Debian's chromium via playwright-core;
 # screenshots in build/web-screenshots/.
 node --test tests/web/ || status=1
+# The counting proxy of bench/rpc_load.sh (seconds; the bench itself is not run here).
+node --test bench/ || status=1
 
 if [ -x contracts/test.sh ]; then
   echo "== Solidity tests (forge) =="

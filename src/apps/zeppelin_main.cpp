@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     cli::add_image_commands(app);
     cli::add_node_commands(app);
     cli::add_client_commands(app);
+    cli::add_net_commands(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "anvil.hpp"
 #include "process.hpp"
@@ -120,6 +121,42 @@ TEST_F(DevnetCli, UpStatusUpAgainDown) {
     ASSERT_EQ(after.status, 0) << after.out;
     EXPECT_FALSE(json_of(after)["running"].get<bool>());
     EXPECT_FALSE(rpc->chain_id());  // anvil is gone
+}
+
+TEST_F(DevnetCli, BlockTime) {
+    const auto port = std::to_string(test::Anvil::free_port());
+    auto up = run(env_, "devnet up --block-time 1 --port " + port + " --json");
+    ASSERT_EQ(up.status, 0) << up.out;
+    const auto j = json_of(up);
+    ASSERT_TRUE(j.value("running", false)) << up.out;
+    EXPECT_EQ(j["block_time"], 1);
+    ASSERT_TRUE(j.contains("dispatcher")) << up.out;  // deployed although blocks come once a second
+
+    // With interval mining, blocks come without any transaction (automining would stay put).
+    auto rpc = eth::RpcClient::connect("http://127.0.0.1:" + port).value();
+    const auto first = rpc->block_number().value();
+    std::uint64_t now = first;
+    for (int i = 0; i < 100 && now < first + 2; ++i) {  // bounded: at most 10 s
+        std::this_thread::sleep_for(std::chrono::milliseconds{100});
+        now = rpc->block_number().value();
+    }
+    EXPECT_GE(now, first + 2) << "no blocks mined without transactions: --block-time did not reach anvil";
+
+    auto status = run(env_, "devnet status");
+    ASSERT_EQ(status.status, 0) << status.out;
+    EXPECT_NE(status.out.find("block time: 1 s"), std::string::npos) << status.out;
+
+    // Up again with another block time is refused (it would silently keep the old one).
+    auto other = run(env_, "devnet up --block-time 12 --port " + port);
+    EXPECT_NE(other.status, 0);
+    EXPECT_NE(other.out.find("devnet down"), std::string::npos) << other.out;
+    // Up again without the option keeps the running devnet.
+    auto same = run(env_, "devnet up --port " + port + " --json");
+    ASSERT_EQ(same.status, 0) << same.out;
+    EXPECT_EQ(json_of(same)["pid"], j["pid"]);
+
+    auto down = run(env_, "devnet down");
+    ASSERT_EQ(down.status, 0) << down.out;
 }
 
 TEST_F(DevnetCli, ClearErrors) {

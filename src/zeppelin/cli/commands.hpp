@@ -22,5 +22,6 @@ void add_devnet_commands(CLI::App& app);
 void add_image_commands(CLI::App& app);
 void add_node_commands(CLI::App& app);
 void add_client_commands(CLI::App& app);
+void add_net_commands(CLI::App& app);
 
 }  // namespace zeppelin::cli

@@ -2,11 +2,13 @@
 // Zeppelin on one machine.
 //
 // Files (in <zeppelin home>/devnet, zeppelin home = $ZEPPELIN_HOME or ~/.zeppelin):
-//   anvil.json        {"pid", "port", "rpc_url", "log"} of the running anvil
+//   anvil.json        {"pid", "port", "rpc_url", "log", "block_time"} of the running anvil
 //   anvil.log         anvil's output
 //   deployment.json   the deployment record (market/deployment.hpp) other commands read
 // anvil: $ZEPPELIN_ANVIL, else node_modules/.bin/anvil of the repository the executable was built
 // in (found by walking up from the executable), else `anvil` on PATH.
+// `--block-time N` makes anvil mine a block every N seconds (anvil --block-time), like an L2 (2) or
+// mainnet (12), instead of one block per transaction at once.
 // The devnet dispatcher uses short windows (DispatcherConfig::devnet_defaults): stake 1 ether,
 // accept/start/report windows 600 s, cool-down 60 s, verifier fee 5 %, slash 100 %.
 #include <fcntl.h>
@@ -59,14 +61,21 @@ T or_throw(Result<T> r, std::string_view what) {
 
 struct DevnetOptions {
     unsigned port{8545};
+    std::string host{"127.0.0.1"};  // IPv4 address anvil listens on (a lab host's, to serve other hosts)
     bool json{false};
+    std::optional<unsigned> block_time;  // seconds between blocks; unset/0: a block per transaction
 };
 
 struct AnvilState {
     pid_t pid{0};
     unsigned port{0};
     std::string rpc_url;
+    unsigned block_time{0};  // 0: instant mining
 };
+
+std::string block_time_text(unsigned seconds) {
+    return seconds == 0 ? std::string{"instant (a block per transaction)"} : fmt::format("{} s", seconds);
+}
 
 fs::path dir() { return or_throw(market::devnet_dir(), "devnet"); }
 fs::path state_file() { return dir() / "anvil.json"; }
@@ -111,11 +120,17 @@ std::optional<AnvilState> read_state() {
     if (j.is_discarded() || !j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer() ||
         !j.contains("port") || !j["port"].is_number_unsigned() || !j.contains("rpc_url") || !j["rpc_url"].is_string())
         return std::nullopt;
-    return AnvilState{j["pid"].get<pid_t>(), j["port"].get<unsigned>(), j["rpc_url"].get<std::string>()};
+    const unsigned block_time =
+        j.contains("block_time") && j["block_time"].is_number_unsigned() ? j["block_time"].get<unsigned>() : 0;
+    return AnvilState{j["pid"].get<pid_t>(), j["port"].get<unsigned>(), j["rpc_url"].get<std::string>(), block_time};
 }
 
 void write_state(const AnvilState& s) {
-    const nlohmann::json j{{"pid", s.pid}, {"port", s.port}, {"rpc_url", s.rpc_url}, {"log", log_file().string()}};
+    const nlohmann::json j{{"pid", s.pid},
+                           {"port", s.port},
+                           {"rpc_url", s.rpc_url},
+                           {"log", log_file().string()},
+                           {"block_time", s.block_time}};
     std::ofstream out{state_file(), std::ios::trunc};
     out << j.dump(2) << "\n";
     if (!out) fail(Errc::io, "cannot write " + state_file().string());
@@ -129,11 +144,11 @@ bool anvil_alive(pid_t pid) {
     return cmd.find("anvil") != std::string::npos;
 }
 
-bool port_busy(unsigned port) {
+bool port_busy(const boost::asio::ip::address_v4& host, unsigned port) {
     boost::asio::io_context io;
     boost::asio::ip::tcp::socket s{io};
     boost::system::error_code ec;
-    s.connect({boost::asio::ip::make_address_v4("127.0.0.1"), static_cast<std::uint16_t>(port)}, ec);
+    s.connect({host, static_cast<std::uint16_t>(port)}, ec);
     return !ec;
 }
 
@@ -156,9 +171,20 @@ std::optional<market::Deployment> live_deployment(eth::RpcClient& rpc) {
     return *record;
 }
 
-pid_t spawn_anvil(const fs::path& anvil, unsigned port) {
+pid_t spawn_anvil(const fs::path& anvil, const std::string& host, unsigned port, unsigned block_time) {
     const std::string port_text = std::to_string(port);
+    const std::string block_time_arg = std::to_string(block_time);
     const std::string log = log_file().string();
+    const std::string bin = anvil.string();
+    // Built before fork: the child only calls async-signal-safe functions.
+    std::vector<char*> argv{const_cast<char*>(bin.c_str()), const_cast<char*>("--port"),
+                            const_cast<char*>(port_text.c_str()), const_cast<char*>("--host"),
+                            const_cast<char*>(host.c_str())};
+    if (block_time > 0) {
+        argv.push_back(const_cast<char*>("--block-time"));
+        argv.push_back(const_cast<char*>(block_time_arg.c_str()));
+    }
+    argv.push_back(nullptr);
     const pid_t pid = ::fork();
     if (pid < 0) fail(Errc::io, "fork failed");
     if (pid == 0) {
@@ -170,10 +196,6 @@ pid_t spawn_anvil(const fs::path& anvil, unsigned port) {
             ::dup2(fd, 1);
             ::dup2(fd, 2);
         }
-        const std::string bin = anvil.string();
-        std::vector<char*> argv{const_cast<char*>(bin.c_str()), const_cast<char*>("--port"),
-                                const_cast<char*>(port_text.c_str()), const_cast<char*>("--host"),
-                                const_cast<char*>("127.0.0.1"), nullptr};
         ::execv(bin.c_str(), argv.data());
         ::_exit(127);
     }
@@ -221,6 +243,7 @@ void print_status(const Status& st, bool json) {
             j["rpc_url"] = st.anvil->rpc_url;
             j["chain_id"] = st.chain_id;
             j["block_number"] = st.block;
+            j["block_time"] = st.anvil->block_time;
             j["log"] = log_file().string();
         }
         if (st.deployment) {
@@ -239,6 +262,7 @@ void print_status(const Status& st, bool json) {
     }
     fmt::print("devnet: running (pid {}, {})\n", st.anvil->pid, st.anvil->rpc_url);
     fmt::print("chain id: {}\nblock: {}\n", st.chain_id, st.block);
+    fmt::print("block time: {}\n", block_time_text(st.anvil->block_time));
     if (st.deployment) {
         fmt::print("dispatcher: {}\n", eth::to_checksum(st.deployment->dispatcher));
         fmt::print("workers: {}\n", st.workers ? std::to_string(*st.workers) : "?");
@@ -271,6 +295,10 @@ void run_up(const DevnetOptions& o) {
 
     auto state = read_state();
     if (state && anvil_alive(state->pid)) {
+        if (o.block_time && *o.block_time != state->block_time)
+            fail(Errc::already_exists, fmt::format("the devnet is already up with block time {}; run `zeppelin devnet down` "
+                                                   "first to start it with block time {}",
+                                                   block_time_text(state->block_time), block_time_text(*o.block_time)));
         auto rpc = quick_client(state->rpc_url);
         if (!rpc->chain_id())
             fail(Errc::rpc_unreachable, "anvil (pid " + std::to_string(state->pid) + ") at " + state->rpc_url +
@@ -281,11 +309,15 @@ void run_up(const DevnetOptions& o) {
     }
 
     if (o.port == 0 || o.port > 65535) fail(Errc::invalid_argument, "--port must be 1..65535");
-    if (port_busy(o.port))
+    boost::system::error_code bad_host;
+    const auto host = boost::asio::ip::make_address_v4(o.host, bad_host);
+    if (bad_host) fail(Errc::invalid_argument, "--host must be an IPv4 address, got '" + o.host + "'");
+    if (port_busy(host, o.port))
         fail(Errc::already_exists, fmt::format("port {} is busy (another node?): choose another with --port", o.port));
     const auto anvil = find_anvil();
-    const pid_t pid = spawn_anvil(anvil, o.port);
-    AnvilState s{pid, o.port, fmt::format("http://127.0.0.1:{}", o.port)};
+    const unsigned block_time = o.block_time.value_or(0);
+    const pid_t pid = spawn_anvil(anvil, o.host, o.port, block_time);
+    AnvilState s{pid, o.port, fmt::format("http://{}:{}", o.host, o.port), block_time};
     write_state(s);
 
     auto rpc = quick_client(s.rpc_url);
@@ -340,7 +372,15 @@ void add_devnet_commands(CLI::App& app) {
     auto opts = std::make_shared<DevnetOptions>();
 
     auto* up = group->add_subcommand("up", "Start anvil (detached) and deploy WorkerDispatcher; no-op if already up");
-    up->add_option("--port", opts->port, "TCP port on 127.0.0.1")->capture_default_str();
+    up->add_option("--port", opts->port, "TCP port")->capture_default_str();
+    up->add_option("--host", opts->host,
+                   "IPv4 address to listen on; another host's nodes reach the devnet only if it is not 127.0.0.1 "
+                   "(anvil has no authentication: use only on a private or lab network)")
+        ->capture_default_str();
+    up->add_option("--block-time", opts->block_time,
+                   "Mine a block every N seconds (anvil --block-time), e.g. 2 like an L2 or 12 like mainnet; "
+                   "default: a block per transaction at once")
+        ->check(CLI::Range(0U, 3600U));
     up->add_flag("--json", opts->json, "Print the status as JSON");
     up->callback([opts] { run_up(*opts); });
 

@@ -39,6 +39,9 @@ std::string_view to_string(Errc code) noexcept {
         case Errc::hostile_archive: return "hostile archive";
         case Errc::limit_exceeded: return "limit exceeded";
         case Errc::engine_error: return "container engine error";
+        case Errc::no_gateway: return "no port-mapping gateway";
+        case Errc::double_nat: return "behind another NAT";
+        case Errc::mapping_refused: return "port mapping refused";
         case Errc::internal: return "internal error";
     }
     return "unknown error";

@@ -57,6 +57,10 @@ enum class Errc {
     hostile_archive,
     limit_exceeded,
     engine_error,
+    // port mapping (a worker behind NAT opening its own ports)
+    no_gateway,       // no UPnP IGD / NAT-PMP gateway answered: nothing can map a port
+    double_nat,       // the gateway's external address is itself private: a mapping would not reach us
+    mapping_refused,  // the gateway answered but refused the mapping (conflict, not authorized, full)
     internal,
 };
 
