@@ -109,7 +109,7 @@ struct NodeContext {
     std::optional<Follower> follower;
     std::unique_ptr<transfer::Server> transfer;
     std::unique_ptr<LogServer> log_server;
-    std::unique_ptr<LocalRegistry> registry;  // how received images reach the engine
+    std::unique_ptr<LocalRegistry> image_registry;  // loopback OCI registry: how received images reach the engine
     std::optional<runtime::Engine> engine;
     std::atomic<std::uint64_t> worker_id{0};
     Metrics metrics;

@@ -70,9 +70,9 @@ Result<void> NodeContext::pull_arriving(std::uint64_t id, const transfer::Digest
                                     });
                                 }});
     }
-    const auto published = ZP_TRY(registry->publish(image));
+    const auto published = ZP_TRY(image_registry->publish(image));
     auto pulled = engine->pull_image(published.reference, {.tls_verify = false});
-    registry->withdraw(published.name);
+    image_registry->withdraw(published.name);
     const auto ref = "sha256:" + to_hex(digest, false);
     if (!pulled) return pulled.error();
     const auto tag = to_hex(digest, false).substr(0, 12);
@@ -121,11 +121,11 @@ Result<void> NodeContext::bring_image(std::uint64_t id, const transfer::Digest& 
         }
         image.layers.push_back({d, cache.path_of(d), size, {}});
     }
-    if (registry) {
-        auto published = registry->publish(image);
+    if (image_registry) {
+        auto published = image_registry->publish(image);
         auto pulled = published ? engine->pull_image(published->reference, {.tls_verify = false})
                                 : Result<std::string>{published.error()};
-        if (published) registry->withdraw(published->name);
+        if (published) image_registry->withdraw(published->name);
         if (pulled && *pulled == ref) {
             // Named after the image instead of the registry's throwaway name.
             const auto tag = to_hex(digest, false).substr(0, 12);

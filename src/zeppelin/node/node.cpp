@@ -208,7 +208,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
         if (!n.opt.pull_images) {
             spdlog::info("received images are loaded as archives (--image-delivery load)");
         } else if (auto registry = LocalRegistry::start()) {
-            n.registry = std::move(*registry);
+            n.image_registry = std::move(*registry);
         } else {
             spdlog::warn("no loopback registry ({}): received images are loaded as archives", registry.error().message());
         }

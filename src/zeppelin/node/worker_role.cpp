@@ -183,7 +183,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
                 if (auto it = received.find(id); it != received.end()) got = it->second;
                 if (auto it = incoming.find(id); it != incoming.end()) arriving = it->second;
             }
-            if (!got && arriving && registry && !a.data.value("pull_tried", false) && arriving_pulls.load() < kMaxArrivingPulls) {
+            if (!got && arriving && image_registry && !a.data.value("pull_tried", false) && arriving_pulls.load() < kMaxArrivingPulls) {
                 // The layers are arriving: the engine pulls them as they come, so that loading
                 // overlaps the transfer. Once only; on failure the image is loaded when complete.
                 ZP_CHECK(set_data(id, "pull_tried", true));
