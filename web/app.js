@@ -37,10 +37,16 @@ function facts(dl, pairs) {
   dl.replaceChildren(...pairs.filter(([, v]) => v !== undefined).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
 }
 
-function showError(message) {
+// Where the error shown came from: an action's error (a refused request, a failed payment) stays
+// until the next action; the periodic refresh clears only its own.
+let errorFrom = null;
+
+function showError(message, from = 'action') {
+  if (!message && from === 'refresh' && errorFrom === 'action') return;
   const e = $('#error');
   e.textContent = message;
   e.hidden = !message;
+  errorFrom = message ? from : null;
 }
 
 function notice(message) {
@@ -113,6 +119,7 @@ async function act(button, busyText, fn) {
   const label = button.textContent;
   button.disabled = true;
   button.textContent = busyText;
+  showError('');
   try {
     await fn();
     showError('');
@@ -489,9 +496,9 @@ async function refresh() {
   try {
     await refreshStatus();  // the header's, and the worker and verifier views'
     await VIEWS[state.view]();
-    showError('');
+    showError('', 'refresh');
   } catch (e) {
-    showError(e.message);
+    showError(e.message, 'refresh');
   } finally {
     refreshing = false;
   }
