@@ -115,6 +115,28 @@ TEST(Follower, RewindsAcrossAReorg) {
     EXPECT_TRUE(reorged);
 }
 
+TEST(Follower, NoticesAReorgThatKeepsTheHeight) {
+    // The follower asks only for the head while there is no new block: a head of the same height
+    // with another hash must still be seen as a re-org.
+    Fixture fx;
+    auto db = Database::open(fx.db_path).value();
+    auto f = Follower::open(*fx.rpc, db, {fx.store, 0, 0, 2000}).value();
+    fx.store_value(1);
+    EXPECT_EQ(drain(f), (std::vector<std::uint64_t>{1}));
+    auto snapshot = fx.rpc->request("evm_snapshot", nlohmann::json::array()).value();
+    fx.store_value(2);
+    EXPECT_EQ(drain(f), (std::vector<std::uint64_t>{2}));
+
+    ASSERT_TRUE(fx.rpc->request("evm_revert", nlohmann::json::array({snapshot})).value().get<bool>());
+    fx.sender->resync_nonce();
+    fx.store_value(22);  // the same height as the block of 2, another block
+
+    bool reorged = false;
+    EXPECT_EQ(drain(f, &reorged), (std::vector<std::uint64_t>{22}));
+    EXPECT_TRUE(reorged);
+    EXPECT_FALSE(f.next().value().has_range) << "caught up: nothing more to fetch";
+}
+
 TEST(Follower, DeadNodeIsAClearError) {
     Fixture fx;
     auto db = Database::open(fx.db_path).value();

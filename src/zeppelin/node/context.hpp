@@ -211,6 +211,9 @@ struct NodeContext {
     void invalidate(std::uint64_t id);
     /// Wakes the agreements whose moment came, and the open ones nobody asked about for a while.
     void wake_due();
+    /// How long until the chain is asked for its head again: the poll interval, or on a chain with
+    /// regular blocks of at least two polls, until the next block is due.
+    std::chrono::milliseconds follow_delay() const;
     Result<void> step(std::uint64_t id);
     std::uint64_t end_of(const market::AgreementView& v) const;
 

@@ -40,15 +40,34 @@ Result<bool> Follower::rewind_if_reorged() {
     return true;
 }
 
+Result<std::optional<Hash32>> Follower::remembered(std::uint64_t number) {
+    auto q = ZP_TRY(db_->prepare("SELECT hash FROM follower_blocks WHERE number = ?"));
+    ZP_CHECK(q.bind({static_cast<std::int64_t>(number)}));
+    if (!ZP_TRY(q.step())) return std::optional<Hash32>{};
+    return std::optional<Hash32>{fixed_from<32>(q.column_blob(0))};
+}
+
 Result<Batch> Follower::next() {
     Batch batch;
-    // One request while the chain has no new block (an idle node asks nothing else); a re-org that
-    // replaced blocks without a new one is noticed with the next block.
-    const auto head = ZP_TRY(rpc_->block_number());
+    // One request per poll: the head's number, hash and parent. While there is no new block that is
+    // all; a new head that is the child of the last block processed also proves there was no re-org
+    // and names the hash to remember; a head of the same height with another hash is a re-org.
+    const auto head_header = ZP_TRY(rpc_->get_block_header(eth::BlockTag::latest()));
+    if (!head_header) return Error{Errc::rpc_bad_reply, "the node reports no latest block"};
+    if (head_ && head_header->number == head_->number + 1 && head_header->timestamp > head_->timestamp) {
+        const auto gap = std::chrono::milliseconds{(head_header->timestamp - head_->timestamp) * 1000};
+        interval_ = interval_.count() == 0 ? gap : (interval_ * 3 + gap) / 4;
+    }
+    head_ = *head_header;
+    const auto head = head_header->number;
     if (head < config_.confirmations) return batch;
     const auto safe_head = head - config_.confirmations;
-    if (const auto seen = ZP_TRY(last_processed()); seen && *seen == safe_head) return batch;
-    batch.reorged = ZP_TRY(rewind_if_reorged());
+    const auto seen = ZP_TRY(last_processed());
+    std::optional<Hash32> seen_hash;
+    if (seen && config_.confirmations == 0) seen_hash = ZP_TRY(remembered(*seen));
+    if (seen && *seen == safe_head && (!seen_hash || *seen_hash == head_header->hash)) return batch;
+    const bool child_of_seen = seen_hash && head == *seen + 1 && head_header->parent_hash == *seen_hash;
+    if (!child_of_seen) batch.reorged = ZP_TRY(rewind_if_reorged());
     const auto last = ZP_TRY(last_processed());
     const auto from = last ? *last + 1 : config_.start_block;
     if (from > safe_head) return batch;
@@ -63,6 +82,7 @@ Result<Batch> Follower::next() {
     });
     batch.from_block = from;
     batch.to_block = to;
+    if (to == head) batch.to_hash = head_header->hash;
     batch.has_range = true;
     return batch;
 }
@@ -71,7 +91,13 @@ Result<void> Follower::commit(const Batch& batch) {
     if (!batch.has_range) return {};
     // Remember the hash of the batch's last block (enough to detect a re-org below it on the
     // next step), and prune old entries.
-    auto header = ZP_TRY(rpc_->get_block_header(eth::BlockTag::number(batch.to_block)));
+    std::optional<eth::BlockHeader> header;
+    if (batch.to_hash) {
+        header.emplace();
+        header->hash = *batch.to_hash;
+    } else {
+        header = ZP_TRY(rpc_->get_block_header(eth::BlockTag::number(batch.to_block)));
+    }
     if (!header) return Error{Errc::rpc_bad_reply, "node does not know block " + std::to_string(batch.to_block)};
     // If the block we fetched logs for was replaced meanwhile, the logs' block hashes disagree:
     // do not commit, the next step will notice the re-org.

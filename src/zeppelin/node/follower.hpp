@@ -9,7 +9,9 @@
 // contract's authoritative state before acting, so a replay is harmless.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "zeppelin/eth/rpc.hpp"
@@ -30,6 +32,7 @@ struct Batch {
     std::uint64_t to_block{0};         // inclusive
     bool reorged{false};               // a re-org was detected and rewound before this batch
     bool has_range{false};             // false: caught up, nothing was fetched
+    std::optional<Hash32> to_hash;     // to_block's hash, when it was the head read by next()
 };
 
 class Follower {
@@ -48,14 +51,20 @@ public:
 
     /// The last processed block, or nullopt if none yet.
     Result<std::optional<std::uint64_t>> last_processed();
+    /// The head as of the last next(), and the chain's block interval seen so far (0: unknown).
+    [[nodiscard]] const std::optional<eth::BlockHeader>& head() const noexcept { return head_; }
+    [[nodiscard]] std::chrono::milliseconds block_interval() const noexcept { return interval_; }
 
 private:
     Follower(eth::RpcClient& rpc, Database& db, FollowerConfig config) : rpc_{&rpc}, db_{&db}, config_{config} {}
     Result<bool> rewind_if_reorged();
+    Result<std::optional<Hash32>> remembered(std::uint64_t number);
 
     eth::RpcClient* rpc_;
     Database* db_;
     FollowerConfig config_;
+    std::optional<eth::BlockHeader> head_;
+    std::chrono::milliseconds interval_{0};
 };
 
 }  // namespace zeppelin::node

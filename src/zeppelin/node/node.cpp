@@ -55,6 +55,17 @@ void NodeContext::wake_at_ms(std::uint64_t id, std::int64_t unix_ms) {
     wake_in(id, std::chrono::milliseconds{unix_ms - now_ms()});
 }
 
+std::chrono::milliseconds NodeContext::follow_delay() const {
+    const auto poll = *opt.poll;
+    const auto interval = follower->block_interval();
+    const auto& latest = follower->head();
+    // On a chain that mines on demand (the devnet's short polls) a block can come at any moment.
+    if (poll < 1s || !latest || interval < 2 * poll) return poll;
+    // The next block is due one interval after the head's timestamp: ask then, not every poll.
+    const auto due = static_cast<std::int64_t>(latest->timestamp) * 1000 + interval.count() + 250 - now_ms();
+    return std::clamp(std::chrono::milliseconds{due}, poll, interval);
+}
+
 void NodeContext::wake_due() {
     for (const auto id : deadlines.take_due(std::chrono::steady_clock::now())) wake(id);
 }
@@ -228,9 +239,10 @@ void Node::run(const std::atomic<bool>& stop) {
     auto& n = *ctx_;
     auto last_sweep = std::chrono::steady_clock::time_point{};
     auto last_gauge = std::chrono::steady_clock::time_point{};
+    auto next_follow = std::chrono::steady_clock::time_point{};
     while (!stop.load()) {
         // 1. New events, in chain order; a batch is committed only after it was handled.
-        while (!stop.load()) {
+        while (!stop.load() && std::chrono::steady_clock::now() >= next_follow) {
             auto batch = n.follower->next();
             if (!batch) {
                 spdlog::warn("chain follower: {}", batch.error().message());
@@ -253,6 +265,7 @@ void Node::run(const std::atomic<bool>& stop) {
             n.head = batch->to_block;
             n.metrics.gauge("zeppelin_processed_block", "Last block whose events the node handled").set(static_cast<double>(batch->to_block));
         }
+        if (std::chrono::steady_clock::now() >= next_follow) next_follow = std::chrono::steady_clock::now() + n.follow_delay();
         // 2. The agreements whose moment came; every open one now and then (and at start), in
         //    case a moment was missed. A step that needs nothing new from the chain reads nothing.
         const auto now = std::chrono::steady_clock::now();
