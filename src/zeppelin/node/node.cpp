@@ -61,8 +61,9 @@ std::chrono::milliseconds NodeContext::follow_delay() const {
     const auto& latest = follower->head();
     // On a chain that mines on demand (the devnet's short polls) a block can come at any moment.
     if (poll < 1s || !latest || interval < 2 * poll) return poll;
-    // The next block is due one interval after the head's timestamp: ask then, not every poll.
-    const auto due = static_cast<std::int64_t>(latest->timestamp) * 1000 + interval.count() + 250 - now_ms();
+    // The next block is due one interval after the head's timestamp (whole seconds: a second more
+    // so as not to ask just before it): ask then, not every poll.
+    const auto due = static_cast<std::int64_t>(latest->timestamp) * 1000 + interval.count() + 1000 - now_ms();
     return std::clamp(std::chrono::milliseconds{due}, poll, interval);
 }
 
@@ -264,6 +265,7 @@ void Node::run(const std::atomic<bool>& stop) {
             }
             n.head = batch->to_block;
             n.metrics.gauge("zeppelin_processed_block", "Last block whose events the node handled").set(static_cast<double>(batch->to_block));
+            if (batch->to_hash) break;  // it reached the head: asking again now would find nothing new
         }
         if (std::chrono::steady_clock::now() >= next_follow) next_follow = std::chrono::steady_clock::now() + n.follow_delay();
         // 2. The agreements whose moment came; every open one now and then (and at start), in
