@@ -270,7 +270,7 @@ struct NodeContext {
     Result<void> verifier_step(const LocalAgreement& a, const market::AgreementView& v);
     Result<void> probe_due(const LocalAgreement& a, std::uint64_t id, std::uint64_t cur, std::int64_t start_ms,
                            std::int64_t period_ms, std::uint32_t period_s);
-    Result<void> report(std::uint64_t id, std::uint64_t index, const market::AgreementView& v, std::int64_t start_ms,
+    Result<void> report(const LocalAgreement& a, std::uint64_t id, std::uint64_t index, const market::AgreementView& v, std::int64_t start_ms,
                         std::int64_t period_ms);
 
     // ---- for the API (node_api.cpp)

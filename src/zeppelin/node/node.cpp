@@ -19,10 +19,6 @@ using namespace std::chrono_literals;
 void NodeContext::wake(std::uint64_t id) {
     pool->post(id, [this, id] {
         auto r = step(id);
-        if (!r && r.error().code() == Errc::not_found && r.error().message().find("is not known to this node") != std::string::npos) {
-            deadlines.cancel(id);  // an agreement of other parties
-            return;
-        }
         const bool failed = !r && !is_not_yet(r.error());
         unsigned fails = 0;
         {
@@ -34,7 +30,12 @@ void NodeContext::wake(std::uint64_t id) {
             spdlog::warn("agreement {}: {}", id, r.error().message());
             (void)set_data(id, "last_error", r.error().message());
         }
-        if (auto a = store->get(id); a && *a && (*a)->finished()) {
+        const auto row = store->get(id);
+        if (row && !*row) {
+            deadlines.cancel(id);  // an agreement of other parties
+            return;
+        }
+        if (row && (*row)->finished()) {
             deadlines.cancel(id);
             std::lock_guard lock{mu};
             views.erase(id);
@@ -93,8 +94,9 @@ void NodeContext::invalidate(std::uint64_t id) {
 }
 
 Result<void> NodeContext::step(std::uint64_t id) {
-    auto a = ZP_TRY(local(id));
-    if (a.finished()) return {};
+    const auto row = ZP_TRY(store->get(id));
+    if (!row || row->finished()) return {};  // not this node's agreement, or nothing left to do
+    const auto& a = *row;
     const auto view = ZP_TRY(view_of(id));
     switch (a.role) {
         case Role::client: return client_step(a, view);

@@ -35,7 +35,7 @@ Result<void> NodeContext::verifier_step(const LocalAgreement& a, const market::A
     } else {
         wake_at_ms(id, start_ms);
     }
-    return report(id, index, v, start_ms, period_ms);
+    return report(a, id, index, v, start_ms, period_ms);
 }
 
 Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, std::uint64_t cur, std::int64_t start_ms,
@@ -84,9 +84,9 @@ Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, s
     return {};
 }
 
-Result<void> NodeContext::report(std::uint64_t id, std::uint64_t index, const market::AgreementView& v, std::int64_t start_ms,
+Result<void> NodeContext::report(const LocalAgreement& a, std::uint64_t id, std::uint64_t index, const market::AgreementView& v, std::int64_t start_ms,
                     std::int64_t period_ms) {
-    const auto through = ZP_TRY(local(id)).data.value("reported_through", std::uint64_t{0});
+    const auto through = a.data.value("reported_through", std::uint64_t{0});
     const auto plan = plan_report(now_ms(), start_ms, period_ms, v.billable_periods, through,
                                   periods_per_report(opt.report_interval.count() * 1000, period_ms));
     if (plan.next_ms != 0) wake_at_ms(id, plan.next_ms);
