@@ -14,14 +14,14 @@ using namespace std::chrono_literals;
 
 Result<void> NodeContext::client_step(const LocalAgreement& a, const market::AgreementView& v) {
     const auto id = a.id;
-    const auto now = now_s();
+    const auto now = world_s();
     switch (v.status) {
         case AgreementStatus::assigned:
             ZP_CHECK(set_state(id, Phase::waiting_for_acceptance));
             wake_at_ms(id, static_cast<std::int64_t>(v.accept_deadline + 2) * 1000);  // then the worker is replaced
             ZP_CHECK(send_probe_spec(a, v));
             if (now > v.accept_deadline + 1) {
-                auto r = call(id, "reassign:" + std::to_string(v.accept_deadline), market::calls::reassign_agreement(id));
+                auto r = chain->send(id, "reassign:" + std::to_string(v.accept_deadline), market::calls::reassign_agreement(id));
                 if (!r && !is_not_yet(r.error())) return r.error();
             }
             return {};
@@ -30,11 +30,11 @@ Result<void> NodeContext::client_step(const LocalAgreement& a, const market::Agr
             ZP_CHECK(send_probe_spec(a, v));
             if (a.data.contains("rejected")) {
                 spdlog::warn("agreement {}: the worker rejected the image: {}", id, a.data["rejected"].get<std::string>());
-                ZP_TRY(call(id, "cancel", market::calls::cancel_agreement(id)));
+                ZP_TRY(chain->send(id, "cancel", market::calls::cancel_agreement(id)));
                 return set_state(id, Phase::cancelled);
             }
             if (now > v.start_deadline + 1) {
-                auto r = call(id, "expire", market::calls::expire_agreement(id));
+                auto r = chain->send(id, "expire", market::calls::expire_agreement(id));
                 if (!r && !is_not_yet(r.error())) return r.error();
                 return {};
             }
@@ -46,9 +46,9 @@ Result<void> NodeContext::client_step(const LocalAgreement& a, const market::Agr
             if (a.data.contains("service") && !a.data.contains("first_ok_ms")) {
                 const auto& s = a.data["service"];
                 auto spec = probe::from_json(a.data.value("spec", std::string{}));
-                const auto out = probe::run(spec ? *spec : tcp_spec(),
+                const auto out = world->probe(spec ? *spec : tcp_spec(),
                                             {s["host"].get<std::string>(), s["port"].get<std::uint16_t>()}, 2s);
-                if (out.ok) ZP_CHECK(set_data(id, "first_ok_ms", now_ms()));
+                if (out.ok) ZP_CHECK(set_data(id, "first_ok_ms", world->now_ms()));
                 else wake_in(id, 1s);  // the service's first answer is measured to the second
             }
             wake_at_ms(id, static_cast<std::int64_t>(end_of(v)) * 1000);
@@ -66,7 +66,7 @@ Result<void> NodeContext::client_step(const LocalAgreement& a, const market::Agr
 }
 
 Result<void> NodeContext::claim(std::uint64_t id) {
-    auto r = call(id, "claim", market::calls::claim_refund(id));
+    auto r = chain->send(id, "claim", market::calls::claim_refund(id));
     if (!r) return r.error();
     return {};
 }
@@ -75,8 +75,8 @@ Result<void> NodeContext::send_probe_spec(const LocalAgreement& a, const market:
     const auto spec = a.data.value("spec", std::string{});
     if (spec.empty()) return {};
     for (const auto vid : v.verifier_ids) {
-        const auto [addr, key] = ZP_TRY(worker_identity(vid));
-        ZP_CHECK(post(a.id, addr, key, msg::ProbeSpec{spec}, "post:probe:" + lower_hex(addr)));
+        const auto [addr, key] = ZP_TRY(chain->worker_identity(vid));
+        ZP_CHECK(chain->post(a.id, addr, key, msg::ProbeSpec{spec}, "post:probe:" + lower_hex(addr)));
     }
     return {};
 }
@@ -108,7 +108,7 @@ Result<void> NodeContext::client_transfer(const LocalAgreement& a, const market:
         ZP_CHECK(set_data(id, "transfer_error", stats.error().message()));
         if (is_permanent_transfer_error(stats.error().code())) {
             spdlog::warn("agreement {}: transfer failed for good: {}; cancelling", id, stats.error().message());
-            ZP_TRY(call(id, "cancel", market::calls::cancel_agreement(id)));
+            ZP_TRY(chain->send(id, "cancel", market::calls::cancel_agreement(id)));
             return set_state(id, Phase::cancelled);
         }
         return stats.error().wrap("image transfer");

@@ -14,6 +14,7 @@
 //   registration.cpp    the worker's registration and stake
 //   node.cpp            start-up and the loop: follower -> event -> step (node.hpp's Node)
 //   node_api.cpp        views for the local API and the CLI (Node's query and command functions)
+//   ports.cpp           the live chain, engine and world behind the roles' narrow interfaces (ports.hpp)
 #pragma once
 
 #include <atomic>
@@ -44,6 +45,7 @@
 #include "zeppelin/node/messages.hpp"
 #include "zeppelin/node/metrics.hpp"
 #include "zeppelin/node/node.hpp"
+#include "zeppelin/node/ports.hpp"
 #include "zeppelin/node/registry.hpp"
 #include "zeppelin/node/step_pool.hpp"
 #include "zeppelin/node/store.hpp"
@@ -136,6 +138,15 @@ struct NodeContext {
     std::map<std::string, Inspected> inspected_files;  // by absolute path, for the next submit_run
     std::atomic<std::uint64_t> head{0};
     std::unique_ptr<StepPool> pool;
+
+    // ---- the world as the roles see it (ports.hpp): the live ones (install_live_ports), or fakes in tests
+    std::unique_ptr<ChainPort> chain;
+    std::unique_ptr<WorkPort> work;  // null without a container engine: the node then serves no work
+    std::unique_ptr<WorldPort> world;
+    /// Unix seconds by the world's clock.
+    std::uint64_t world_s() const { return static_cast<std::uint64_t>(world->now_ms() / 1000); }
+    /// The live ports: the journal and the dispatcher, the engine (if any), the system clock and real probes.
+    void install_live_ports();
 
     // ---- when steps run (node.cpp)
     // A step runs when an event concerns its agreement or when a moment it asked for comes due

@@ -53,7 +53,7 @@ void NodeContext::wake_in(std::uint64_t id, std::chrono::milliseconds delay) {
 }
 
 void NodeContext::wake_at_ms(std::uint64_t id, std::int64_t unix_ms) {
-    wake_in(id, std::chrono::milliseconds{unix_ms - now_ms()});
+    wake_in(id, std::chrono::milliseconds{unix_ms - world->now_ms()});
 }
 
 std::chrono::milliseconds NodeContext::follow_delay() const {
@@ -177,6 +177,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
         return make_error(Errc::engine_error, "no container engine answers (set ZEPPELIN_DOCKER_HOST or DOCKER_HOST, "
                                               "or start one: bash scripts/services.sh start)");
     }
+    n.install_live_ports();
 
     if (n.opt.worker) {
         transfer::ServerOptions to;

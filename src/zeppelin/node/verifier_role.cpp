@@ -28,7 +28,7 @@ Result<void> NodeContext::verifier_step(const LocalAgreement& a, const market::A
 
     const std::int64_t period_ms = std::int64_t{v.period_seconds} * 1000;
     const std::int64_t start_ms = static_cast<std::int64_t>(v.started_at) * 1000;
-    const auto now = now_ms();
+    const auto now = world->now_ms();
     if (now >= start_ms) {
         const auto cur = static_cast<std::uint64_t>((now - start_ms) / period_ms);
         if (cur < v.billable_periods) ZP_CHECK(probe_due(a, id, cur, start_ms, period_ms, v.period_seconds));
@@ -52,7 +52,7 @@ Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, s
             plan = ProbePlan{cur, probe::draw_period_schedule(sc), 0};
         }
         const auto period_start = start_ms + static_cast<std::int64_t>(cur) * period_ms;
-        while (plan.next < plan.offsets.size() && now_ms() >= period_start + plan.offsets[plan.next].count()) {
+        while (plan.next < plan.offsets.size() && world->now_ms() >= period_start + plan.offsets[plan.next].count()) {
             due.push_back(plan.offsets[plan.next]);
             ++plan.next;
         }
@@ -61,7 +61,7 @@ Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, s
                                                         : period_start + period_ms);
     }
     for (std::size_t i = 0; i < due.size(); ++i) {
-        ProbeRecord rec{cur, false, "", now_ms()};
+        ProbeRecord rec{cur, false, "", world->now_ms()};
         if (!a.data.contains("service")) {
             rec.detail = "the worker announced no service endpoint";
         } else {
@@ -69,10 +69,10 @@ Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, s
             const probe::Spec s = spec ? *spec : tcp_spec();
             const probe::Endpoint ep{a.data["service"]["host"].get<std::string>(),
                                      a.data["service"]["port"].get<std::uint16_t>()};
-            auto out = probe::run(s, ep, 3s);
+            auto out = world->probe(s, ep, 3s);
             if (!out.ok) {  // one retry: a dropped packet is not an outage
                 std::this_thread::sleep_for(500ms);
-                out = probe::run(s, ep, 3s);
+                out = world->probe(s, ep, 3s);
             }
             rec.ok = out.ok;
             rec.detail = out.detail;
@@ -87,7 +87,7 @@ Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, s
 Result<void> NodeContext::report(const LocalAgreement& a, std::uint64_t id, std::uint64_t index, const market::AgreementView& v, std::int64_t start_ms,
                     std::int64_t period_ms) {
     const auto through = a.data.value("reported_through", std::uint64_t{0});
-    const auto plan = plan_report(now_ms(), start_ms, period_ms, v.billable_periods, through,
+    const auto plan = plan_report(world->now_ms(), start_ms, period_ms, v.billable_periods, through,
                                   periods_per_report(opt.report_interval.count() * 1000, period_ms));
     if (plan.next_ms != 0) wake_at_ms(id, plan.next_ms);
     if (!plan.send) return plan.last ? set_state(id, Phase::done) : Result<void>{};
@@ -95,7 +95,7 @@ Result<void> NodeContext::report(const LocalAgreement& a, std::uint64_t id, std:
     const auto probes = ZP_TRY(store->probes(id));
     // Walk windows of 256 periods.
     for (std::uint64_t first = (through / 256) * 256; first < ended; first += 256) {
-        const auto reported = ZP_TRY(dispatcher->get_reports(id, index, first));
+        const auto reported = ZP_TRY(chain->reports(id, index, first));
         u256 ok_bits = 0;
         u256 rep_bits = 0;
         for (std::uint64_t p = std::max(first, through); p < std::min(ended, first + 256); ++p) {
@@ -113,7 +113,7 @@ Result<void> NodeContext::report(const LocalAgreement& a, std::uint64_t id, std:
         }
         if (rep_bits == 0) continue;
         const auto action = "report:" + std::to_string(first) + ":" + to_hex_quantity(rep_bits);
-        ZP_TRY(call(id, action, market::calls::provide_verification(id, first, ok_bits, rep_bits)));
+        ZP_TRY(chain->send(id, action, market::calls::provide_verification(id, first, ok_bits, rep_bits)));
         spdlog::info("agreement {}: reported periods {} (ok {})", id, to_hex_quantity(rep_bits), to_hex_quantity(ok_bits));
     }
     ZP_CHECK(set_data(id, "reported_through", ended));

@@ -12,7 +12,7 @@ namespace zeppelin::node {
 using namespace std::chrono_literals;
 
 bool NodeContext::can_serve(const json& req) {
-    if (!engine) return false;
+    if (!work) return false;
     const auto cpu = req.value("cpu_millicores", 0U);
     const auto mem = req.value("memory_mb", 0U);
     std::uint64_t used_cpu = 0;
@@ -30,13 +30,8 @@ bool NodeContext::can_serve(const json& req) {
 }
 
 Result<void> NodeContext::end_work(std::uint64_t id) {
-    if (!engine) return {};
-    runtime::EndOptions eo;
-    eo.grace = 0s;
-    eo.remove_image = false;  // kept: a later agreement for the same image starts at once...
-    ZP_CHECK(runtime::end_work(*engine, std::to_string(id), eo, runtime_id));
-    prune_images();  // ...up to --keep-images of them
-    return {};
+    if (!work) return {};
+    return work->end(std::to_string(id));
 }
 
 Result<void> NodeContext::worker_step(const LocalAgreement& a, const market::AgreementView& v) {
@@ -53,14 +48,14 @@ Result<void> NodeContext::worker_step(const LocalAgreement& a, const market::Agr
         case AgreementStatus::assigned:
             if (!can_serve(req)) {
                 spdlog::info("agreement {}: declining (no free capacity)", id);
-                ZP_TRY(call(id, "decline", market::calls::decline_agreement(id)));
+                ZP_TRY(chain->send(id, "decline", market::calls::decline_agreement(id)));
                 return set_state(id, Phase::done);
             }
             {
                 // The offer goes out with the accept (any party may post a message; the client
                 // sends the image once the accept is mined), not one block after it.
                 auto offer = ZP_TRY(offer_transfer(id, v, req));
-                auto accepted = call(id, "accept", market::calls::accept_agreement(id));
+                auto accepted = chain->send(id, "accept", market::calls::accept_agreement(id));
                 const auto offered = offer.valid() ? offer.get() : Result<void>{};
                 ZP_TRY(accepted);
                 ZP_CHECK(offered);
@@ -68,7 +63,7 @@ Result<void> NodeContext::worker_step(const LocalAgreement& a, const market::Agr
             ZP_CHECK(set_state(id, Phase::accepted));
             wake_in(id, 2s);
             // Go on at once (the accept is mined) rather than at the next event or sweep.
-            return worker_prepare(ZP_TRY(local(id)), ZP_TRY(dispatcher->get_agreement(id)), req);
+            return worker_prepare(ZP_TRY(local(id)), ZP_TRY(chain->agreement(id)), req);
         case AgreementStatus::accepted:
             // The image's arrival wakes the step; the engine's progress and the start deadline do not.
             wake_in(id, 2s);
@@ -76,7 +71,7 @@ Result<void> NodeContext::worker_step(const LocalAgreement& a, const market::Agr
         case AgreementStatus::running:
             ZP_CHECK(set_state(id, Phase::running));
             wake_at_ms(id, static_cast<std::int64_t>(end_of(v)) * 1000);
-            if (now_s() >= end_of(v)) {
+            if (world_s() >= end_of(v)) {
                 if (!a.data.value("work_ended", false)) {
                     ZP_CHECK(end_work(id));
                     ZP_CHECK(set_data(id, "work_ended", true));
@@ -109,7 +104,7 @@ void NodeContext::forget_transfer(std::uint64_t id) {
 }
 
 Result<void> NodeContext::redeem(std::uint64_t id) {
-    auto r = call(id, "redeem", market::calls::redeem_payment(id));
+    auto r = chain->send(id, "redeem", market::calls::redeem_payment(id));
     if (!r) return r.error();
     return {};
 }
@@ -140,8 +135,8 @@ Result<std::future<Result<void>>> NodeContext::offer_transfer(std::uint64_t id, 
     const auto offered = std::to_string(port) + ":" + std::to_string(logs_port);
     if (a.data.value("offered", std::string{}) == offered) return std::future<Result<void>>{};
     return std::async(std::launch::async, [this, id, client = v.client, offered, port, logs_port, secret]() -> Result<void> {
-        const auto key = ZP_TRY(client_key(id));
-        ZP_CHECK(post(id, client, key, msg::TransferOffer{opt.public_host, port, secret, logs_port},
+        const auto key = ZP_TRY(chain->client_key(id));
+        ZP_CHECK(chain->post(id, client, key, msg::TransferOffer{opt.public_host, port, secret, logs_port},
                       "post:transfer:" + offered));
         return set_data(id, "offered", offered);
     });
@@ -159,7 +154,8 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
     // for it (the future's destructor).
     auto offer = ZP_TRY(offer_transfer(id, v, req));
     const auto a = ZP_TRY(local(id));
-    if (offer.valid() && !a.data.contains("service_port")) ZP_CHECK(set_state(id, Phase::waiting_for_image));
+    if (!a.data.contains("service_port") && !a.data.contains("received") && a.phase != Phase::waiting_for_image)
+        ZP_CHECK(set_state(id, Phase::waiting_for_image));
     const auto offer_posted = [&]() -> Result<void> { return offer.valid() ? offer.get() : Result<void>{}; };
 
     // 4. The image: one the engine holds already (content-addressed: the id is the committed
@@ -168,7 +164,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
     // HELLO, the config that hashes to the digest: the digest is public on chain, and knowing it
     // must not be enough to run someone else's image.
     if (!a.data.contains("received") && !a.data.contains("service_port")) {
-        auto held = a.data.contains("hello") ? engine->inspect_image(ref) : Result<runtime::ImageInfo>{Error{Errc::not_found, "no HELLO yet"}};
+        auto held = a.data.contains("hello") ? work->image(ref) : Result<runtime::ImageInfo>{Error{Errc::not_found, "no HELLO yet"}};
         if (held) {
             note_image(digest, false);
             ZP_CHECK(update(id, [&](LocalAgreement& la) {
@@ -210,8 +206,8 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
                 ZP_CHECK(offer_posted());
                 const auto reason = got->error().message();
                 spdlog::warn("agreement {}: image refused: {}", id, reason);
-                const auto key = ZP_TRY(client_key(id));
-                ZP_CHECK(post(id, v.client, key, msg::ImageRejected{reason}, "post:rejected"));
+                const auto key = ZP_TRY(chain->client_key(id));
+                ZP_CHECK(chain->post(id, v.client, key, msg::ImageRejected{reason}, "post:rejected"));
                 ZP_CHECK(set_data(id, "rejected", true));
                 return set_state(id, Phase::image_refused);
             }
@@ -227,7 +223,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
         const auto ms = [&t0] {
             return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
         };
-        if (!engine->inspect_image(ref)) {
+        if (!work->image(ref)) {
             ZP_CHECK(bring_image(id, digest, cur.data["received"]));
             note_image(digest, true);
             spdlog::info("agreement {}: image {} in the engine after {} ms", id, transfer::short_digest(digest), ms());
@@ -243,10 +239,10 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
         spec.host_ip = opt.service_ip;
         // A container already running for this agreement (the node restarted between starting
         // it and recording it) is adopted, not started twice.
-        auto existing = runtime::find_agreement(*engine, sid, runtime_id);
-        std::optional<runtime::RunningWork> work;
+        auto existing = work->find(sid);
+        std::optional<runtime::RunningWork> running;
         if (existing && existing->state == "running" && existing->host_port != 0) {
-            work = std::move(*existing);
+            running = std::move(*existing);
         } else {
             // The host port is chosen here, so that the endpoint is announced while the container
             // starts (nobody probes before the paid clock starts, below).
@@ -257,7 +253,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
             }
             spec.host_port = host_port;
             auto announced = std::async(std::launch::async, [this, &cur, &v, host_port] { return announce_service(cur, v, host_port); });
-            auto started = runtime::start_work(*engine, spec);
+            auto started = work->start(spec);
             const auto told = announced.get();
             if (!started) {
                 // Only a port taken meanwhile calls for another port (and another announcement);
@@ -267,13 +263,13 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
                 return started.error();
             }
             ZP_CHECK(told);
-            work = std::move(*started);
+            running = std::move(*started);
         }
-        spdlog::info("agreement {}: container {} serving on port {} after {} ms", id, work->container_id.substr(0, 12),
-                     work->host_port, ms());
+        spdlog::info("agreement {}: container {} serving on port {} after {} ms", id, running->container_id.substr(0, 12),
+                     running->host_port, ms());
         ZP_CHECK(update(id, [&](LocalAgreement& la) {
-            la.data["service_port"] = work->host_port;
-            la.data["container"] = work->container_id;
+            la.data["service_port"] = running->host_port;
+            la.data["container"] = running->container_id;
         }));
     }
     ZP_CHECK(offer_posted());
@@ -284,7 +280,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
     // restart); then the paid clock starts. Not together: a verifier may probe the moment the
     // clock starts, and must know where by then.
     ZP_CHECK(announce_service(cur, v, cur.data["service_port"].get<std::uint16_t>()));
-    ZP_TRY(call(id, "start", market::calls::start_agreement(id)));
+    ZP_TRY(chain->send(id, "start", market::calls::start_agreement(id)));
     return set_state(id, Phase::running);
 }
 
@@ -295,12 +291,12 @@ Result<void> NodeContext::announce_service(const LocalAgreement& a, const market
     if (a.data.value("announced", std::uint16_t{0}) == port) return {};
     const auto id = a.id;
     const msg::ServiceReady ready{opt.public_host, port};
-    std::vector<std::pair<Address, eth::PublicKey>> to{{v.client, ZP_TRY(client_key(id))}};
-    for (const auto vid : v.verifier_ids) to.push_back(ZP_TRY(worker_identity(vid)));
+    std::vector<std::pair<Address, eth::PublicKey>> to{{v.client, ZP_TRY(chain->client_key(id))}};
+    for (const auto vid : v.verifier_ids) to.push_back(ZP_TRY(chain->worker_identity(vid)));
     std::vector<std::future<Result<void>>> posts;
     for (const auto& [addr, key] : to)
         posts.push_back(std::async(std::launch::async, [this, id, port, addr = addr, key = key, &ready] {
-            return post(id, addr, key, ready, "post:service:" + lower_hex(addr) + ":" + std::to_string(port));
+            return chain->post(id, addr, key, ready, "post:service:" + lower_hex(addr) + ":" + std::to_string(port));
         }));
     Result<void> all{};
     for (auto& f : posts)

@@ -1,0 +1,73 @@
+// The live implementations of the roles' ports (ports.hpp) over the node's context.
+#include "zeppelin/node/context.hpp"
+
+#include <chrono>
+
+#include "zeppelin/runtime/work.hpp"
+
+namespace zeppelin::node {
+
+namespace {
+
+class LiveChain final : public ChainPort {
+  public:
+    explicit LiveChain(NodeContext& n) : n_{n} {}
+    Result<market::AgreementView> agreement(std::uint64_t id) override { return n_.view_of(id); }
+    Result<eth::Receipt> send(std::uint64_t id, const std::string& action, Bytes data) override {
+        return n_.call(id, action, std::move(data));
+    }
+    Result<void> post(std::uint64_t id, const Address& to, const eth::PublicKey& key, const msg::Payload& payload,
+                      const std::string& action) override {
+        return n_.post(id, to, key, payload, action);
+    }
+    Result<std::pair<Address, eth::PublicKey>> worker_identity(std::uint64_t worker) override {
+        return n_.worker_identity(worker);
+    }
+    Result<eth::PublicKey> client_key(std::uint64_t id) override { return n_.client_key(id); }
+    Result<market::Dispatcher::Reports> reports(std::uint64_t id, std::uint64_t index, std::uint64_t first) override {
+        return n_.dispatcher->get_reports(id, index, first);
+    }
+
+  private:
+    NodeContext& n_;
+};
+
+class LiveWork final : public WorkPort {
+  public:
+    explicit LiveWork(NodeContext& n) : n_{n} {}
+    Result<runtime::ImageInfo> image(const std::string& ref) override { return n_.engine->inspect_image(ref); }
+    Result<runtime::RunningWork> find(const std::string& agreement) override {
+        return runtime::find_agreement(*n_.engine, agreement, n_.runtime_id);
+    }
+    Result<runtime::RunningWork> start(const runtime::WorkSpec& spec) override { return runtime::start_work(*n_.engine, spec); }
+    Result<void> end(const std::string& agreement) override {
+        runtime::EndOptions eo;
+        eo.grace = std::chrono::seconds{0};
+        eo.remove_image = false;  // kept: a later agreement for the same image starts at once...
+        ZP_CHECK(runtime::end_work(*n_.engine, agreement, eo, n_.runtime_id));
+        n_.prune_images();  // ...up to --keep-images of them
+        return {};
+    }
+
+  private:
+    NodeContext& n_;
+};
+
+class LiveWorld final : public WorldPort {
+  public:
+    std::int64_t now_ms() override { return node::now_ms(); }
+    probe::Outcome probe(const probe::Spec& spec, const probe::Endpoint& endpoint,
+                         std::chrono::milliseconds timeout) override {
+        return probe::run(spec, endpoint, timeout);
+    }
+};
+
+}  // namespace
+
+void NodeContext::install_live_ports() {
+    chain = std::make_unique<LiveChain>(*this);
+    if (engine) work = std::make_unique<LiveWork>(*this);
+    world = std::make_unique<LiveWorld>();
+}
+
+}  // namespace zeppelin::node
