@@ -139,7 +139,8 @@ void run(const RunOptions& o) {
         }
         if (state == "done" || state == "cancelled") {
             std::string why = local.value("transfer_error", std::string{});
-            if (local.contains("rejected") && local["rejected"].is_string()) why = "the worker refused the image: " + local["rejected"].get<std::string>();
+            if (local.contains("image_refused") && local["image_refused"].is_string())
+                why = "the worker refused the image: " + local["image_refused"].get<std::string>();
             if (why.empty()) why = local.value("last_error", std::string{"it ended before its service came up"});
             const bool refunded = a.contains("chain") && a["chain"].value("status", std::string{}) == "refunded";
             fail(Errc::cancelled, fmt::format("agreement {} {}: {} ({})", id, state, why,

@@ -28,8 +28,8 @@ Result<void> NodeContext::client_step(const LocalAgreement& a, const market::Agr
         case AgreementStatus::accepted: {
             wake_at_ms(id, static_cast<std::int64_t>(v.start_deadline + 2) * 1000);  // then the deposit comes back
             ZP_CHECK(send_probe_spec(a, v));
-            if (a.data.contains("rejected")) {
-                spdlog::warn("agreement {}: the worker rejected the image: {}", id, a.data["rejected"].get<std::string>());
+            if (a.rec.image_refused) {
+                spdlog::warn("agreement {}: the worker refused the image: {}", id, *a.rec.image_refused);
                 ZP_TRY(chain->send(id, "cancel", market::calls::cancel_agreement(id)));
                 return set_state(id, Phase::cancelled);
             }
@@ -38,21 +38,19 @@ Result<void> NodeContext::client_step(const LocalAgreement& a, const market::Agr
                 if (!r && !is_not_yet(r.error())) return r.error();
                 return {};
             }
-            if (a.data.contains("transfer") && !a.data.value("transferred", false)) return client_transfer(a, v);
-            return set_state(id, a.data.value("transferred", false) ? Phase::waiting_for_service : Phase::waiting_for_worker);
+            if (a.rec.transfer && !a.rec.transferred) return client_transfer(a, v);
+            return set_state(id, a.rec.transferred ? Phase::waiting_for_service : Phase::waiting_for_worker);
         }
         case AgreementStatus::running: {
             ZP_CHECK(send_probe_spec(a, v));
-            if (a.data.contains("service") && !a.data.contains("first_ok_ms")) {
-                const auto& s = a.data["service"];
-                auto spec = probe::from_json(a.data.value("spec", std::string{}));
-                const auto out = world->probe(spec ? *spec : tcp_spec(),
-                                            {s["host"].get<std::string>(), s["port"].get<std::uint16_t>()}, 2s);
-                if (out.ok) ZP_CHECK(set_data(id, "first_ok_ms", world->now_ms()));
+            if (a.rec.service && !a.rec.first_ok_ms) {
+                auto spec = probe::from_json(a.rec.spec.value_or(""));
+                const auto out = world->probe(spec ? *spec : tcp_spec(), {a.rec.service->host, a.rec.service->port}, 2s);
+                if (out.ok) ZP_CHECK(update(id, [t = world->now_ms()](LocalAgreement& la) { la.rec.first_ok_ms = t; }));
                 else wake_in(id, 1s);  // the service's first answer is measured to the second
             }
             wake_at_ms(id, static_cast<std::int64_t>(end_of(v)) * 1000);
-            ZP_CHECK(set_state(id, a.data.contains("service") ? Phase::running : Phase::starting));
+            ZP_CHECK(set_state(id, a.rec.service ? Phase::running : Phase::starting));
             if (now >= end_of(v)) return claim(id);
             return {};
         }
@@ -72,8 +70,8 @@ Result<void> NodeContext::claim(std::uint64_t id) {
 }
 
 Result<void> NodeContext::send_probe_spec(const LocalAgreement& a, const market::AgreementView& v) {
-    const auto spec = a.data.value("spec", std::string{});
-    if (spec.empty()) return {};
+    if (!a.rec.spec || a.rec.spec->empty()) return {};
+    const auto& spec = *a.rec.spec;
     for (const auto vid : v.verifier_ids) {
         const auto [addr, key] = ZP_TRY(chain->worker_identity(vid));
         ZP_CHECK(chain->post(a.id, addr, key, msg::ProbeSpec{spec}, "post:probe:" + lower_hex(addr)));
@@ -83,11 +81,11 @@ Result<void> NodeContext::send_probe_spec(const LocalAgreement& a, const market:
 
 Result<void> NodeContext::client_transfer(const LocalAgreement& a, const market::AgreementView& v) {
     const auto id = a.id;
-    const auto& t = a.data["transfer"];
-    if (t.value("worker_id", std::uint64_t{0}) != v.worker_id) return {};  // an offer of a former worker
-    const auto secret = ZP_TRY(fixed_from_hex<32>(t["secret"].get<std::string>()));
-    const transfer::Endpoint ep{t["host"].get<std::string>(), t["port"].get<std::uint16_t>()};
-    const fs::path archive = a.data.value("image", std::string{});
+    const auto& t = *a.rec.transfer;
+    if (t.worker_id != v.worker_id) return {};  // an offer of a former worker
+    const auto secret = t.secret;
+    const transfer::Endpoint ep{t.host, t.port};
+    const fs::path archive = a.rec.image;
     ZP_CHECK(set_state(id, Phase::transferring));
     transfer::SendOptions so;
     so.progress = [this, id](const transfer::Progress& p) {
@@ -105,7 +103,7 @@ Result<void> NodeContext::client_transfer(const LocalAgreement& a, const market:
     auto stats = known ? transfer::send_image(ep, std::to_string(id), secret, archive, *known, so)
                        : transfer::send_image(ep, std::to_string(id), secret, archive, so);
     if (!stats) {
-        ZP_CHECK(set_data(id, "transfer_error", stats.error().message()));
+        ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.transfer_error = stats.error().message(); }));
         if (is_permanent_transfer_error(stats.error().code())) {
             spdlog::warn("agreement {}: transfer failed for good: {}; cancelling", id, stats.error().message());
             ZP_TRY(chain->send(id, "cancel", market::calls::cancel_agreement(id)));
@@ -118,12 +116,10 @@ Result<void> NodeContext::client_transfer(const LocalAgreement& a, const market:
         progress[id].finished = true;
     }
     ZP_CHECK(update(id, [&](LocalAgreement& la) {
-        la.data["transferred"] = true;
-        la.data["transfer_stats"] = json{{"image_bytes", stats->image_bytes},
-                                         {"wire_bytes", stats->wire_bytes},
-                                         {"layers_sent", stats->layers_sent},
-                                         {"layers_skipped", stats->layers_skipped},
-                                         {"seconds", stats->seconds}};
+        la.rec.transferred = true;
+        la.rec.transfer_error.clear();
+        la.rec.transfer_stats =
+            TransferStatsRecord{stats->image_bytes, stats->wire_bytes, stats->layers_sent, stats->layers_skipped, stats->seconds};
         la.phase = Phase::waiting_for_service;
     }));
     spdlog::info("agreement {}: image sent ({} layers sent, {} already held, {} bytes on the wire)", id,

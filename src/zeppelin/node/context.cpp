@@ -152,8 +152,4 @@ Result<void> NodeContext::set_state(std::uint64_t id, Phase phase) {
     });
 }
 
-Result<void> NodeContext::set_data(std::uint64_t id, const std::string& key, json value) {
-    return update(id, [&](LocalAgreement& a) { a.data[key] = std::move(value); });
-}
-
 }  // namespace zeppelin::node

@@ -173,7 +173,6 @@ struct NodeContext {
     Result<void> update(std::uint64_t id, const std::function<void(LocalAgreement&)>& change);
     Result<LocalAgreement> local(std::uint64_t id);
     Result<void> set_state(std::uint64_t id, Phase phase);
-    Result<void> set_data(std::uint64_t id, const std::string& key, json value);
 
     // ---- transactions (journal.cpp)
     /// Sends one dispatcher transaction for (agreement, action), at most once: a mined one is not
@@ -269,7 +268,7 @@ struct NodeContext {
     Result<void> pull_arriving(std::uint64_t id, const transfer::Digest& digest, const transfer::IncomingImage& img);
     /// Puts a received image into the engine: pulled from the node's loopback registry (each layer
     /// read once, straight from the cache), or, if that fails, loaded as an assembled archive.
-    Result<void> bring_image(std::uint64_t id, const transfer::Digest& digest, const json& rec);
+    Result<void> bring_image(std::uint64_t id, const transfer::Digest& digest, const ReceivedRecord& rec);
 
     // ---- registration (registration.cpp)
     Result<void> register_worker();

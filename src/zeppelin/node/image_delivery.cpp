@@ -83,20 +83,20 @@ Result<void> NodeContext::pull_arriving(std::uint64_t id, const transfer::Digest
 
 /// Puts a received image into the engine: pulled from the node's loopback registry (each layer
 /// read once, straight from the cache), or, if that fails, loaded as an assembled archive.
-Result<void> NodeContext::bring_image(std::uint64_t id, const transfer::Digest& digest, const json& rec) {
+Result<void> NodeContext::bring_image(std::uint64_t id, const transfer::Digest& digest, const ReceivedRecord& rec) {
     const auto ref = "sha256:" + to_hex(digest, false);
-    if (!rec.contains("config")) {
+    if (rec.held || rec.config_hex.empty()) {
         // It was held and is gone (pruned meanwhile): the client's transfer brings it again.
-        ZP_CHECK(update(id, [](LocalAgreement& la) { la.data.erase("received"); }));
+        ZP_CHECK(update(id, [](LocalAgreement& la) { la.rec.received.reset(); }));
         {
             std::lock_guard lock{mu};
             expected.erase(id);
         }
         return make_error(Errc::not_found, "the engine no longer holds image " + ref + "; waiting for the transfer");
     }
-    const auto config_bytes = ZP_TRY(from_hex(rec["config"].get<std::string>()));
+    const auto config_bytes = ZP_TRY(from_hex(rec.config_hex));
     std::vector<transfer::Digest> diff_ids;
-    for (const auto& d : rec["diff_ids"]) diff_ids.push_back(ZP_TRY(transfer::parse_digest(d.get<std::string>())));
+    for (const auto& d : rec.diff_ids) diff_ids.push_back(ZP_TRY(transfer::parse_digest(d)));
     auto& cache = transfer->cache();
     node::RegistryImage image;
     image.config = config_bytes;

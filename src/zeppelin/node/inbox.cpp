@@ -33,14 +33,13 @@ Result<std::pair<Address, eth::PublicKey>> NodeContext::worker_identity(std::uin
 /// The client's public key, recovered once from the signature of its buyContract transaction
 /// and kept with the agreement (every message to the client needs it).
 Result<eth::PublicKey> NodeContext::client_key(std::uint64_t id) {
-    if (const auto a = ZP_TRY(local(id)); a.data.contains("client_key"))
-        return fixed_from_hex<64>(a.data["client_key"].get<std::string>());
+    if (const auto a = ZP_TRY(local(id)); a.rec.client_key) return fixed_from_hex<64>(*a.rec.client_key);
     const auto known = ZP_TRY(store->get_known(id));
     if (!known) return make_error(Errc::not_found, "the buy transaction of agreement " + std::to_string(id) + " is unknown");
     const auto tx = ZP_TRY(rpc->get_transaction(known->buy_tx));
     if (!tx) return make_error(Errc::not_found, "the node does not know transaction " + to_hex(known->buy_tx));
     const auto key = ZP_TRY(eth::recover_sender_public_key(tx->tx));
-    ZP_CHECK(set_data(id, "client_key", to_hex(key)));
+    ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.client_key = to_hex(key); }));
     return key;
 }
 
@@ -69,20 +68,19 @@ void NodeContext::on_message(const market::EventRecord& rec, const market::Messa
                    [&](const msg::TransferOffer& t) {
                        if (role != Role::client || !from_worker) return;
                        taken = true;
-                       (void)set_data(id, "transfer", json{{"host", t.host}, {"port", t.port},
-                                                           {"secret", to_hex(t.secret)},
-                                                           {"logs_port", t.logs_port},
-                                                           {"worker_id", view->worker_id}});
+                       (void)update(id, [&](LocalAgreement& row) {
+                           row.rec.transfer = OfferRecord{t.host, t.port, t.secret, t.logs_port, view->worker_id};
+                       });
                    },
                    [&](const msg::ServiceReady& s) {
                        if (role == Role::worker || !from_worker) return;
                        taken = true;
-                       (void)set_data(id, "service", json{{"host", s.host}, {"port", s.port}});
+                       (void)update(id, [&](LocalAgreement& row) { row.rec.service = HostPort{s.host, s.port}; });
                    },
                    [&](const msg::ImageRejected& r) {
                        if (role != Role::client || !from_worker) return;
                        taken = true;
-                       (void)set_data(id, "rejected", r.reason);
+                       (void)update(id, [&](LocalAgreement& row) { row.rec.image_refused = r.reason; });
                    },
                    [&](const msg::ProbeSpec& p) {
                        if (role != Role::verifier || !from_client) return;
@@ -92,7 +90,7 @@ void NodeContext::on_message(const market::EventRecord& rec, const market::Messa
                        if (to_hex(eth::keccak256(p.spec_json)) != want) return;
                        if (!probe::from_json(p.spec_json)) return;
                        taken = true;
-                       (void)set_data(id, "spec", p.spec_json);
+                       (void)update(id, [&](LocalAgreement& row) { row.rec.spec = p.spec_json; });
                    }},
                *payload);
     if (!taken) return ignore_message(id, fmt_reason(*payload, role));
@@ -135,9 +133,9 @@ void NodeContext::on_roles(std::uint64_t id, std::optional<Address> client, std:
     if (role) {
         a.role = *role;
         a.phase = Phase::assigned;
-        a.data = json::object();
+        a.rec = AgreementRecord{};
     } else {
-        a.data["lost_role"] = true;
+        a.rec.lost_role = true;
     }
     (void)store->put(a);
 }

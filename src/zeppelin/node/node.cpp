@@ -28,7 +28,7 @@ void NodeContext::wake(std::uint64_t id) {
         }
         if (failed) {
             spdlog::warn("agreement {}: {}", id, r.error().message());
-            (void)set_data(id, "last_error", r.error().message());
+            (void)update(id, [&](LocalAgreement& la) { la.rec.last_error = r.error().message(); });
         }
         const auto row = store->get(id);
         if (row && !*row) {
@@ -215,7 +215,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
                 std::lock_guard lock{impl->mu};
                 impl->incoming.insert_or_assign(id, img);
             }
-            if (auto w = impl->update(id, [](LocalAgreement& la) { la.data["hello"] = true; }); !w)
+            if (auto w = impl->update(id, [](LocalAgreement& la) { la.rec.hello = true; }); !w)
                 spdlog::warn("agreement {}: cannot record the transfer's start: {}", id, w.error().message());
             impl->wake(id);
         };

@@ -69,7 +69,7 @@ Result<void> NodeContext::worker_logs(std::uint64_t id, bool follow, const LogSi
     if (!engine) return make_error(Errc::engine_error, "no container engine");
     // The container this node started (recorded), else whichever carries its labels.
     std::string container;
-    if (auto a = store->get(id); a && *a && (*a)->data.contains("container")) container = (*a)->data["container"].get<std::string>();
+    if (auto a = store->get(id); a && *a && !(*a)->rec.container.empty()) container = (*a)->rec.container;
     if (container.empty()) container = ZP_TRY(runtime::find_agreement(*engine, std::to_string(id), runtime_id)).container_id;
     runtime::LogOptions lo;
     lo.follow = follow;
@@ -80,10 +80,8 @@ Result<void> NodeContext::worker_logs(std::uint64_t id, bool follow, const LogSi
 
 std::optional<transfer::Secret> NodeContext::logs_lookup(std::uint64_t id) {
     auto a = store->get(id);
-    if (!a || !*a || (*a)->role != Role::worker || !(*a)->data.contains("secret")) return std::nullopt;
-    auto s = fixed_from_hex<32>((*a)->data["secret"].get<std::string>());
-    if (!s) return std::nullopt;
-    return logs_key(*s);
+    if (!a || !*a || (*a)->role != Role::worker || !(*a)->rec.secret) return std::nullopt;
+    return logs_key(*(*a)->rec.secret);
 }
 
 Result<json> Node::status() {
@@ -111,8 +109,8 @@ Result<json> Node::agreements() {
     json out = json::array();
     for (const auto& a : ZP_TRY(n.store->list(true))) {
         json j{{"id", a.id}, {"role", to_string(a.role)}, {"state", phase_value(a.phase)}, {"state_label", phase_label(a.phase)}, {"updated_at", a.updated_at}};
-        if (a.data.contains("image_name")) j["image"] = a.data["image_name"];
-        if (a.data.contains("service")) j["service"] = a.data["service"];
+        if (!a.rec.image_name.empty()) j["image"] = a.rec.image_name;
+        if (a.rec.service) j["service"] = json{{"host", a.rec.service->host}, {"port", a.rec.service->port}};
         out.push_back(std::move(j));
     }
     return out;
@@ -123,10 +121,7 @@ Result<json> Node::agreement(std::uint64_t id, bool brief) {
     const auto a = ZP_TRY(n.local(id));
     json j{{"id", a.id}, {"role", to_string(a.role)}, {"state", phase_value(a.phase)}, {"state_label", phase_label(a.phase)}, {"updated_at", a.updated_at}};
     // What a person may see: never the transfer secret.
-    json data = a.data;
-    data.erase("secret");
-    if (data.contains("transfer")) data["transfer"].erase("secret");
-    j["local"] = std::move(data);
+    j["local"] = public_json(a.rec);
     if (auto v = n.dispatcher->get_agreement(id)) j["chain"] = view_json(*v);
     {
         std::lock_guard lock{n.mu};
@@ -146,8 +141,8 @@ Result<json> Node::agreement(std::uint64_t id, bool brief) {
         txs.push_back(json{{"action", NodeContext::action_kind(t.action)}, {"hash", to_hex(t.hash)}, {"nonce", t.nonce},
                            {"status", to_string(t.status)}});
     j["transactions"] = std::move(txs);
-    if (a.role == Role::worker && n.engine && a.data.contains("container") && a.phase == Phase::running) {
-        if (auto st = n.engine->stats(a.data["container"].get<std::string>()))
+    if (a.role == Role::worker && n.engine && !a.rec.container.empty() && a.phase == Phase::running) {
+        if (auto st = n.engine->stats(a.rec.container))
             j["resources"] = json{{"pids", st->pids}, {"memory_usage", st->memory_usage}, {"memory_limit", st->memory_limit}};
     }
     if (a.role == Role::verifier) {
@@ -244,11 +239,11 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
         LocalAgreement a = cur ? *cur : LocalAgreement{};
         a.id = id;
         a.role = Role::client;
-        a.data["image"] = fs::absolute(archive).string();
-        a.data["image_name"] = r.image;
-        a.data["image_digest"] = transfer::digest_string(info.config_digest);
-        a.data["spec"] = spec_json;
-        a.data["submitted_ms"] = now_ms();
+        a.rec.image = fs::absolute(archive).string();
+        a.rec.image_name = r.image;
+        a.rec.image_digest = transfer::digest_string(info.config_digest);
+        a.rec.spec = spec_json;
+        a.rec.submitted_ms = now_ms();
         ZP_CHECK(n.store->put(a));
     }
     spdlog::info("agreement {}: bought ({} s, {} verifiers, image {})", id, r.duration, r.verifiers,
@@ -363,11 +358,10 @@ Result<void> Node::logs(std::uint64_t id, bool follow, const std::function<bool(
     const auto a = ZP_TRY(n.local(id));
     if (a.role == Role::worker) return n.worker_logs(id, follow, sink);
     if (a.role != Role::client) return make_error(Errc::invalid_argument, "a verifier of agreement " + std::to_string(id) + " has no access to its output");
-    if (!a.data.contains("transfer") || a.data["transfer"].value("logs_port", 0U) == 0)
+    if (!a.rec.transfer || a.rec.transfer->logs_port == 0)
         return make_error(Errc::not_found, "the worker of agreement " + std::to_string(id) + " has not offered its output yet");
-    const auto& t = a.data["transfer"];
-    const auto secret = ZP_TRY(fixed_from_hex<32>(t["secret"].get<std::string>()));
-    return fetch_logs({t["host"].get<std::string>(), t["logs_port"].get<std::uint16_t>()}, id, logs_key(secret), follow,
+    const auto& t = *a.rec.transfer;
+    return fetch_logs({t.host, t.logs_port}, id, logs_key(t.secret), follow,
                       sink);
 }
 

@@ -188,6 +188,15 @@ class Roles : public ::testing::Test {
         n.transfer = transfer::Server::start(std::move(so)).value();
     }
     LocalAgreement row() { return n.local(kId).value(); }
+    void edit(const std::function<void(AgreementRecord&)>& change) {
+        n.update(kId, [&](LocalAgreement& a) { change(a.rec); }).value();
+    }
+    static OfferRecord offer_from(std::uint64_t worker) {
+        // A port nothing listens on (a worker behind a NAT without forwarding looks like this).
+        OfferRecord o{"127.0.0.1", 9, {}, 0, worker};
+        o.secret.bytes.fill(0x11);
+        return o;
+    }
     Result<void> step() {
         const auto a = row();
         switch (a.role) {
@@ -210,7 +219,7 @@ class Roles : public ::testing::Test {
 
 TEST_F(Roles, ClientWaitsForTheAcceptAndSendsTheProbeSpecToEachVerifierOnce) {
     own(Role::client);
-    n.set_data(kId, "spec", R"({"kind":"tcp"})").value();
+    edit([](AgreementRecord& r) { r.spec = R"({"kind":"tcp"})"; });
     chain->view.status = AgreementStatus::assigned;
     chain->view.accept_deadline = static_cast<std::uint64_t>(now_s() + 100);
     step().value();
@@ -241,7 +250,7 @@ TEST_F(Roles, ClientCancelsWhenTheWorkerRefusesTheImage) {
     own(Role::client, Phase::transferring);
     chain->view.status = AgreementStatus::accepted;
     chain->view.start_deadline = static_cast<std::uint64_t>(now_s() + 3000);
-    n.set_data(kId, "rejected", "the image's config does not hash to the agreed digest").value();
+    edit([](AgreementRecord& r) { r.image_refused = "the image's config does not hash to the agreed digest"; });
     step().value();
     EXPECT_TRUE(chain->did("cancel"));
     EXPECT_EQ(row().phase, Phase::cancelled);
@@ -261,15 +270,13 @@ TEST_F(Roles, ClientRecordsATransferThatCannotConnectAndTriesAgain) {
     chain->view.start_deadline = static_cast<std::uint64_t>(now_s() + 3000);
     if (!test::busybox_available()) GTEST_SKIP() << "no /bin/busybox for the test image";
     const auto archive = test::build_test_image(dir.path() / "image.tar").archive;
-    n.update(kId, [&](LocalAgreement& a) {
-         a.data["image"] = archive.string();
-         // A port nothing listens on (the worker behind a NAT without forwarding looks like this).
-         a.data["transfer"] = json{{"host", "127.0.0.1"}, {"port", 9}, {"secret", "0x" + std::string(64, '1')},
-                                   {"worker_id", kMe}};
-     }).value();
+    edit([&](AgreementRecord& r) {
+        r.image = archive.string();
+        r.transfer = offer_from(kMe);
+    });
     const auto r = step();
     ASSERT_FALSE(r);
-    EXPECT_FALSE(row().data.value("transfer_error", std::string{}).empty()) << "the reason is kept for run/ps";
+    EXPECT_FALSE(row().rec.transfer_error.empty()) << "the reason is kept for run/ps";
     EXPECT_FALSE(chain->did("cancel")) << "a connection failure may pass: no cancel";
 }
 
@@ -278,11 +285,9 @@ TEST_F(Roles, ClientIgnoresTheOfferOfAFormerWorker) {
     chain->view.status = AgreementStatus::accepted;
     chain->view.worker_id = 12;  // reassigned since the offer
     chain->view.start_deadline = static_cast<std::uint64_t>(now_s() + 3000);
-    n.set_data(kId, "transfer", json{{"host", "127.0.0.1"}, {"port", 9}, {"secret", "0x" + std::string(64, '1')},
-                                     {"worker_id", kMe}})
-        .value();
+    edit([](AgreementRecord& r) { r.transfer = offer_from(kMe); });
     step().value();
-    EXPECT_FALSE(row().data.contains("transfer_error")) << "no transfer to the former worker";
+    EXPECT_TRUE(row().rec.transfer_error.empty()) << "no transfer to the former worker";
 }
 
 TEST_F(Roles, ClientClaimsItsRefundAtTheEndAndOnlyOnce) {
@@ -303,15 +308,15 @@ TEST_F(Roles, ClientMeasuresTheFirstAnswerOfTheService) {
     own(Role::client, Phase::starting);
     chain->view.status = AgreementStatus::running;
     chain->view.started_at = static_cast<std::uint64_t>(now_s() - 1);
-    n.set_data(kId, "service", json{{"host", "127.0.0.1"}, {"port", 8080}}).value();
+    edit([](AgreementRecord& r) { r.service = HostPort{"127.0.0.1", 8080}; });
     world->service_up = false;
     step().value();
-    EXPECT_FALSE(row().data.contains("first_ok_ms"));
+    EXPECT_FALSE(row().rec.first_ok_ms);
     EXPECT_EQ(row().phase, Phase::running);
     world->service_up = true;
     world->now += 700;
     step().value();
-    EXPECT_EQ(row().data.value("first_ok_ms", std::int64_t{0}), world->now);
+    EXPECT_EQ(row().rec.first_ok_ms.value_or(0), world->now);
 }
 
 // ------------------------------------------------------------------------------------ worker
@@ -342,7 +347,7 @@ TEST_F(Roles, WorkerAcceptsOffersTheTransferAndWaitsForTheImage) {
     ASSERT_EQ(chain->posts_starting("post:transfer:"), 1U);
     const auto& offer = std::get<msg::TransferOffer>(chain->posts.front().second);
     EXPECT_EQ(offer.port, n.transfer->port());
-    EXPECT_EQ(to_hex(offer.secret), row().data["secret"].get<std::string>()) << "the secret is stored before it is sent";
+    EXPECT_EQ(offer.secret, row().rec.secret.value_or(Hash32{})) << "the secret is stored before it is sent";
     EXPECT_EQ(row().phase, Phase::waiting_for_image);
     EXPECT_TRUE(work->started.empty());
 
@@ -375,7 +380,7 @@ TEST_F(Roles, WorkerRunsAHeldImageAnnouncesItThenStartsTheClock) {
     start_transfer_server();
     chain->view.status = AgreementStatus::accepted;
     work->images.insert(kRef);
-    n.set_data(kId, "hello", true).value();  // the client showed the image's config
+    edit([](AgreementRecord& r) { r.hello = true; });  // the client showed the image's config
     step().value();
     ASSERT_EQ(work->started.size(), 1U);
     const auto& spec = work->started.front();
@@ -386,7 +391,7 @@ TEST_F(Roles, WorkerRunsAHeldImageAnnouncesItThenStartsTheClock) {
     EXPECT_EQ(chain->posts_starting("post:service:"), 3U) << "the client and both verifiers";
     EXPECT_TRUE(chain->did("start"));
     EXPECT_EQ(row().phase, Phase::running);
-    EXPECT_EQ(row().data["service_port"].get<std::uint16_t>(), spec.host_port);
+    EXPECT_EQ(row().rec.service_port, spec.host_port);
 }
 
 TEST_F(Roles, WorkerDoesNotRunAHeldImageForAClientThatDidNotShowIt) {
@@ -404,10 +409,10 @@ TEST_F(Roles, WorkerRestartedMidStartAdoptsItsContainer) {
     start_transfer_server();
     chain->view.status = AgreementStatus::accepted;
     work->images.insert(kRef);
-    n.update(kId, [](LocalAgreement& a) {
-         a.data["received"] = json{{"held", true}};
-         a.data["exposed_ports"] = {8080};
-     }).value();
+    edit([](AgreementRecord& r) {
+        r.received = ReceivedRecord{true, {}, {}};
+        r.exposed_ports = {8080};
+    });
     runtime::RunningWork running;
     running.agreement_id = std::to_string(kId);
     running.container_id = "feedbeef0000000000";
@@ -416,7 +421,7 @@ TEST_F(Roles, WorkerRestartedMidStartAdoptsItsContainer) {
     work->containers[running.agreement_id] = running;
     step().value();
     EXPECT_TRUE(work->started.empty()) << "not started twice";
-    EXPECT_EQ(row().data["service_port"].get<std::uint16_t>(), 41000);
+    EXPECT_EQ(row().rec.service_port, 41000);
     EXPECT_TRUE(chain->did("start"));
 }
 
@@ -425,11 +430,11 @@ TEST_F(Roles, WorkerWhosePortWasTakenAnnouncesAnotherOne) {
     start_transfer_server();
     chain->view.status = AgreementStatus::accepted;
     work->images.insert(kRef);
-    n.set_data(kId, "hello", true).value();
+    edit([](AgreementRecord& r) { r.hello = true; });
     work->start_fails = Error{Errc::address_in_use, "port taken"};
     EXPECT_FALSE(step());
     const auto first = work->started.front().host_port;
-    EXPECT_FALSE(row().data.contains("planned_port")) << "the taken port is given up";
+    EXPECT_EQ(row().rec.planned_port, 0) << "the taken port is given up";
     EXPECT_FALSE(chain->did("start"));
     step().value();
     ASSERT_EQ(work->started.size(), 2U);
@@ -443,7 +448,7 @@ TEST_F(Roles, WorkerEndsTheWorkAndRedeemsAtTheEnd) {
     own(Role::worker, Phase::running);
     chain->view.status = AgreementStatus::running;
     chain->view.started_at = static_cast<std::uint64_t>(now_s() - 601);
-    n.set_data(kId, "container", "c0ffee").value();
+    edit([](AgreementRecord& r) { r.container = "c0ffee"; });
     step().value();
     EXPECT_EQ(work->ended, std::vector<std::string>{std::to_string(kId)});
     EXPECT_TRUE(chain->did("redeem"));
@@ -472,7 +477,7 @@ class VerifierRoles : public Roles {
         chain->view.status = AgreementStatus::running;
         chain->view.started_at = static_cast<std::uint64_t>(kT0 / 1000);
         own(Role::verifier, Phase::waiting_for_start);
-        n.set_data(kId, "service", json{{"host", "198.51.100.40"}, {"port", 40000}}).value();
+        edit([](AgreementRecord& r) { r.service = HostPort{"198.51.100.40", 40000}; });
     }
     /// Steps once in each second of [from, to) seconds after the start, as the wakes would.
     void walk(std::int64_t from_s, std::int64_t to_s) {

@@ -41,8 +41,11 @@ Result<LocalAgreement> read_agreement(Statement& st) {
     if (!phase)
         return make_error(Errc::internal, "agreement " + std::to_string(a.id) + " has an unknown state '" + phase_text + "'");
     a.phase = *phase;
-    a.data = nlohmann::json::parse(st.column_text(3), nullptr, false);
-    if (a.data.is_discarded()) return make_error(Errc::internal, "corrupt data of agreement " + std::to_string(a.id));
+    const auto doc = nlohmann::json::parse(st.column_text(3), nullptr, false);
+    if (doc.is_discarded()) return make_error(Errc::internal, "corrupt data of agreement " + std::to_string(a.id));
+    auto rec = record_from_json(doc);
+    if (!rec) return rec.error().wrap("agreement " + std::to_string(a.id));
+    a.rec = std::move(*rec);
     a.updated_at = st.column_int(4);
     return a;
 }
@@ -102,7 +105,7 @@ Result<void> Store::put(const LocalAgreement& a) {
         "INSERT INTO agreements(id, role, state, data, updated_at) VALUES(?,?,?,?,?) "
         "ON CONFLICT(id) DO UPDATE SET role=excluded.role, state=excluded.state, data=excluded.data, "
         "updated_at=excluded.updated_at"));
-    return st.run({static_cast<std::int64_t>(a.id), std::string{to_string(a.role)}, std::string{phase_value(a.phase)}, a.data.dump(),
+    return st.run({static_cast<std::int64_t>(a.id), std::string{to_string(a.role)}, std::string{phase_value(a.phase)}, to_json(a.rec).dump(),
                    now_seconds()});
 }
 

@@ -1,7 +1,7 @@
 // The node's durable state, in one SQLite database (db.hpp, WAL, synchronous=FULL):
 //
-//   agreements   the agreements this node plays a role in: role, local state, and a JSON
-//                document of what the role has learned and done (secrets, endpoints, steps)
+//   agreements   the agreements this node plays a role in: role, phase, and the typed record of
+//                what the role has learned and done (record.hpp; stored as JSON)
 //   known        every agreement the chain announced: buy transaction and block, requirements (a worker
 //                assigned later by reassignment needs them, and the client's key from the buy tx)
 //   txs          the transaction journal: every signed transaction is written here BEFORE it is
@@ -24,6 +24,7 @@
 #include "zeppelin/core/result.hpp"
 #include "zeppelin/node/db.hpp"
 #include "zeppelin/node/phase.hpp"
+#include "zeppelin/node/record.hpp"
 
 namespace zeppelin::node {
 
@@ -35,7 +36,7 @@ struct LocalAgreement {
     std::uint64_t id{0};
     Role role{Role::client};
     Phase phase{Phase::assigned};  // where the agreement stands for this node's role (phase.hpp)
-    nlohmann::json data = nlohmann::json::object();
+    AgreementRecord rec;  // what the role learned and did (record.hpp)
     std::int64_t updated_at{0};  // unix seconds
     [[nodiscard]] bool finished() const noexcept { return is_final(phase); }
 };

@@ -18,7 +18,7 @@ TEST(Store, AgreementsPersistAcrossReopen) {
         a.id = 5;
         a.role = Role::worker;
         a.phase = Phase::accepted;
-        a.data["secret"] = "0xabc";
+        a.rec.container = "abc";
         s->put(a).value();
         a.id = 6;
         a.role = Role::verifier;
@@ -30,7 +30,7 @@ TEST(Store, AgreementsPersistAcrossReopen) {
     ASSERT_TRUE(a);
     EXPECT_EQ(a->role, Role::worker);
     EXPECT_EQ(a->phase, Phase::accepted);
-    EXPECT_EQ(a->data["secret"], "0xabc");
+    EXPECT_EQ(a->rec.container, "abc");
     EXPECT_FALSE(s->get(7).value());
     EXPECT_EQ(s->list(true).value().size(), 2U);
     EXPECT_EQ(s->list(false).value().size(), 1U) << "finished agreements are not open";

@@ -18,7 +18,7 @@ Result<void> NodeContext::verifier_step(const LocalAgreement& a, const market::A
     const auto id = a.id;
     const auto mine = worker_id.load();
     const auto it = std::find(v.verifier_ids.begin(), v.verifier_ids.end(), mine);
-    if (it == v.verifier_ids.end() || a.data.value("lost_role", false)) return set_state(id, Phase::done);
+    if (it == v.verifier_ids.end() || a.rec.lost_role) return set_state(id, Phase::done);
     const auto index = static_cast<std::uint64_t>(it - v.verifier_ids.begin());
     if (v.status == AgreementStatus::settled || v.status == AgreementStatus::refunded ||
         v.status == AgreementStatus::none)
@@ -62,13 +62,12 @@ Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, s
     }
     for (std::size_t i = 0; i < due.size(); ++i) {
         ProbeRecord rec{cur, false, "", world->now_ms()};
-        if (!a.data.contains("service")) {
+        if (!a.rec.service) {
             rec.detail = "the worker announced no service endpoint";
         } else {
-            auto spec = probe::from_json(a.data.value("spec", std::string{}));
+            auto spec = probe::from_json(a.rec.spec.value_or(""));
             const probe::Spec s = spec ? *spec : tcp_spec();
-            const probe::Endpoint ep{a.data["service"]["host"].get<std::string>(),
-                                     a.data["service"]["port"].get<std::uint16_t>()};
+            const probe::Endpoint ep{a.rec.service->host, a.rec.service->port};
             auto out = world->probe(s, ep, 3s);
             if (!out.ok) {  // one retry: a dropped packet is not an outage
                 std::this_thread::sleep_for(500ms);
@@ -86,7 +85,7 @@ Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, s
 
 Result<void> NodeContext::report(const LocalAgreement& a, std::uint64_t id, std::uint64_t index, const market::AgreementView& v, std::int64_t start_ms,
                     std::int64_t period_ms) {
-    const auto through = a.data.value("reported_through", std::uint64_t{0});
+    const auto through = a.rec.reported_through;
     const auto plan = plan_report(world->now_ms(), start_ms, period_ms, v.billable_periods, through,
                                   periods_per_report(opt.report_interval.count() * 1000, period_ms));
     if (plan.next_ms != 0) wake_at_ms(id, plan.next_ms);
@@ -116,7 +115,7 @@ Result<void> NodeContext::report(const LocalAgreement& a, std::uint64_t id, std:
         ZP_TRY(chain->send(id, action, market::calls::provide_verification(id, first, ok_bits, rep_bits)));
         spdlog::info("agreement {}: reported periods {} (ok {})", id, to_hex_quantity(rep_bits), to_hex_quantity(ok_bits));
     }
-    ZP_CHECK(set_data(id, "reported_through", ended));
+    ZP_CHECK(update(id, [ended](LocalAgreement& la) { la.rec.reported_through = ended; }));
     return plan.last ? set_state(id, Phase::done) : Result<void>{};
 }
 

@@ -36,7 +36,7 @@ Result<void> NodeContext::end_work(std::uint64_t id) {
 
 Result<void> NodeContext::worker_step(const LocalAgreement& a, const market::AgreementView& v) {
     const auto id = a.id;
-    if (v.worker_id != worker_id.load() || a.data.value("lost_role", false)) {
+    if (v.worker_id != worker_id.load() || a.rec.lost_role) {
         (void)end_work(id);
         forget_transfer(id);
         return set_state(id, Phase::done);
@@ -72,9 +72,9 @@ Result<void> NodeContext::worker_step(const LocalAgreement& a, const market::Agr
             ZP_CHECK(set_state(id, Phase::running));
             wake_at_ms(id, static_cast<std::int64_t>(end_of(v)) * 1000);
             if (world_s() >= end_of(v)) {
-                if (!a.data.value("work_ended", false)) {
+                if (!a.rec.work_ended) {
                     ZP_CHECK(end_work(id));
-                    ZP_CHECK(set_data(id, "work_ended", true));
+                    ZP_CHECK(update(id, [](LocalAgreement& la) { la.rec.work_ended = true; }));
                 }
                 return redeem(id);
             }
@@ -115,13 +115,13 @@ Result<void> NodeContext::redeem(std::uint64_t id) {
 /// it is mined while the caller goes on.
 Result<std::future<Result<void>>> NodeContext::offer_transfer(std::uint64_t id, const market::AgreementView& v, const json& req) {
     auto a = ZP_TRY(local(id));
-    if (!a.data.contains("secret")) {
+    if (!a.rec.secret) {
         const auto fresh = ZP_TRY(random_secret());
-        ZP_CHECK(set_data(id, "secret", to_hex(fresh)));
+        ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.secret = fresh; }));
         a = ZP_TRY(local(id));
     }
-    const auto secret = ZP_TRY(fixed_from_hex<32>(a.data["secret"].get<std::string>()));
-    if (!a.data.contains("received")) {
+    const auto secret = *a.rec.secret;
+    if (!a.rec.received) {
         bool need = false;
         {
             std::lock_guard lock{mu};
@@ -133,19 +133,19 @@ Result<std::future<Result<void>>> NodeContext::offer_transfer(std::uint64_t id, 
     const auto port = transfer->port();
     const auto logs_port = log_server ? log_server->port() : std::uint16_t{0};
     const auto offered = std::to_string(port) + ":" + std::to_string(logs_port);
-    if (a.data.value("offered", std::string{}) == offered) return std::future<Result<void>>{};
+    if (a.rec.offered == offered) return std::future<Result<void>>{};
     return std::async(std::launch::async, [this, id, client = v.client, offered, port, logs_port, secret]() -> Result<void> {
         const auto key = ZP_TRY(chain->client_key(id));
         ZP_CHECK(chain->post(id, client, key, msg::TransferOffer{opt.public_host, port, secret, logs_port},
                       "post:transfer:" + offered));
-        return set_data(id, "offered", offered);
+        return update(id, [&](LocalAgreement& la) { la.rec.offered = offered; });
     });
 }
 
 Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const market::AgreementView& v, const json& req) {
     const auto id = a_in.id;
     const auto sid = std::to_string(id);
-    if (a_in.data.value("rejected", false)) return {};  // the client cancels; nothing to do
+    if (a_in.rec.image_refused) return {};  // the client cancels; nothing to do
     const auto digest = ZP_TRY(fixed_from_hex<32>(req.value("image_digest", std::string{})));
     const auto ref = "sha256:" + to_hex(digest, false);
 
@@ -154,7 +154,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
     // for it (the future's destructor).
     auto offer = ZP_TRY(offer_transfer(id, v, req));
     const auto a = ZP_TRY(local(id));
-    if (!a.data.contains("service_port") && !a.data.contains("received") && a.phase != Phase::waiting_for_image)
+    if (a.rec.service_port == 0 && !a.rec.received && a.phase != Phase::waiting_for_image)
         ZP_CHECK(set_state(id, Phase::waiting_for_image));
     const auto offer_posted = [&]() -> Result<void> { return offer.valid() ? offer.get() : Result<void>{}; };
 
@@ -163,13 +163,13 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
     // server. A held image is used only once this agreement's client has shown, in its transfer's
     // HELLO, the config that hashes to the digest: the digest is public on chain, and knowing it
     // must not be enough to run someone else's image.
-    if (!a.data.contains("received") && !a.data.contains("service_port")) {
-        auto held = a.data.contains("hello") ? work->image(ref) : Result<runtime::ImageInfo>{Error{Errc::not_found, "no HELLO yet"}};
+    if (!a.rec.received && a.rec.service_port == 0) {
+        auto held = a.rec.hello ? work->image(ref) : Result<runtime::ImageInfo>{Error{Errc::not_found, "no HELLO yet"}};
         if (held) {
             note_image(digest, false);
             ZP_CHECK(update(id, [&](LocalAgreement& la) {
-                la.data["received"] = json{{"held", true}};
-                la.data["exposed_ports"] = held->exposed_tcp_ports;
+                la.rec.received = ReceivedRecord{true, {}, {}};
+                la.rec.exposed_ports = held->exposed_tcp_ports;
             }));
         } else {
             std::optional<Result<transfer::ReceivedImage>> got;
@@ -179,10 +179,10 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
                 if (auto it = received.find(id); it != received.end()) got = it->second;
                 if (auto it = incoming.find(id); it != incoming.end()) arriving = it->second;
             }
-            if (!got && arriving && image_registry && !a.data.value("pull_tried", false) && arriving_pulls.load() < kMaxArrivingPulls) {
+            if (!got && arriving && image_registry && !a.rec.pull_tried && arriving_pulls.load() < kMaxArrivingPulls) {
                 // The layers are arriving: the engine pulls them as they come, so that loading
                 // overlaps the transfer. Once only; on failure the image is loaded when complete.
-                ZP_CHECK(set_data(id, "pull_tried", true));
+                ZP_CHECK(update(id, [](LocalAgreement& la) { la.rec.pull_tried = true; }));
                 const auto t0 = std::chrono::steady_clock::now();
                 ++arriving_pulls;
                 auto r = pull_arriving(id, digest, *arriving);
@@ -208,7 +208,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
                 spdlog::warn("agreement {}: image refused: {}", id, reason);
                 const auto key = ZP_TRY(chain->client_key(id));
                 ZP_CHECK(chain->post(id, v.client, key, msg::ImageRejected{reason}, "post:rejected"));
-                ZP_CHECK(set_data(id, "rejected", true));
+                ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.image_refused = reason; }));
                 return set_state(id, Phase::image_refused);
             }
             ZP_CHECK(record_received(id, (*got)->config, (*got)->diff_ids));
@@ -216,7 +216,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
     }
 
     // 5. Run it with the agreed limits.
-    if (!a.data.contains("service_port")) {
+    if (a.rec.service_port == 0) {
         ZP_CHECK(set_state(id, Phase::starting_work));
         const auto cur = ZP_TRY(local(id));
         const auto t0 = std::chrono::steady_clock::now();
@@ -224,7 +224,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
             return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
         };
         if (!work->image(ref)) {
-            ZP_CHECK(bring_image(id, digest, cur.data["received"]));
+            ZP_CHECK(bring_image(id, digest, cur.rec.received.value_or(ReceivedRecord{})));
             note_image(digest, true);
             spdlog::info("agreement {}: image {} in the engine after {} ms", id, transfer::short_digest(digest), ms());
         }
@@ -234,7 +234,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
         spec.image = ref;
         spec.memory_bytes = std::uint64_t{std::max(req.value("memory_mb", 64U), 16U)} << 20;
         spec.nano_cpus = std::uint64_t{std::max(req.value("cpu_millicores", 100U), 10U)} * 1'000'000;
-        const auto ports = cur.data.value("exposed_ports", std::vector<std::uint16_t>{});
+        const auto& ports = cur.rec.exposed_ports;
         spec.container_port = ports.empty() ? std::uint16_t{8080} : ports.front();
         spec.host_ip = opt.service_ip;
         // A container already running for this agreement (the node restarted between starting
@@ -246,10 +246,10 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
         } else {
             // The host port is chosen here, so that the endpoint is announced while the container
             // starts (nobody probes before the paid clock starts, below).
-            auto host_port = cur.data.value("planned_port", std::uint16_t{0});
+            auto host_port = cur.rec.planned_port;
             if (host_port == 0) {
                 host_port = ZP_TRY(free_port(opt.service_ip));
-                ZP_CHECK(set_data(id, "planned_port", host_port));
+                ZP_CHECK(update(id, [host_port](LocalAgreement& la) { la.rec.planned_port = host_port; }));
             }
             spec.host_port = host_port;
             auto announced = std::async(std::launch::async, [this, &cur, &v, host_port] { return announce_service(cur, v, host_port); });
@@ -259,7 +259,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
                 // Only a port taken meanwhile calls for another port (and another announcement);
                 // any other failure retries on the same one, announced already, at no cost.
                 if (started.error().code() == Errc::address_in_use)
-                    (void)update(id, [](LocalAgreement& la) { la.data.erase("planned_port"); });
+                    (void)update(id, [](LocalAgreement& la) { la.rec.planned_port = 0; });
                 return started.error();
             }
             ZP_CHECK(told);
@@ -268,18 +268,18 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
         spdlog::info("agreement {}: container {} serving on port {} after {} ms", id, running->container_id.substr(0, 12),
                      running->host_port, ms());
         ZP_CHECK(update(id, [&](LocalAgreement& la) {
-            la.data["service_port"] = running->host_port;
-            la.data["container"] = running->container_id;
+            la.rec.service_port = running->host_port;
+            la.rec.container = running->container_id;
         }));
     }
     ZP_CHECK(offer_posted());
     const auto cur = ZP_TRY(local(id));
-    if (!cur.data.contains("offered")) return worker_prepare(cur, v, req);
+    if (cur.rec.offered.empty()) return worker_prepare(cur, v, req);
 
     // 6. The client and every verifier know where the service is (told above, or now after a
     // restart); then the paid clock starts. Not together: a verifier may probe the moment the
     // clock starts, and must know where by then.
-    ZP_CHECK(announce_service(cur, v, cur.data["service_port"].get<std::uint16_t>()));
+    ZP_CHECK(announce_service(cur, v, cur.rec.service_port));
     ZP_TRY(chain->send(id, "start", market::calls::start_agreement(id)));
     return set_state(id, Phase::running);
 }
@@ -288,7 +288,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
 /// (the sender numbers them; each waits for its own receipt), each once: a message already mined
 /// is not sent again, and an endpoint announced already is not announced twice.
 Result<void> NodeContext::announce_service(const LocalAgreement& a, const market::AgreementView& v, std::uint16_t port) {
-    if (a.data.value("announced", std::uint16_t{0}) == port) return {};
+    if (a.rec.announced == port) return {};
     const auto id = a.id;
     const msg::ServiceReady ready{opt.public_host, port};
     std::vector<std::pair<Address, eth::PublicKey>> to{{v.client, ZP_TRY(chain->client_key(id))}};
@@ -302,15 +302,16 @@ Result<void> NodeContext::announce_service(const LocalAgreement& a, const market
     for (auto& f : posts)
         if (auto r = f.get(); !r && all) all = r.error();
     if (!all) return all;
-    return set_data(id, "announced", port);
+    return update(id, [port](LocalAgreement& la) { la.rec.announced = port; });
 }
 
 Result<void> NodeContext::record_received(std::uint64_t id, const Bytes& config_bytes, const std::vector<transfer::Digest>& ids) {
-    json diff_ids = json::array();
-    for (const auto& d : ids) diff_ids.push_back(transfer::digest_string(d));
+    ReceivedRecord got;
+    got.config_hex = to_hex(config_bytes, false);
+    for (const auto& d : ids) got.diff_ids.push_back(transfer::digest_string(d));
     return update(id, [&](LocalAgreement& la) {
-        la.data["received"] = json{{"config", to_hex(config_bytes, false)}, {"diff_ids", std::move(diff_ids)}};
-        la.data["exposed_ports"] = exposed_ports(config_bytes);
+        la.rec.received = std::move(got);
+        la.rec.exposed_ports = exposed_ports(config_bytes);
     });
 }
 
