@@ -11,21 +11,24 @@
 #include <fstream>
 #include <sstream>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include "zeppelin/market/deployment.hpp"
+#include "zeppelin/net/http_client.hpp"
 
 namespace zeppelin::cli {
 namespace {
 
 namespace fs = std::filesystem;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = boost::asio::ip::tcp;
+
+constexpr std::chrono::milliseconds kApiTimeout{120'000};
+constexpr std::size_t kMaxReplyBytes = 8u * 1024u * 1024u;  // Beast's default for a reply body
+
+net::Request api_request(const NodeEndpoint& node, std::string_view method, std::string_view target) {
+    net::Request req;
+    req.method = std::string{method};
+    req.target = std::string{target};
+    req.fields = {{"Host", node.host}, {"Authorization", "Bearer " + node.token}};
+    return req;
+}
 
 Error unreachable(const NodeEndpoint& n, const std::string& what) {
     return make_error(Errc::rpc_unreachable, "cannot reach the node's API at " + n.host + ":" + std::to_string(n.port) +
@@ -99,82 +102,59 @@ Result<void> write_node_endpoint(const fs::path& dir, const NodeEndpoint& e) {
 
 Result<nlohmann::json> api_call(const NodeEndpoint& node, std::string_view method, std::string_view target,
                                 const nlohmann::json* body) {
-    try {
-        boost::asio::io_context io;
-        tcp::resolver resolver{io};
-        beast::tcp_stream stream{io};
-        stream.expires_after(std::chrono::seconds{120});
-        stream.connect(resolver.resolve(node.host, std::to_string(node.port)));
-        http::request<http::string_body> req{http::string_to_verb(beast::string_view{method.data(), method.size()}), std::string{target}, 11};
-        req.set(http::field::host, node.host);
-        req.set(http::field::authorization, "Bearer " + node.token);
-        if (body != nullptr) {
-            req.set(http::field::content_type, "application/json");
-            req.body() = body->dump();
-        }
-        req.prepare_payload();
-        http::write(stream, req);
-        beast::flat_buffer buffer;
-        http::response<http::string_body> res;
-        http::read(stream, buffer, res);
-        beast::error_code ec;
-        stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-        auto j = nlohmann::json::parse(res.body(), nullptr, false);
-        const auto status = res.result_int();
-        if (status / 100 != 2) {
-            std::string message = j.is_object() && j.contains("error") && j["error"].is_string()
-                                      ? j["error"].get<std::string>()
-                                      : "HTTP " + std::to_string(status) + " " + std::string{res.reason()};
-            return make_error(errc_for(status), message);
-        }
-        if (j.is_discarded()) return make_error(Errc::rpc_bad_reply, "the node answered something that is not JSON");
-        return j;
-    } catch (const boost::system::system_error& e) {
-        return unreachable(node, e.code().message());
+    net::HttpConnection c;
+    if (auto f = c.connect(net::TcpEndpoint{node.host, node.port}, kApiTimeout)) return unreachable(node, f->message);
+    const auto deadline = net::deadline_after(kApiTimeout);
+    auto req = api_request(node, method, target);
+    if (body != nullptr) {
+        req.fields.emplace_back("Content-Type", "application/json");
+        req.body = body->dump();
     }
+    if (auto f = c.write(req, deadline)) return unreachable(node, f->message);
+    auto head = c.read_head(deadline);
+    if (auto* f = std::get_if<net::Failure>(&head)) return unreachable(node, f->message);
+    auto text = c.read_body(kMaxReplyBytes, deadline);
+    if (auto* f = std::get_if<net::Failure>(&text)) return unreachable(node, f->message);
+    c.close();
+    const auto& h = std::get<net::ResponseHead>(head);
+    auto j = nlohmann::json::parse(std::get<std::string>(text), nullptr, false);
+    const auto status = h.status;
+    if (status / 100 != 2) {
+        std::string message = j.is_object() && j.contains("error") && j["error"].is_string()
+                                  ? j["error"].get<std::string>()
+                                  : "HTTP " + std::to_string(status) + " " + h.reason;
+        return make_error(errc_for(status), message);
+    }
+    if (j.is_discarded()) return make_error(Errc::rpc_bad_reply, "the node answered something that is not JSON");
+    return j;
 }
 
 Result<void> api_stream(const NodeEndpoint& node, std::string_view target,
                         const std::function<bool(std::string_view)>& sink) {
-    try {
-        boost::asio::io_context io;
-        tcp::resolver resolver{io};
-        beast::tcp_stream stream{io};
-        stream.connect(resolver.resolve(node.host, std::to_string(node.port)));
-        http::request<http::empty_body> req{http::verb::get, std::string{target}, 11};
-        req.set(http::field::host, node.host);
-        req.set(http::field::authorization, "Bearer " + node.token);
-        http::write(stream, req);
-        beast::flat_buffer buffer;
-        http::response_parser<http::buffer_body> parser;
-        parser.body_limit(boost::none);
-        http::read_header(stream, buffer, parser);
-        const auto status = parser.get().result_int();
-        char chunk[8192];
-        std::string collected;
-        while (!parser.is_done()) {
-            parser.get().body().data = chunk;
-            parser.get().body().size = sizeof chunk;
-            beast::error_code ec;
-            http::read(stream, buffer, parser, ec);
-            if (ec == http::error::need_buffer) ec = {};
-            if (ec) break;
-            const auto n = sizeof chunk - parser.get().body().size;
-            if (status / 100 != 2) {
-                collected.append(chunk, n);
-                continue;
-            }
-            if (n > 0 && !sink(std::string_view{chunk, n})) break;
-        }
+    net::HttpConnection c;
+    if (auto f = c.connect(net::TcpEndpoint{node.host, node.port}, kApiTimeout)) return unreachable(node, f->message);
+    // No deadline: a followed log streams for as long as the agreement runs.
+    if (auto f = c.write(api_request(node, "GET", target), net::kNever)) return unreachable(node, f->message);
+    auto head = c.read_head(net::kNever);
+    if (auto* f = std::get_if<net::Failure>(&head)) return unreachable(node, f->message);
+    const auto status = std::get<net::ResponseHead>(head).status;
+    char chunk[8192];
+    std::string collected;
+    while (!c.body_done()) {
+        const auto got = c.read_some(chunk, net::kNever);
         if (status / 100 != 2) {
-            auto j = nlohmann::json::parse(collected, nullptr, false);
-            return make_error(errc_for(status), j.is_object() && j.contains("error") ? j["error"].get<std::string>()
-                                                                                   : "HTTP " + std::to_string(status));
+            collected.append(chunk, got.size);
+        } else if (got.size > 0 && !sink(std::string_view{chunk, got.size})) {
+            break;
         }
-        return {};
-    } catch (const boost::system::system_error& e) {
-        return unreachable(node, e.code().message());
+        if (got.failure) break;
     }
+    if (status / 100 != 2) {
+        auto j = nlohmann::json::parse(collected, nullptr, false);
+        return make_error(errc_for(status), j.is_object() && j.contains("error") ? j["error"].get<std::string>()
+                                                                               : "HTTP " + std::to_string(status));
+    }
+    return {};
 }
 
 }  // namespace zeppelin::cli

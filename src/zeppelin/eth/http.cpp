@@ -1,26 +1,12 @@
 #include "zeppelin/eth/http.hpp"
 
-// GCC 12 warns that Asio's atomic_thread_fence is invisible to ThreadSanitizer (-Wtsan); Asio
-// synchronizes with mutexes as well, and the warning would break -Werror TSan builds.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
-#pragma GCC diagnostic ignored "-Wtsan"
-#endif
-
-#include <algorithm>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <cctype>
 #include <charconv>
 #include <optional>
 
-namespace zeppelin::eth {
+#include "zeppelin/net/http_client.hpp"
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
+namespace zeppelin::eth {
 
 // ---------------------------------------------------------------- URL
 
@@ -85,77 +71,38 @@ std::string HttpUrl::to_string() const {
 
 namespace {
 
-std::string describe(const boost::system::error_code& ec) {
-    if (ec == net::error::connection_refused) return "connection refused";
-    if (ec == net::error::connection_reset) return "connection reset by the node";
-    if (ec == net::error::connection_aborted) return "connection aborted";
-    if (ec == http::error::end_of_stream || ec == net::error::eof)
-        return "the node closed the connection before replying";
-    if (ec == net::error::host_not_found || ec == net::error::host_not_found_try_again)
-        return "host not found";
-    if (ec == net::error::network_unreachable) return "network unreachable";
-    if (ec == net::error::host_unreachable) return "host unreachable";
-    if (ec == net::error::broken_pipe) return "connection broken";
-    std::string m = ec.message();
-    if (!m.empty()) m[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(m[0])));
-    return m;
-}
-
-std::string seconds_text(std::chrono::milliseconds ms) {
-    const auto v = ms.count();
-    if (v % 1000 == 0) return std::to_string(v / 1000) + " s";
-    return std::to_string(v) + " ms";
-}
-
-bool is_stale_connection_error(const boost::system::error_code& ec) {
-    return ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
-           ec == net::error::broken_pipe || ec == net::error::connection_aborted;
+// The words the RPC client has always used for a transport failure.
+std::string describe(const net::Failure& f) {
+    switch (f.fault) {
+        case net::Fault::refused: return "connection refused";
+        case net::Fault::reset: return "connection reset by the node";
+        case net::Fault::aborted: return "connection aborted";
+        case net::Fault::closed: return "the node closed the connection before replying";
+        case net::Fault::host_not_found: return "host not found";
+        case net::Fault::network_unreachable: return "network unreachable";
+        case net::Fault::host_unreachable: return "host unreachable";
+        case net::Fault::broken_pipe: return "connection broken";
+        default: return net::lower_first(f.message);
+    }
 }
 
 }  // namespace
 
 class HttpClient::Connection {
 public:
-    Connection() = default;
-
-    /// Runs queued handlers to completion.
-    void run() {
-        ioc_.restart();
-        ioc_.run();
-    }
-
     std::optional<HttpError> connect(const HttpUrl& url, std::chrono::milliseconds timeout) {
-        tcp::resolver resolver{ioc_};
-        net::steady_timer timer{ioc_};
-        boost::system::error_code ec;
-        tcp::resolver::results_type results;
-        bool timed_out = false;
-        timer.expires_after(timeout);
-        timer.async_wait([&](const boost::system::error_code& e) {
-            if (!e) {
-                timed_out = true;
-                resolver.cancel();
-            }
-        });
-        resolver.async_resolve(url.host, std::to_string(url.port),
-                               [&](const boost::system::error_code& e, tcp::resolver::results_type r) {
-                                   ec = e;
-                                   results = std::move(r);
-                                   timer.cancel();
-                               });
-        run();
-        if (timed_out) return HttpError{Error{Errc::rpc_unreachable, "resolving " + url.host + " timed out"}, HttpFailure::connect};
-        if (ec) return HttpError{Error{Errc::rpc_unreachable, "cannot resolve " + url.host + ": " + describe(ec)}, HttpFailure::connect};
-
-        stream_.expires_after(timeout);
-        stream_.async_connect(results, [&](const boost::system::error_code& e, const tcp::endpoint&) { ec = e; });
-        run();
-        if (ec == beast::error::timeout)
-            return HttpError{Error{Errc::rpc_unreachable, "connect timed out after " + seconds_text(timeout)}, HttpFailure::connect};
-        if (ec) return HttpError{Error{Errc::rpc_unreachable, describe(ec)}, HttpFailure::connect};
-        beast::get_lowest_layer(stream_).socket().set_option(tcp::no_delay{true}, ec);
-        open_ = true;
-        return std::nullopt;
+        auto f = conn_.connect(net::TcpEndpoint{url.host, url.port}, timeout);
+        if (!f) return std::nullopt;
+        if (f->step == net::Step::resolve) {
+            if (f->fault == net::Fault::timeout)
+                return HttpError{Error{Errc::rpc_unreachable, "resolving " + url.host + " timed out"}, HttpFailure::connect};
+            return HttpError{Error{Errc::rpc_unreachable, "cannot resolve " + url.host + ": " + describe(*f)},
+                             HttpFailure::connect};
+        }
+        if (f->fault == net::Fault::timeout)
+            return HttpError{Error{Errc::rpc_unreachable, "connect timed out after " + net::duration_text(timeout)},
+                             HttpFailure::connect};
+        return HttpError{Error{Errc::rpc_unreachable, describe(*f)}, HttpFailure::connect};
     }
 
     struct Outcome {
@@ -166,97 +113,64 @@ public:
 
     Outcome request(const HttpUrl& url, const HttpOptions& options, std::string_view body,
                     std::string_view content_type) {
-        http::request<http::string_body> req{http::verb::post, url.target, 11};
-        req.set(http::field::host, url.host + ":" + std::to_string(url.port));
-        req.set(http::field::user_agent, "zeppelin");
-        req.set(http::field::content_type, std::string{content_type});
-        req.set(http::field::accept, "application/json");
-        req.keep_alive(true);
-        req.body() = std::string{body};
-        req.prepare_payload();
+        net::Request req;
+        req.method = "POST";
+        req.target = url.target;
+        req.fields = {{"Host", url.host + ":" + std::to_string(url.port)},
+                      {"User-Agent", "zeppelin"},
+                      {"Content-Type", std::string{content_type}},
+                      {"Accept", "application/json"}};
+        req.body = std::string{body};
+        req.keep_alive = true;
 
-        boost::system::error_code ec;
-        stream_.expires_after(options.request_timeout);
-        http::async_write(stream_, req, [&](const boost::system::error_code& e, std::size_t) { ec = e; });
-        run();
-        if (ec) {
-            open_ = false;
-            if (ec == beast::error::timeout)
+        const auto deadline = net::deadline_after(options.request_timeout);  // the write and the whole reply
+        if (auto f = conn_.write(req, deadline)) {
+            if (f->fault == net::Fault::timeout)
                 return {HttpError{Error{Errc::timeout, "sending the request timed out after " +
-                                                           seconds_text(options.request_timeout)},
+                                                           net::duration_text(options.request_timeout)},
                                   HttpFailure::send},
                         false, false};
-            return {HttpError{Error{Errc::rpc_unreachable, describe(ec)}, HttpFailure::send},
-                    is_stale_connection_error(ec) || ec == net::error::connection_reset, false};
+            return {HttpError{Error{Errc::rpc_unreachable, describe(*f)}, HttpFailure::send}, f->peer_gone(), false};
         }
-
-        http::response_parser<http::string_body> parser;
-        parser.body_limit(options.max_reply_bytes);
-        parser.header_limit(64 * 1024);
-        std::size_t read_bytes = 0;
-        buffer_.clear();
-        // Header first: Beast 1.74 does not apply body_limit to a Content-Length body, so the
-        // declared length is checked here (chunked bodies are limited by the parser).
-        http::async_read_header(stream_, buffer_, parser, [&](const boost::system::error_code& e, std::size_t n) {
-            ec = e;
-            read_bytes = n;
-        });
-        run();
-        if (!ec && parser.content_length() && *parser.content_length() > options.max_reply_bytes)
-            ec = http::error::body_limit;
-        if (!ec && !parser.is_done()) {
-            http::async_read(stream_, buffer_, parser, [&](const boost::system::error_code& e, std::size_t n) {
-                ec = e;
-                read_bytes += n;
-            });
-            run();
-        }
-        if (ec) {
-            open_ = false;
-            if (ec == beast::error::timeout)
-                return {HttpError{Error{Errc::timeout, "no reply within " + seconds_text(options.request_timeout)},
-                                  HttpFailure::send},
-                        false, false};
-            if (ec == http::error::body_limit)
-                return {HttpError{Error{Errc::rpc_bad_reply, "the reply is larger than the " +
-                                                                 std::to_string(options.max_reply_bytes) +
-                                                                 "-byte limit"},
-                                  HttpFailure::send},
-                        false, false};
-            if (is_stale_connection_error(ec))
-                return {HttpError{Error{Errc::rpc_unreachable, describe(ec)}, HttpFailure::send}, read_bytes == 0,
-                        false};
-            if (ec.category() == http::make_error_code(http::error::bad_target).category() || ec == http::error::partial_message)
-                return {HttpError{Error{Errc::rpc_bad_reply, "the reply is not valid HTTP (" + describe(ec) + ")"},
-                                  HttpFailure::send},
-                        false, false};
-            return {HttpError{Error{Errc::rpc_unreachable, describe(ec)}, HttpFailure::send}, false, false};
-        }
-        auto& res = parser.get();
+        auto head = conn_.read_head(deadline);
+        if (auto* f = std::get_if<net::Failure>(&head)) return read_failure(*f, options);
+        auto& h = std::get<net::ResponseHead>(head);
+        auto reply = conn_.read_body(options.max_reply_bytes, deadline);
+        if (auto* f = std::get_if<net::Failure>(&reply)) return read_failure(*f, options);
         HttpResponse out;
-        out.status = res.result_int();
-        out.reason = std::string{res.reason()};
-        out.content_type = std::string{res[http::field::content_type]};
-        out.body = std::move(res.body());
-        const bool keep = res.keep_alive();
-        if (!keep) close();
-        return {std::move(out), false, keep};
+        out.status = h.status;
+        out.reason = std::move(h.reason);
+        out.content_type = std::move(h.content_type);
+        out.body = std::get<std::string>(std::move(reply));
+        if (!h.keep_alive) close();
+        return {std::move(out), false, h.keep_alive};
     }
 
-    void close() {
-        boost::system::error_code ec;
-        beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ec);
-        beast::get_lowest_layer(stream_).socket().close(ec);
-        open_ = false;
-    }
+    void close() { conn_.close(); }
 
-    [[nodiscard]] bool is_open() const noexcept { return open_; }
+    [[nodiscard]] bool is_open() const noexcept { return conn_.is_open(); }
 
 private:
-    net::io_context ioc_{1};
-    beast::tcp_stream stream_{ioc_};
-    beast::flat_buffer buffer_;
-    bool open_{false};
+    static Outcome read_failure(const net::Failure& f, const HttpOptions& options) {
+        if (f.fault == net::Fault::timeout)
+            return {HttpError{Error{Errc::timeout, "no reply within " + net::duration_text(options.request_timeout)},
+                              HttpFailure::send},
+                    false, false};
+        if (f.fault == net::Fault::body_limit)
+            return {HttpError{Error{Errc::rpc_bad_reply, "the reply is larger than the " +
+                                                             std::to_string(options.max_reply_bytes) + "-byte limit"},
+                              HttpFailure::send},
+                    false, false};
+        if (f.peer_gone())
+            return {HttpError{Error{Errc::rpc_unreachable, describe(f)}, HttpFailure::send}, f.before_reply, false};
+        if (f.fault == net::Fault::malformed || f.fault == net::Fault::partial_message)
+            return {HttpError{Error{Errc::rpc_bad_reply, "the reply is not valid HTTP (" + describe(f) + ")"},
+                              HttpFailure::send},
+                    false, false};
+        return {HttpError{Error{Errc::rpc_unreachable, describe(f)}, HttpFailure::send}, false, false};
+    }
+
+    net::HttpConnection conn_;
 };
 
 // ---------------------------------------------------------------- client

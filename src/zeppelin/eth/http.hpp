@@ -1,7 +1,7 @@
 // A small synchronous HTTP/1.1 client for JSON-RPC: POST only, keep-alive connection reuse,
-// deadlines on every step (resolve, connect, write, read). Built on Boost.Beast; each blocking
-// call runs the asynchronous operations on a private io_context so that timeouts work
-// (beast::tcp_stream's expiry only applies to asynchronous operations).
+// deadlines on every step (resolve, connect, write, read). The wire work is net::HttpConnection
+// (net/http_client.hpp, shared with the engine and node API clients); this file adds the URL, the
+// connection pool, the stale-connection retry and the words of its errors.
 //
 // Thread-safe: concurrent callers each take an idle connection from a small pool (or open a
 // new one), so a slow call never blocks another.

@@ -2,21 +2,15 @@
 
 #include <openssl/evp.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include "zeppelin/net/http_client.hpp"
 
 namespace zeppelin::probe {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using Clock = std::chrono::steady_clock;
 
 // Bodies larger than this are not read to the end: a probe is a health check, not a download.
-constexpr std::uint64_t kMaxBody = 16 * 1024 * 1024;
+constexpr std::size_t kMaxBody = 16 * 1024 * 1024;
 
 Hash32 sha256(const std::string& data) {
     Hash32 out;
@@ -37,44 +31,32 @@ Outcome run(const Spec& spec, const Endpoint& endpoint, std::chrono::millisecond
         return out;
     };
     try {
-        // Asynchronous operations driven to completion one at a time: beast::tcp_stream's
-        // deadline applies only to asynchronous operations, and it covers the whole probe.
-        asio::io_context io;
-        asio::ip::tcp::resolver resolver{io};
-        beast::tcp_stream stream{io};
-        beast::error_code ec;
-        auto results = resolver.resolve(endpoint.host, std::to_string(endpoint.port), ec);
-        if (ec) return finish(false, "cannot resolve " + endpoint.host + ": " + ec.message());
-        stream.expires_after(timeout);
-        auto run_step = [&](auto&& start_op) {
-            ec = {};
-            start_op([&](beast::error_code e, auto&&...) { ec = e; });
-            io.restart();
-            io.run();
+        // One deadline covers the request and its reply; resolve and connect each within `timeout`.
+        const auto deadline = net::deadline_after(timeout);
+        auto why = [&](const char* what, const net::Failure& f) {
+            return std::string{what} + ": " + (f.fault == net::Fault::timeout ? std::string{"timed out"} : f.message);
         };
-        auto why = [&](const char* what) {
-            return std::string{what} + ": " + (ec == beast::error::timeout ? std::string{"timed out"} : ec.message());
-        };
-        run_step([&](auto handler) { stream.async_connect(results, handler); });
-        if (ec) return finish(false, why("connect failed"));
+        net::HttpConnection c;
+        if (auto f = c.connect(net::TcpEndpoint{endpoint.host, endpoint.port}, timeout)) {
+            if (f->step == net::Step::resolve) return finish(false, "cannot resolve " + endpoint.host + ": " + f->message);
+            return finish(false, why("connect failed", *f));
+        }
         if (spec.kind == Spec::Kind::tcp) return finish(true, "TCP connect ok");
 
-        http::request<http::empty_body> req{http::verb::get, spec.path, 11};
-        req.set(http::field::host, endpoint.host + ":" + std::to_string(endpoint.port));
-        req.set(http::field::user_agent, "zeppelin-verifier/0.1");
-        req.set(http::field::connection, "close");
-        run_step([&](auto handler) { http::async_write(stream, req, handler); });
-        if (ec) return finish(false, why("request failed"));
-        beast::flat_buffer buffer;
-        http::response_parser<http::string_body> parser;
-        parser.body_limit(kMaxBody);
-        run_step([&](auto handler) { http::async_read(stream, buffer, parser, handler); });
-        if (ec) return finish(false, why("no valid HTTP response"));
-        const auto& res = parser.get();
-        const unsigned status = res.result_int();
+        net::Request req;
+        req.target = spec.path;
+        req.fields = {{"Host", endpoint.host + ":" + std::to_string(endpoint.port)},
+                      {"User-Agent", "zeppelin-verifier/0.1"}};
+        req.keep_alive = false;  // Connection: close
+        if (auto f = c.write(req, deadline)) return finish(false, why("request failed", *f));
+        auto head = c.read_head(deadline);
+        if (auto* f = std::get_if<net::Failure>(&head)) return finish(false, why("no valid HTTP response", *f));
+        auto body = c.read_body(kMaxBody, deadline);
+        if (auto* f = std::get_if<net::Failure>(&body)) return finish(false, why("no valid HTTP response", *f));
+        const unsigned status = std::get<net::ResponseHead>(head).status;
         if (status != spec.status)
             return finish(false, "HTTP " + std::to_string(status) + ", expected " + std::to_string(spec.status));
-        if (spec.body_sha256 && sha256(res.body()) != *spec.body_sha256)
+        if (spec.body_sha256 && sha256(std::get<std::string>(body)) != *spec.body_sha256)
             return finish(false, "HTTP " + std::to_string(status) + " but the body hash differs");
         return finish(true, "HTTP " + std::to_string(status));
     } catch (const std::exception& e) {

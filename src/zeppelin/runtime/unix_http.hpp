@@ -1,4 +1,5 @@
-// A minimal synchronous HTTP/1.1 client over a unix stream socket, for the Docker Engine API.
+// A minimal synchronous HTTP/1.1 client over a unix stream socket, for the Docker Engine API (the
+// wire work is net::HttpConnection, shared with the RPC and node API clients).
 // One request per connection (opening a unix socket costs microseconds, and a fresh connection
 // keeps every call independent, so the client is safe to use from several threads at once).
 // Every step runs on a private io_context under a deadline, so no call can hang: a total deadline
