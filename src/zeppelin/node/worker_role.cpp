@@ -30,6 +30,7 @@ bool NodeContext::can_serve(const json& req) {
 }
 
 Result<void> NodeContext::end_work(std::uint64_t id) {
+    unmap_service(id);
     if (!engine) return {};
     runtime::EndOptions eo;
     eo.grace = 0s;
@@ -135,13 +136,13 @@ Result<std::future<Result<void>>> NodeContext::offer_transfer(std::uint64_t id, 
         const auto digest = ZP_TRY(fixed_from_hex<32>(req.value("image_digest", std::string{})));
         if (need) ZP_CHECK(transfer->expect(std::to_string(id), secret, digest, opt.max_image_bytes));
     }
-    const auto port = transfer->port();
-    const auto logs_port = log_server ? log_server->port() : std::uint16_t{0};
+    const auto [host, port] = public_endpoint("transfer", transfer->port());
+    const auto logs_port = log_server ? public_endpoint("log", log_server->port()).second : std::uint16_t{0};
     const auto offered = std::to_string(port) + ":" + std::to_string(logs_port);
     if (a.data.value("offered", std::string{}) == offered) return std::future<Result<void>>{};
-    return std::async(std::launch::async, [this, id, client = v.client, offered, port, logs_port, secret]() -> Result<void> {
+    return std::async(std::launch::async, [this, id, client = v.client, offered, host = host, port = port, logs_port, secret]() -> Result<void> {
         const auto key = ZP_TRY(client_key(id));
-        ZP_CHECK(post(id, client, key, msg::TransferOffer{opt.public_host, port, secret, logs_port},
+        ZP_CHECK(post(id, client, key, msg::TransferOffer{host, port, secret, logs_port},
                       "post:transfer:" + offered));
         return set_data(id, "offered", offered);
     });
@@ -252,10 +253,11 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
             // starts (nobody probes before the paid clock starts, below).
             auto host_port = cur.data.value("planned_port", std::uint16_t{0});
             if (host_port == 0) {
-                host_port = ZP_TRY(free_port(opt.service_ip));
+                host_port = ZP_TRY(choose_service_port(id));
                 ZP_CHECK(set_data(id, "planned_port", host_port));
             }
             spec.host_port = host_port;
+            ZP_CHECK(map_service(id, host_port));
             auto announced = std::async(std::launch::async, [this, &cur, &v, host_port] { return announce_service(cur, v, host_port); });
             auto started = runtime::start_work(*engine, spec);
             const auto told = announced.get();
@@ -294,7 +296,8 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
 Result<void> NodeContext::announce_service(const LocalAgreement& a, const market::AgreementView& v, std::uint16_t port) {
     if (a.data.value("announced", std::uint16_t{0}) == port) return {};
     const auto id = a.id;
-    const msg::ServiceReady ready{opt.public_host, port};
+    const auto [host, external] = public_endpoint(service_purpose(id), port);
+    const msg::ServiceReady ready{host, external};
     std::vector<std::pair<Address, eth::PublicKey>> to{{v.client, ZP_TRY(client_key(id))}};
     for (const auto vid : v.verifier_ids) to.push_back(ZP_TRY(worker_identity(vid)));
     std::vector<std::future<Result<void>>> posts;
