@@ -5,12 +5,14 @@
 #      the public client host connects to the router's external address and reaches the worker),
 #      announces the router's external address, and removes its mappings when it stops;
 #   2. killed with SIGKILL and restarted: it removes what its predecessor left, maps afresh;
-#   3. the router maps nothing (lab.sh router none) and no --public-host: the worker pauses its offer
+#   4. the same over NAT-PMP only (UPnP off on the router); after SIGKILL the mappings the node
+#      remembered in its store (NAT-PMP cannot list) are removed;
+#   5. the router maps nothing (lab.sh router none) and no --public-host: the worker pauses its offer
 #      in the market and its status (GET /api/status) says why; with the router back and the node
 #      restarted it is reachable and resumes.
-# With `agreement` as argument (CTest zeppelin_netlab_agreement_test), also a whole agreement: a
-# client and two verifiers on the public segment, the worker behind the NAT (mapped by UPnP), and
-# the payments add up.
+# With `agreement` as argument (CTest zeppelin_netlab_agreement_test), also whole agreements (3 and
+# 4b): a client and two verifiers on the public segment, the worker behind the NAT mapped by UPnP
+# IGD, then by NAT-PMP; the service answers through the router; the payments add up.
 #
 # Exit 77 (CTest SKIP_RETURN_CODE) when not root. Its own lab prefix (zplw-), so it never touches
 # a lab a developer has up; everything it starts lives in the lab's namespaces and goes with `down`.
@@ -86,7 +88,14 @@ start_node() {
 stop_node() {  # NAME [SIGNAL]
   local pid; pid=$(cat "$T/$1/pid")
   kill "-${2:-TERM}" "$pid" 2>/dev/null || true
-  for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }; sleep 0.1; done
+  for _ in $(seq 150); do
+    # gone, or a zombie this shell has not reaped yet
+    if ! kill -0 "$pid" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
+      wait "$pid" 2>/dev/null || true
+      return 0
+    fi
+    sleep 0.1
+  done
   fail "node $1 did not stop within 15 s"
 }
 api() {  # HOST NAME PATH -> JSON (GET, from the node's own host)
@@ -150,8 +159,9 @@ grep -q "removed 2 mapping(s) an earlier run of this node left" "$T/worker/node.
 [ "$(router_forwards | wc -l)" = 2 ] || fail "expected exactly the two fresh forwards: $(router_forwards | tr '\n' ' ')"
 reaches "$WAN" $TRANSFER_PORT || fail "not reachable after the restart"
 
-if [ "$MODE" = agreement ]; then
-  step "3. a whole agreement: client and verifiers on the public segment, the worker behind the NAT"
+# A whole agreement with the worker behind the NAT: `zeppelin run` on the public client, two
+# verifiers on their own public hosts; the service answers through the router; payments add up.
+setup_parties() {
   # Verifiers are workers too: on their own hosts with their own engines and public addresses.
   for v in verifier1 verifier2; do $LAB engine $v | sed 's/^export ZEPPELIN_DOCKER_HOST=//' > "$T/engine-$v"; done
   start_node verifier1 v1 "$K2" --transfer-host 0.0.0.0 --service-ip 0.0.0.0
@@ -159,28 +169,31 @@ if [ "$MODE" = agreement ]; then
   [ "$(api verifier1 v1 /api/status | jq -r .reachability.state)" = public_address ] || fail "verifier1 not public"
   start_node client client "$K4" --client-only
   # The image: busybox httpd, built on the home engine and saved as an archive for the client.
-  img=$T/img
+  local img=$T/img r=$ZPL_RUN_DIR/engine-home
   mkdir -p "$img/bin" "$img/www"
   cp "$(command -v busybox)" "$img/bin/busybox"
   echo served-through-the-nat > "$img/www/index.html"
   tar -C "$img" -cf "$T/rootfs.tar" .
-  r=$ZPL_RUN_DIR/engine-home
   podman_home() { nsenter --net="/run/netns/${ZPL_PREFIX}home" podman --root "$r/root" --runroot "$r/runroot" \
                     --runtime runc --cgroup-manager cgroupfs --events-backend file "$@"; }
   podman_home import --change 'CMD ["/bin/busybox","httpd","-f","-p","8080","-h","/www"]' --change 'EXPOSE 8080' \
     "$T/rootfs.tar" localhost/zplw-web:1 >/dev/null
-  podman_home save --format docker-archive -o "$T/web.tar" localhost/zplw-web:1
+  podman_home save --format docker-archive -o "$T/web.tar" localhost/zplw-web:1 2>/dev/null
   podman_home rmi localhost/zplw-web:1 >/dev/null  # the worker must receive it, not find it
+}
+agreement_round() {  # the protocol the worker's mappings must use
+  [ "$(api home worker /api/status | jq -r .reachability.gateway.protocol)" = "$1" ] || fail "the worker is not mapped by $1"
+  local t1 out id port p closed=
   t1=$(date +%s.%N)
   out=$($LAB exec client env ZEPPELIN_NODE_DIR="$T/client" "$CLI" --json run --timeout 240s "$T/web.tar" \
-          --duration 30s --period 10s --verifiers 2 --max-price 2gwei/s --probe http:/ --worker "$A1") \
+          --duration 30s --period 10s --verifiers 2 --max-price 2gwei/s --probe http:/ --worker "$A1" 2>/dev/null) \
     || fail "zeppelin run failed: $out"
   echo "   run -> endpoint in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t1}") s: $out"
   id=$(echo "$out" | jq -r .id)
   [ "$(echo "$out" | jq -r .host)" = "$WAN" ] || fail "the client was not told the router's external address"
   port=$(echo "$out" | jq -r .port)
+  [ "$port" -ge 40100 ] && [ "$port" -le 40120 ] || fail "the service port $port is not from --service-ports"
   [ "$($LAB exec client curl -sf -m 3 "http://$WAN:$port/")" = served-through-the-nat ] || fail "the service is not reached through the router"
-  closed=
   for _ in $(seq 180); do
     p=$($LAB exec client env ZEPPELIN_NODE_DIR="$T/client" "$CLI" --json inspect "$id" 2>/dev/null | jq -c .payments || true)
     if [ "$(echo "$p" | jq -r .closed 2>/dev/null)" = true ]; then closed=$p; break; fi
@@ -190,13 +203,40 @@ if [ "$MODE" = agreement ]; then
   echo "   payments: $closed"
   [ "$(echo "$closed" | jq -r .balanced)" = true ] || fail "payments do not add up"
   [ "$(echo "$closed" | jq -r .worker)" = 30000000000 ] || fail "the worker was not paid for three verified periods"
-  stop_node client; stop_node v1; stop_node v2
-  # The service port's mapping went with the work.
+  [ "$(echo "$closed" | jq -r .slashed)" = 0 ] || fail "the worker was slashed"
+  # The service port's mapping went with the work (bounded: the worker ends it on its next step).
+  for _ in $(seq 100); do [ "$(router_forwards | wc -l)" = 2 ] && break; sleep 0.1; done
   [ "$(router_forwards | wc -l)" = 2 ] || fail "the service mapping was not removed when the work ended: $(router_forwards | tr '\n' ' ')"
+}
+
+if [ "$MODE" = agreement ]; then
+  step "3. a whole agreement, the worker mapped by UPnP IGD"
+  setup_parties
+  agreement_round "UPnP IGD"
+fi
+
+step "4. NAT-PMP only (UPnP off on the router): mapped, reached; a crash's mappings removed from memory"
+stop_node worker
+$LAB router natpmp >/dev/null
+start_node home worker "$K1" "${WORKER_FLAGS[@]}"
+[ "$(api home worker /api/status | jq -r .reachability.gateway.protocol)" = NAT-PMP ] || fail "not mapped by NAT-PMP"
+reaches "$WAN" $TRANSFER_PORT || fail "the client does not reach the transfer port through a NAT-PMP mapping"
+stop_node worker KILL
+[ "$(router_forwards | wc -l)" = 2 ] || fail "a killed node should have left its NAT-PMP mappings"
+start_node home worker "$K1" "${WORKER_FLAGS[@]}"
+grep -q "removed 2 mapping(s) an earlier run of this node left" <(tail -n 20 "$T/worker/node.log") \
+  || fail "the NAT-PMP mappings remembered in the store were not removed"
+[ "$(router_forwards | wc -l)" = 2 ] || fail "expected exactly the two fresh NAT-PMP forwards: $(router_forwards | tr '\n' ' ')"
+reaches "$WAN" $LOG_PORT || fail "not reachable after the restart"
+
+if [ "$MODE" = agreement ]; then
+  step "4b. a whole agreement, the worker mapped by NAT-PMP"
+  agreement_round NAT-PMP
+  stop_node client; stop_node v1; stop_node v2
 fi
 stop_node worker
 
-step "4. a router that maps nothing, no --public-host: the worker pauses itself and says why"
+step "5. a router that maps nothing, no --public-host: the worker pauses itself and says why"
 $LAB router none >/dev/null
 start_node home worker "$K1" "${WORKER_FLAGS[@]}"
 status=$(api home worker /api/status)
