@@ -8,8 +8,8 @@
 #   4. the same over NAT-PMP only (UPnP off on the router); after SIGKILL the mappings the node
 #      remembered in its store (NAT-PMP cannot list) are removed;
 #   5. the router maps nothing (lab.sh router none) and no --public-host: the worker pauses its offer
-#      in the market and its status (GET /api/status) says why; with the router back and the node
-#      restarted it is reachable and resumes.
+#      in the market and its status (GET /api/status) says why; with the router back, the running
+#      node finds out within its 30 s re-check, maps, and resumes its offer.
 # With `agreement` as argument (CTest zeppelin_netlab_agreement_test), also whole agreements (3 and
 # 4b): a client and two verifiers on the public segment, the worker behind the NAT mapped by UPnP
 # IGD, then by NAT-PMP; the service answers through the router; the payments add up.
@@ -121,7 +121,7 @@ $LAB exec client "$CLI" contracts deploy --rpc-url "$RPC" --private-key "$K0" --
 $LAB engine home | sed 's/^export ZEPPELIN_DOCKER_HOST=//' > "$T/engine-home"
 
 WORKER_FLAGS=(--transfer-host 0.0.0.0 --transfer-port $TRANSFER_PORT --log-port $LOG_PORT
-              --service-ip 0.0.0.0 --service-ports 40100-40120 --port-mapping-lease 60)
+              --service-ip 0.0.0.0 --service-ports 40100-40120 --port-mapping-lease 20)
 
 step "1. the worker behind the NAT maps its ports and is reached through the router"
 t0=$(date +%s.%N)
@@ -158,6 +158,10 @@ start_node home worker "$K1" "${WORKER_FLAGS[@]}"
 grep -q "removed 2 mapping(s) an earlier run of this node left" "$T/worker/node.log" || fail "stale mappings not removed"
 [ "$(router_forwards | wc -l)" = 2 ] || fail "expected exactly the two fresh forwards: $(router_forwards | tr '\n' ' ')"
 reaches "$WAN" $TRANSFER_PORT || fail "not reachable after the restart"
+step "   leases of 20 s renewed: still mapped and reached 30 s later"
+sleep 30
+[ "$(router_forwards | wc -l)" = 2 ] || fail "the mappings expired: $(router_forwards | tr '\n' ' ')"
+reaches "$WAN" $TRANSFER_PORT || fail "not reachable once the first lease ran out"
 
 # A whole agreement with the worker behind the NAT: `zeppelin run` on the public client, two
 # verifiers on their own public hosts; the service answers through the router; payments add up.
@@ -248,14 +252,15 @@ echo "$status" | jq -r .reachability.reason | grep -q -- "--public-host" || fail
 for _ in $(seq 50); do [ "$(api home worker /api/status | jq -r .worker.status)" = paused ] && break; sleep 0.2; done
 [ "$(api home worker /api/status | jq -r .worker.status)" = paused ] || fail "the worker did not pause its offer"
 grep -q "paused in the market until it can be reached" "$T/worker/node.log" || fail "no log line about the pause"
-stop_node worker
 
-step "   the router maps again: restarted, it is reachable and resumes its offer"
+step "   the router maps again: the running worker finds out (it looks every 30 s) and resumes"
 $LAB router upnp+natpmp >/dev/null
-start_node home worker "$K1" "${WORKER_FLAGS[@]}"
+for _ in $(seq 45); do [ "$(api home worker /api/status | jq -r .worker.status)" = active ] && break; sleep 1; done
 status=$(api home worker /api/status)
-[ "$(echo "$status" | jq -r .reachability.state)" = mapped ] || fail "not mapped after the router came back"
+[ "$(echo "$status" | jq -r .reachability.state)" = mapped ] || fail "not mapped after the router came back: $(echo "$status" | jq -c .reachability)"
 [ "$(echo "$status" | jq -r .worker.status)" = active ] || fail "the worker did not resume: $(echo "$status" | jq -c .worker)"
+grep -q "reachable again" "$T/worker/node.log" || fail "no log line about the resume"
+reaches "$WAN" $TRANSFER_PORT || fail "not reachable after the router came back"
 stop_node worker
 
 $LAB down >/dev/null

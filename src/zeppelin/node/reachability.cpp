@@ -293,6 +293,7 @@ std::vector<std::string> Reachability::renew_due(Clock::time_point now) {
         }
         failed_renewals_.erase(it->first);
         leases_.forget(due);
+        spdlog::debug("port mapping: {} renewed for {} s", it->first, r->lease.count());
         if (r->external_port != it->second.external_port || r->external_address != it->second.external_address) {
             spdlog::warn("port mapping: {} now at {}:{} (was {}:{}): the router lost the mapping", it->first,
                          r->external_address, r->external_port, it->second.external_address, it->second.external_port);
@@ -402,7 +403,7 @@ void Reachability::stop_thread() {
 namespace {
 constexpr const char* kMappingsSetting = "port_mappings";         // settings: the mappings held (JSON)
 constexpr const char* kPausedSetting = "paused_unreachable";      // settings: "1" while this node paused itself
-constexpr std::chrono::seconds kRecheck{60};                      // an unreachable worker looks again this often
+constexpr std::chrono::seconds kRecheck{30};                      // an unreachable worker looks again this often
 }  // namespace
 
 Result<void> NodeContext::start_reachability() {
