@@ -12,6 +12,7 @@
 //   image_delivery.cpp  received images into the engine (pull while arriving, or load), kept images
 //   verifier_role.cpp   the verifier's steps: probe at unpredictable instants, report
 //   registration.cpp    the worker's registration and stake
+//   reachability.cpp    the worker's ports on the router in front of it (UPnP IGD / NAT-PMP), what it announces
 //   node.cpp            start-up and the loop: follower -> event -> step (node.hpp's Node)
 //   node_api.cpp        views for the local API and the CLI (Node's query and command functions)
 #pragma once
