@@ -12,7 +12,8 @@
 #      node finds out within its 30 s re-check, maps, and resumes its offer.
 # With `agreement` as argument (CTest zeppelin_netlab_agreement_test), also whole agreements (3 and
 # 4b): a client and two verifiers on the public segment, the worker behind the NAT mapped by UPnP
-# IGD, then by NAT-PMP; the service answers through the router; the payments add up.
+# IGD, then by NAT-PMP; the service answers through the router; the payments add up. And (3c) the
+# worker killed with SIGKILL mid-agreement and restarted: mappings renewed, the work completes.
 #
 # Exit 77 (CTest SKIP_RETURN_CODE) when not root. Its own lab prefix (zplw-), so it never touches
 # a lab a developer has up; everything it starts lives in the lab's namespaces and goes with `down`.
@@ -185,7 +186,7 @@ setup_parties() {
   podman_home save --format docker-archive -o "$T/web.tar" localhost/zplw-web:1 2>/dev/null
   podman_home rmi localhost/zplw-web:1 >/dev/null  # the worker must receive it, not find it
 }
-agreement_round() {  # the protocol the worker's mappings must use
+agreement_round() {  # the protocol the worker's mappings must use; "kill": SIGKILL the worker mid-agreement
   [ "$(api home worker /api/status | jq -r .reachability.gateway.protocol)" = "$1" ] || fail "the worker is not mapped by $1"
   local t1 out id port p closed=
   t1=$(date +%s.%N)
@@ -198,6 +199,16 @@ agreement_round() {  # the protocol the worker's mappings must use
   port=$(echo "$out" | jq -r .port)
   [ "$port" -ge 40100 ] && [ "$port" -le 40120 ] || fail "the service port $port is not from --service-ports"
   [ "$($LAB exec client curl -sf -m 3 "http://$WAN:$port/")" = served-through-the-nat ] || fail "the service is not reached through the router"
+  if [ "${2:-}" = kill ]; then
+    # Killed while its work runs, restarted at once: the predecessor's three mappings (transfer,
+    # log, the service) removed, fresh ones made, the running service mapped again.
+    stop_node worker KILL
+    start_node home worker "$K1" "${WORKER_FLAGS[@]}"
+    grep -q "removed 3 mapping(s) an earlier run of this node left" <(tail -n 20 "$T/worker/node.log") \
+      || fail "the killed worker's mappings were not removed"
+    [ "$(api home worker /api/status | jq '.reachability.mappings | length')" = 3 ] || fail "the running service was not mapped again"
+    [ "$($LAB exec client curl -sf -m 3 "http://$WAN:$port/")" = served-through-the-nat ] || fail "the service is not reached after the restart"
+  fi
   for _ in $(seq 180); do
     p=$($LAB exec client env ZEPPELIN_NODE_DIR="$T/client" "$CLI" --json inspect "$id" 2>/dev/null | jq -c .payments || true)
     if [ "$(echo "$p" | jq -r .closed 2>/dev/null)" = true ]; then closed=$p; break; fi
@@ -217,6 +228,8 @@ if [ "$MODE" = agreement ]; then
   step "3. a whole agreement, the worker mapped by UPnP IGD"
   setup_parties
   agreement_round "UPnP IGD"
+  step "3c. the worker killed and restarted mid-agreement behind the NAT"
+  agreement_round "UPnP IGD" kill
 fi
 
 step "4. NAT-PMP only (UPnP off on the router): mapped, reached; a crash's mappings removed from memory"
