@@ -249,7 +249,6 @@ reaches "$WAN" $LOG_PORT || fail "not reachable after the restart"
 if [ "$MODE" = agreement ]; then
   step "4b. a whole agreement, the worker mapped by NAT-PMP"
   agreement_round NAT-PMP
-  stop_node client; stop_node v1; stop_node v2
 fi
 stop_node worker
 
@@ -265,6 +264,17 @@ echo "$status" | jq -r .reachability.reason | grep -q -- "--public-host" || fail
 for _ in $(seq 50); do [ "$(api home worker /api/status | jq -r .worker.status)" = paused ] && break; sleep 0.2; done
 [ "$(api home worker /api/status | jq -r .worker.status)" = paused ] || fail "the worker did not pause its offer"
 grep -q "paused in the market until it can be reached" "$T/worker/node.log" || fail "no log line about the pause"
+if [ "$MODE" = agreement ]; then
+  # A purchase now goes to a reachable worker (the verifiers' nodes are workers on public hosts).
+  out=$($LAB exec client env ZEPPELIN_NODE_DIR="$T/client" "$CLI" --json run --timeout 120s "$T/web.tar" \
+          --duration 10s --period 10s --verifiers 1 --max-price 2gwei/s --probe http:/ 2>/dev/null) \
+    || fail "zeppelin run failed while the NAT worker was paused: $out"
+  echo "   while paused, a purchase went to: $out"
+  case "$(echo "$out" | jq -r .host)" in 198.51.100.31|198.51.100.32) ;; *) fail "the purchase did not go to a reachable worker" ;; esac
+  [ "$($LAB exec client curl -sf -m 3 "http://$(echo "$out" | jq -r .host):$(echo "$out" | jq -r .port)/")" = served-through-the-nat ] \
+    || fail "the reachable worker's service does not answer"
+  stop_node client; stop_node v1; stop_node v2
+fi
 
 step "   the router maps again: the running worker finds out (it looks every 30 s) and resumes"
 $LAB router upnp+natpmp >/dev/null
