@@ -157,7 +157,8 @@ function showStatus(s) {
   state.status = s;
   const worker = s.worker ? `worker #${s.worker.id} (${s.worker.status})` : 'client only';
   $('#node-summary').replaceChildren(`Account ${s.address} · chain ${s.chain_id} · balance `, amount(s.balance),
-    ` · ${worker} · block ${s.processed_block}`);
+    ` · ${worker} · block ${s.processed_block}`,
+    s.reachability && !s.reachability.reachable ? ` · unreachable, takes no work: ${s.reachability.reason}` : '');
 }
 
 async function refreshStatus() {
@@ -397,6 +398,16 @@ const reportOf = (d, id) => (d.payments?.verifiers ?? []).find((v) => v.verifier
 /** What verifier `id` earned on the agreements in `list`. */
 const rewardsOf = (list, id) => sumWei(list.map((d) => reportOf(d, id)?.reward ?? '0'));
 
+/** How parties reach this worker (port mapping on its router), and why not when nobody can. */
+function reachabilityFacts(r) {
+  if (!r) return [];
+  const mapped = (r.mappings ?? []).map((m) => `${m.purpose} ${m.internal_port} → ${m.external_address}:${m.external_port}`);
+  return [
+    ['Reachable', r.reachable ? `yes (${r.state}), at ${r.announced_host}` : `no: ${r.reason}`],
+    ...(mapped.length ? [['Port mappings', mapped.join(', ')]] : []),
+  ];
+}
+
 async function refreshWorker() {
   const w = state.status.worker;
   $('#worker-none').hidden = !!w;
@@ -411,6 +422,7 @@ async function refreshWorker() {
     ['Stake', amount(w.stake)],
     ['Open agreements', String(w.open_agreements)],
     ['Reputation', `${w.verified_periods} verified, ${w.failed_periods} failed periods; ${w.completed_agreements} completed, ${w.failed_agreements} failed agreements`],
+    ...reachabilityFacts(state.status.reachability),
   ]);
   const f = $('#offer-form').elements;
   if (!$('#offer-form').contains(document.activeElement) && !$('#offer-form').dataset.edited) {

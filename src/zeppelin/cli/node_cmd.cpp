@@ -51,9 +51,14 @@ struct NodeCmdOptions {
     std::uint32_t cpu{1000};
     std::uint32_t memory{1024};
     std::string public_host{"127.0.0.1"};
+    bool public_host_given{false};  // set by the option's callback (also from --config)
     std::string transfer_host{"127.0.0.1"};
     std::uint16_t transfer_port{0};
     std::string service_ip{"127.0.0.1"};
+    std::uint16_t log_port{0};
+    std::string service_ports;
+    std::string port_mapping{"auto"};
+    std::uint32_t port_mapping_lease_s{3600};
     std::string image_delivery{"pull"};
     std::size_t keep_images{8};
     std::string api_host{"127.0.0.1"};
@@ -116,6 +121,11 @@ void run_node(const NodeCmdOptions& o) {
     no.cpu_millicores = o.cpu;
     no.memory_mb = o.memory;
     no.public_host = o.public_host;
+    no.public_host_given = o.public_host_given;
+    no.log_port = o.log_port;
+    if (!o.service_ports.empty()) no.service_ports = or_throw(node::parse_port_range(o.service_ports), "--service-ports");
+    no.port_mapping = *node::parse_port_mapping(o.port_mapping);  // checked by CLI11
+    no.port_mapping_lease = std::chrono::seconds{o.port_mapping_lease_s};
     no.transfer_host = o.transfer_host;
     no.transfer_port = o.transfer_port;
     no.service_ip = o.service_ip;
@@ -194,9 +204,32 @@ void add_node_commands(CLI::App& app) {
     cmd->add_option("--max-duration", o->max_duration, "Longest agreement accepted, seconds")->capture_default_str();
     cmd->add_option("--cpu", o->cpu, "CPU offered, millicores")->capture_default_str();
     cmd->add_option("--memory", o->memory, "Memory offered, MB")->capture_default_str();
-    cmd->add_option("--public-host", o->public_host, "How clients and verifiers reach this machine")->capture_default_str();
+    cmd->add_option_function<std::string>(
+           "--public-host",
+           [o](const std::string& host) {
+               o->public_host = host;
+               o->public_host_given = true;
+           },
+           "How clients and verifiers reach this machine (given: its ports are forwarded by hand, no port mapping "
+           "unless --port-mapping upnp|natpmp; default 127.0.0.1, or the router's external address once mapped)");
     cmd->add_option("--transfer-host", o->transfer_host, "Address the image transfer server listens on")->capture_default_str();
     cmd->add_option("--transfer-port", o->transfer_port, "Port of the image transfer server (0: any)");
+    cmd->add_option("--log-port", o->log_port, "Port of the work's output channel (0: any)");
+    cmd->add_option("--service-ports", o->service_ports,
+                    "Host ports for work's services are drawn from this range, e.g. 40000-40100 (default: any free port)")
+        ->check([](const std::string& s) {
+            const auto r = node::parse_port_range(s);
+            return r ? std::string{} : r.error().message();
+        });
+    cmd->add_option("--port-mapping", o->port_mapping,
+                    "Open this worker's ports on the router in front of it: auto (unless on loopback or --public-host "
+                    "is given), upnp (UPnP IGD only), natpmp (NAT-PMP only), off")
+        ->check(CLI::IsMember({"auto", "upnp", "natpmp", "off"}))
+        ->capture_default_str();
+    cmd->add_option("--port-mapping-lease", o->port_mapping_lease_s,
+                    "Lease asked of the router for each mapping, seconds (renewed halfway)")
+        ->check(CLI::Range(10U, 86400U))
+        ->capture_default_str();
     cmd->add_option("--service-ip", o->service_ip, "Where work's service ports are published (0.0.0.0: all interfaces)")->capture_default_str();
     cmd->add_option("--image-delivery", o->image_delivery,
                     "How received images reach the engine: pull (from this node's loopback registry, while they "

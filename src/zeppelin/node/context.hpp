@@ -12,6 +12,7 @@
 //   image_delivery.cpp  received images into the engine (pull while arriving, or load), kept images
 //   verifier_role.cpp   the verifier's steps: probe at unpredictable instants, report
 //   registration.cpp    the worker's registration and stake
+//   reachability.cpp    the worker's ports on the router in front of it (UPnP IGD / NAT-PMP), what it announces
 //   node.cpp            start-up and the loop: follower -> event -> step (node.hpp's Node)
 //   node_api.cpp        views for the local API and the CLI (Node's query and command functions)
 //   ports.cpp           the live chain, engine and world behind the roles' narrow interfaces (ports.hpp)
@@ -46,6 +47,7 @@
 #include "zeppelin/node/metrics.hpp"
 #include "zeppelin/node/node.hpp"
 #include "zeppelin/node/ports.hpp"
+#include "zeppelin/node/reachability.hpp"
 #include "zeppelin/node/registry.hpp"
 #include "zeppelin/node/step_pool.hpp"
 #include "zeppelin/node/store.hpp"
@@ -282,6 +284,27 @@ struct NodeContext {
                            std::int64_t period_ms, std::uint32_t period_s);
     Result<void> report(const LocalAgreement& a, std::uint64_t id, std::uint64_t index, const market::AgreementView& v, std::int64_t start_ms,
                         std::int64_t period_ms);
+
+    // ---- reachability (reachability.cpp): the worker's ports on the router in front of it
+    std::unique_ptr<Reachability> reach;  // workers only
+    /// At start, before registration: decides whether to map (plan_mapping), finds the gateway,
+    /// removes what an earlier run left, maps the transfer and log ports (and running work's
+    /// service ports), and starts renewing; without any way in, the state says why.
+    Result<void> start_reachability();
+    void check_reachability();
+    bool reachable() const;
+    /// After registration: a worker nobody can reach pauses its offer; once reachable again, it
+    /// resumes what it paused itself.
+    void enforce_reachability();
+    /// Where parties reach this host's `internal_port` mapped under `purpose`: the external address
+    /// and port, else the announced host and the port itself.
+    std::pair<std::string, std::uint16_t> public_endpoint(const std::string& purpose, std::uint16_t internal_port);
+    /// A host port for a service: from --service-ports (not one another agreement holds), else any.
+    Result<std::uint16_t> choose_service_port(std::uint64_t id);
+    Result<void> map_service(std::uint64_t id, std::uint16_t port);
+    void unmap_service(std::uint64_t id);
+    void stop_reachability();
+    json reachability_json();
 
     // ---- for the API (node_api.cpp)
     Result<json> payments(std::uint64_t id);

@@ -117,6 +117,7 @@ Node::Node(std::unique_ptr<NodeContext> impl) : ctx_{std::move(impl)} {}
 Node::~Node() {
     if (!ctx_) return;
     ctx_->pool.reset();  // joins the steps first: they use everything below
+    ctx_->stop_reachability();
     if (ctx_->log_server) ctx_->log_server->stop();
     if (ctx_->transfer) ctx_->transfer->stop();
 }
@@ -228,10 +229,12 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
             spdlog::warn("no loopback registry ({}): received images are loaded as archives", registry.error().message());
         }
         n.log_server = ZP_TRY(LogServer::start(
-            n.opt.transfer_host, 0, [impl = &n](std::uint64_t id) { return impl->logs_lookup(id); },
+            n.opt.transfer_host, n.opt.log_port, [impl = &n](std::uint64_t id) { return impl->logs_lookup(id); },
             [impl = &n](std::uint64_t id, bool follow, const LogSinkFn& sink) { return impl->worker_logs(id, follow, sink); }));
+        ZP_CHECK(n.start_reachability());
         ZP_CHECK(n.register_worker());
         n.restake();
+        n.enforce_reachability();
     }
     n.pool = std::make_unique<StepPool>(n.opt.step_threads);
     spdlog::info("node {} on chain {} (dispatcher {}), worker id {}", eth::to_checksum(n.me), n.chain_id,

@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +37,25 @@
 namespace zeppelin::node {
 
 struct NodeContext;  // context.hpp
+
+/// How a worker opens its ports on the router in front of it (reachability.hpp).
+enum class PortMapping : std::uint8_t {
+    automatic,  // map unless everything is on loopback or --public-host was given (manual forwarding)
+    upnp,       // UPnP IGD only
+    natpmp,     // NAT-PMP only
+    off,        // never map
+};
+std::optional<PortMapping> parse_port_mapping(std::string_view text) noexcept;
+std::string_view to_string(PortMapping m) noexcept;
+
+/// An inclusive range of TCP ports ("40000-40100", or one port "40000").
+struct PortRange {
+    std::uint16_t first{0};
+    std::uint16_t last{0};
+    [[nodiscard]] std::size_t size() const noexcept { return std::size_t{last} - first + 1; }
+    friend bool operator==(const PortRange&, const PortRange&) = default;
+};
+Result<PortRange> parse_port_range(std::string_view text);
 
 struct NodeOptions {
     std::filesystem::path data_dir;  // state.sqlite, layer cache, images
@@ -53,9 +73,14 @@ struct NodeOptions {
     std::uint32_t cpu_millicores{1000};
     std::uint32_t memory_mb{1024};
     std::string public_host{"127.0.0.1"};  // how others reach this machine (transfer and services)
+    bool public_host_given{false};         // --public-host was set: the operator forwards by hand
     std::string transfer_host{"127.0.0.1"};  // where the transfer server listens
     std::uint16_t transfer_port{0};        // 0: any free port
     std::string service_ip{"127.0.0.1"};   // where containers' ports are published ("0.0.0.0": everywhere)
+    std::uint16_t log_port{0};             // the work's output channel (0: any free port)
+    std::optional<PortRange> service_ports;  // host ports of services are drawn from here (unset: any free)
+    PortMapping port_mapping{PortMapping::automatic};
+    std::chrono::seconds port_mapping_lease{3600};  // asked of the router; renewed halfway
     std::uint64_t max_image_bytes{8ULL << 30};
     // How received images reach the engine: pulled from this node's loopback registry while they
     // arrive (true), or loaded as an archive once complete, for an engine that cannot reach this

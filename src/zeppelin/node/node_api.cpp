@@ -96,6 +96,7 @@ Result<json> Node::status() {
            {"processed_block", n.head.load()},
            {"engine", n.engine.has_value()}};
     if (n.transfer) j["transfer_port"] = n.transfer->port();
+    if (n.opt.worker) j["reachability"] = n.reachability_json();
     if (const auto id = n.worker_id.load(); id != 0) {
         const auto w = ZP_TRY(n.dispatcher->get_worker(id));
         const auto r = ZP_TRY(n.dispatcher->reputation_counters(id));

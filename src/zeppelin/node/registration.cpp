@@ -39,7 +39,7 @@ Result<void> NodeContext::register_worker() {
             ZP_TRY(call(0, "update:" + std::to_string(now_ms()), market::calls::update_worker(offer)));
             spdlog::info("worker {}: offer updated", id);
         }
-        if (w.status == market::WorkerStatus::paused)
+        if (w.status == market::WorkerStatus::paused && reachable())
             ZP_TRY(call(0, "resume:" + std::to_string(now_ms()), market::calls::resume_worker()));
     }
     worker_id = id;

@@ -30,6 +30,7 @@ bool NodeContext::can_serve(const json& req) {
 }
 
 Result<void> NodeContext::end_work(std::uint64_t id) {
+    unmap_service(id);
     if (!work) return {};
     return work->end(std::to_string(id));
 }
@@ -130,13 +131,13 @@ Result<std::future<Result<void>>> NodeContext::offer_transfer(std::uint64_t id, 
         const auto digest = ZP_TRY(fixed_from_hex<32>(req.value("image_digest", std::string{})));
         if (need) ZP_CHECK(transfer->expect(std::to_string(id), secret, digest, opt.max_image_bytes));
     }
-    const auto port = transfer->port();
-    const auto logs_port = log_server ? log_server->port() : std::uint16_t{0};
+    const auto [host, port] = public_endpoint("transfer", transfer->port());
+    const auto logs_port = log_server ? public_endpoint("log", log_server->port()).second : std::uint16_t{0};
     const auto offered = std::to_string(port) + ":" + std::to_string(logs_port);
     if (a.rec.offered == offered) return std::future<Result<void>>{};
-    return std::async(std::launch::async, [this, id, client = v.client, offered, port, logs_port, secret]() -> Result<void> {
+    return std::async(std::launch::async, [this, id, client = v.client, offered, host = host, port = port, logs_port, secret]() -> Result<void> {
         const auto key = ZP_TRY(chain->client_key(id));
-        ZP_CHECK(chain->post(id, client, key, msg::TransferOffer{opt.public_host, port, secret, logs_port},
+        ZP_CHECK(chain->post(id, client, key, msg::TransferOffer{host, port, secret, logs_port},
                       "post:transfer:" + offered));
         return update(id, [&](LocalAgreement& la) { la.rec.offered = offered; });
     });
@@ -248,10 +249,11 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
             // starts (nobody probes before the paid clock starts, below).
             auto host_port = cur.rec.planned_port;
             if (host_port == 0) {
-                host_port = ZP_TRY(free_port(opt.service_ip));
+                host_port = ZP_TRY(choose_service_port(id));
                 ZP_CHECK(update(id, [host_port](LocalAgreement& la) { la.rec.planned_port = host_port; }));
             }
             spec.host_port = host_port;
+            ZP_CHECK(map_service(id, host_port));
             auto announced = std::async(std::launch::async, [this, &cur, &v, host_port] { return announce_service(cur, v, host_port); });
             auto started = work->start(spec);
             const auto told = announced.get();
@@ -290,7 +292,8 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
 Result<void> NodeContext::announce_service(const LocalAgreement& a, const market::AgreementView& v, std::uint16_t port) {
     if (a.rec.announced == port) return {};
     const auto id = a.id;
-    const msg::ServiceReady ready{opt.public_host, port};
+    const auto [host, external] = public_endpoint(service_purpose(id), port);
+    const msg::ServiceReady ready{host, external};
     std::vector<std::pair<Address, eth::PublicKey>> to{{v.client, ZP_TRY(chain->client_key(id))}};
     for (const auto vid : v.verifier_ids) to.push_back(ZP_TRY(chain->worker_identity(vid)));
     std::vector<std::future<Result<void>>> posts;
