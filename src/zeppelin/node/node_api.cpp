@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -73,6 +74,7 @@ Result<void> NodeContext::worker_logs(std::uint64_t id, bool follow, const LogSi
     if (container.empty()) container = ZP_TRY(runtime::find_agreement(*engine, std::to_string(id), runtime_id)).container_id;
     runtime::LogOptions lo;
     lo.follow = follow;
+    lo.timestamps = true;  // a TimestampedSource (log_channel.hpp): --since, --tail and --timestamps need the times
     lo.timeout = follow ? std::chrono::milliseconds{std::chrono::hours{24 * 30}} : std::chrono::milliseconds{30s};
     return engine->logs(container, lo,
                         [&](runtime::LogStream, std::string_view data) { return sink(data); });
@@ -358,17 +360,25 @@ Result<json> Node::market_agreements() {
     return out;
 }
 
-Result<void> Node::logs(std::uint64_t id, bool follow, const std::function<bool(std::string_view)>& sink) {
+Result<void> Node::logs(std::uint64_t id, const LogQuery& query, const std::function<bool(std::string_view)>& sink) {
     auto& n = *ctx_;
-    const auto a = ZP_TRY(n.local(id));
-    if (a.role == Role::worker) return n.worker_logs(id, follow, sink);
+    auto a = ZP_TRY(n.local(id));
+    if (a.role == Role::worker)
+        return answer_log_query(query, [&](bool follow, const LogSinkFn& s) { return n.worker_logs(id, follow, s); }, sink);
     if (a.role != Role::client) return make_error(Errc::invalid_argument, "a verifier of agreement " + std::to_string(id) + " has no access to its output");
-    if (!a.data.contains("transfer") || a.data["transfer"].value("logs_port", 0U) == 0)
-        return make_error(Errc::not_found, "the worker of agreement " + std::to_string(id) + " has not offered its output yet");
+    // Like a container not started yet: no output; following waits for the worker's offer.
+    while (!a.data.contains("transfer") || a.data["transfer"].value("logs_port", 0U) == 0) {
+        if (!query.follow || a.phase == Phase::done || a.phase == Phase::cancelled) return {};
+        std::this_thread::sleep_for(250ms);
+        if (!sink({})) return {};  // the reader left
+        a = ZP_TRY(n.local(id));
+    }
     const auto& t = a.data["transfer"];
     const auto secret = ZP_TRY(fixed_from_hex<32>(t["secret"].get<std::string>()));
-    return fetch_logs({t["host"].get<std::string>(), t["logs_port"].get<std::uint16_t>()}, id, logs_key(secret), follow,
-                      sink);
+    auto r = fetch_logs({t["host"].get<std::string>(), t["logs_port"].get<std::uint16_t>()}, id, logs_key(secret), query,
+                        sink);
+    if (!r) return r.error().wrap("the output of agreement " + std::to_string(id));
+    return {};
 }
 
 std::string Node::metrics_text() { return ctx_->metrics.render(); }
