@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <boost/asio/connect.hpp>
@@ -144,10 +145,11 @@ Result<void> api_stream(const NodeEndpoint& node, std::string_view target,
         http::request<http::empty_body> req{http::verb::get, std::string{target}, 11};
         req.set(http::field::host, node.host);
         req.set(http::field::authorization, "Bearer " + node.token);
+        req.set(http::field::te, "trailers");
         http::write(stream, req);
         beast::flat_buffer buffer;
         http::response_parser<http::buffer_body> parser;
-        parser.body_limit(boost::none);
+        parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // (boost::none fails any Content-Length in Boost 1.81)
         http::read_header(stream, buffer, parser);
         const auto status = parser.get().result_int();
         char chunk[8192];
@@ -156,21 +158,27 @@ Result<void> api_stream(const NodeEndpoint& node, std::string_view target,
             parser.get().body().data = chunk;
             parser.get().body().size = sizeof chunk;
             beast::error_code ec;
-            http::read(stream, buffer, parser, ec);
+            // read_some, not read: read() waits until the buffer is full (8 KB of output), which
+            // held a followed stream back for many seconds.
+            http::read_some(stream, buffer, parser, ec);
             if (ec == http::error::need_buffer) ec = {};
-            if (ec) break;
+            if (ec) return unreachable(node, "the stream broke: " + ec.message());
             const auto n = sizeof chunk - parser.get().body().size;
             if (status / 100 != 2) {
                 collected.append(chunk, n);
                 continue;
             }
-            if (n > 0 && !sink(std::string_view{chunk, n})) break;
+            if (n > 0 && !sink(std::string_view{chunk, n})) return {};
         }
         if (status / 100 != 2) {
             auto j = nlohmann::json::parse(collected, nullptr, false);
-            return make_error(errc_for(status), j.is_object() && j.contains("error") ? j["error"].get<std::string>()
-                                                                                   : "HTTP " + std::to_string(status));
+            return make_error(errc_for(status), j.is_object() && j.contains("error") && j["error"].is_string()
+                                                    ? j["error"].get<std::string>()
+                                                    : "HTTP " + std::to_string(status));
         }
+        // A failure after the output began arrives as a trailer field.
+        if (const auto it = parser.get().find("Zeppelin-Error"); it != parser.get().end())
+            return make_error(Errc::io, std::string{it->value()});
         return {};
     } catch (const boost::system::system_error& e) {
         return unreachable(node, e.code().message());
