@@ -69,9 +69,24 @@ Result<json> NodeContext::payments(std::uint64_t id) {
 Result<void> NodeContext::worker_logs(std::uint64_t id, bool follow, const LogSinkFn& sink) {
     if (!engine) return make_error(Errc::engine_error, "no container engine");
     // The container this node started (recorded), else whichever carries its labels.
+    // Before the work starts there is no output yet (like a container not started): none, or, when
+    // following, the wait for it while the agreement lasts.
     std::string container;
-    if (auto a = store->get(id); a && *a && (*a)->data.contains("container")) container = (*a)->data["container"].get<std::string>();
-    if (container.empty()) container = ZP_TRY(runtime::find_agreement(*engine, std::to_string(id), runtime_id)).container_id;
+    for (;;) {
+        auto a = store->get(id);
+        if (a && *a && (*a)->data.contains("container")) container = (*a)->data["container"].get<std::string>();
+        if (!container.empty()) break;
+        auto found = runtime::find_agreement(*engine, std::to_string(id), runtime_id);
+        if (found) {
+            container = found->container_id;
+            break;
+        }
+        if (found.error().code() != Errc::not_found) return found.error();
+        const bool ended = a && *a && ((*a)->phase == Phase::done || (*a)->phase == Phase::cancelled);
+        if (!follow || ended) return {};
+        std::this_thread::sleep_for(500ms);
+        if (!sink({})) return {};  // the reader left, or the server stops
+    }
     runtime::LogOptions lo;
     lo.follow = follow;
     lo.timestamps = true;  // a TimestampedSource (log_channel.hpp): --since, --tail and --timestamps need the times
