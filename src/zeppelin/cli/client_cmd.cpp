@@ -14,6 +14,7 @@
 #include "zeppelin/cli/node_client.hpp"
 #include "zeppelin/core/u256.hpp"
 #include "zeppelin/core/units.hpp"
+#include "zeppelin/node/log_channel.hpp"
 #include "zeppelin/transfer/progress.hpp"
 
 namespace zeppelin::cli {
@@ -22,15 +23,15 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-struct NodeRef {
-    std::string dir;
-};
+NodeEndpoint connect() { return or_throw(find_node(or_throw(node_data_dir(global_options().node_dir)))); }
 
-NodeEndpoint connect(const NodeRef& r) { return or_throw(find_node(or_throw(node_data_dir(r.dir)))); }
-
-void add_node_option(CLI::App* cmd, NodeRef& r) {
-    cmd->add_option("--node", r.dir, "Data directory of the node to talk to (default $ZEPPELIN_NODE_DIR or ~/.zeppelin/node)");
+/// --node on the command itself (for its --help; the global --node is the same option).
+void add_node_option(CLI::App* cmd) {
+    cmd->add_option("--node", global_options().node_dir,
+                    "Data directory of the node to talk to (default $ZEPPELIN_NODE_DIR or ~/.zeppelin/node)");
 }
+
+void print_json(const json& j) { fmt::print("{}\n", j.dump(2)); }
 
 /// "90", "90s", "15m", "1h", "2d" -> seconds.
 std::uint32_t parse_duration(const std::string& text, std::string_view what) {
@@ -62,7 +63,6 @@ std::uint32_t parse_megabytes(const std::string& text) {
 }
 
 struct RunOptions {
-    NodeRef node;
     std::string image;
     std::uint16_t port{0};
     std::string duration{"1h"};
@@ -78,8 +78,24 @@ struct RunOptions {
     std::string timeout{"10m"};
 };
 
+/// What the chain says was bought: the worker chosen, its price and the escrow, for people (stderr)
+/// and for --json (fields added to `out`).
+void announce_purchase(std::uint64_t id, const json& a, json& out) {
+    if (!a.contains("chain") || !a["chain"].is_object()) return;
+    const auto& c = a["chain"];
+    std::string vs;
+    for (const auto& v : c.value("verifier_ids", json::array())) vs += (vs.empty() ? "" : ", ") + std::to_string(v.get<unsigned>());
+    out["worker_id"] = c.value("worker_id", 0U);
+    out["price_per_second"] = c.value("price_per_second", std::string{"0"});
+    out["verifier_ids"] = c.value("verifier_ids", json::array());
+    out["deposit"] = c.value("deposit", std::string{"0"});
+    fmt::print(stderr, "agreement {}: worker {} at {}/s, {} {}, {} escrowed\n", id, c.value("worker_id", 0U),
+               amount_text(c, "price_per_second"), c.value("verifier_ids", json::array()).size() == 1 ? "verifier" : "verifiers",
+               vs.empty() ? "none" : vs, amount_text(c, "deposit"));
+}
+
 void run(const RunOptions& o) {
-    const auto node = connect(o.node);
+    const auto node = connect();
     const bool as_json = global_options().json;
     auto price_text = o.max_price;
     if (price_text.ends_with("/s")) price_text.resize(price_text.size() - 2);
@@ -98,12 +114,13 @@ void run(const RunOptions& o) {
     const auto started = std::chrono::steady_clock::now();
     const auto created = or_throw(api_call(node, "POST", "/api/agreements", &req), "run");
     const auto id = created["id"].get<std::uint64_t>();
+    json bought{{"id", id}};
+    announce_purchase(id, or_throw(api_call(node, "GET", "/api/agreements/" + std::to_string(id) + "?brief=1")), bought);
     if (o.detach) {
-        if (as_json) fmt::print("{}\n", created.dump());
+        if (as_json) fmt::print("{}\n", bought.dump());
         else fmt::print("{}\n", id);
         return;
     }
-    fmt::print(stderr, "agreement {}: bought ({} wei escrowed)\n", id, created.value("deposit", std::string{"?"}));
     const auto limit = std::chrono::seconds{parse_duration(o.timeout, "--timeout")};
     std::string last_state;
     transfer::ProgressRenderer bar{stderr, ::isatty(2) == 1};
@@ -130,7 +147,10 @@ void run(const RunOptions& o) {
             const auto port = local["service"]["port"].get<unsigned>();
             const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             if (as_json) {
-                fmt::print("{}\n", json{{"id", id}, {"host", host}, {"port", port}, {"seconds", secs}}.dump());
+                bought["host"] = host;
+                bought["port"] = port;
+                bought["seconds"] = secs;
+                fmt::print("{}\n", bought.dump());
             } else {
                 fmt::print(stderr, "agreement {}: serving after {:.1f} s\n", id, secs);
                 fmt::print("{}:{}\n", host, port);
@@ -160,15 +180,20 @@ std::string cell(const json& j, const char* key) {
     return v.dump();
 }
 
-void ps(const NodeRef& r, bool all) {
-    const auto list = or_throw(api_call(connect(r), "GET", "/api/agreements"));
+void ps(bool all) {
+    auto list = or_throw(api_call(connect(), "GET", "/api/agreements"));
+    if (!all) {
+        json shown = json::array();
+        for (auto& a : list)
+            if (a.value("state", std::string{}) != "done") shown.push_back(std::move(a));
+        list = std::move(shown);
+    }
     if (global_options().json) {
-        fmt::print("{}\n", list.dump(2));
+        print_json(list);
         return;
     }
     fmt::print("{:<6} {:<9} {:<26} {:<22} {}\n", "ID", "ROLE", "STATE", "SERVICE", "IMAGE");
     for (const auto& a : list) {
-        if (!all && a.value("state", std::string{}) == "done") continue;
         std::string service = "-";
         if (a.contains("service")) service = a["service"]["host"].get<std::string>() + ":" + std::to_string(a["service"]["port"].get<unsigned>());
         fmt::print("{:<6} {:<9} {:<26} {:<22} {}\n", a["id"].get<std::uint64_t>(), cell(a, "role"), cell(a, a.contains("state_label") ? "state_label" : "state"),
@@ -176,11 +201,10 @@ void ps(const NodeRef& r, bool all) {
     }
 }
 
-void market(const NodeRef& r, const std::string& what) {
-    const auto node = connect(r);
-    const auto list = or_throw(api_call(node, "GET", "/api/market/" + what));
+void market(const std::string& what) {
+    const auto list = or_throw(api_call(connect(), "GET", "/api/market/" + what));
     if (global_options().json) {
-        fmt::print("{}\n", list.dump(2));
+        print_json(list);
         return;
     }
     if (what == "workers") {
@@ -189,7 +213,7 @@ void market(const NodeRef& r, const std::string& what) {
         for (const auto& w : list)
             fmt::print("{:<4} {:<43} {:<13} {:>14} {:>6} {:>7} {:>9} {:>7}\n", w["id"].get<std::uint64_t>(),
                        cell(w, "owner"), cell(w, "status"),
-                       format_ether_human(or_throw(parse_u256(w["price_per_second"].get<std::string>()))),
+                       amount_text(w, "price_per_second") + "/s",
                        w["cpu_millicores"].get<unsigned>(), w["memory_mb"].get<unsigned>(),
                        w["verified_periods"].get<std::uint64_t>(), w["failed_periods"].get<std::uint64_t>());
     } else {
@@ -199,14 +223,9 @@ void market(const NodeRef& r, const std::string& what) {
             for (const auto& v : a["verifier_ids"]) vs += (vs.empty() ? "" : ",") + std::to_string(v.get<unsigned>());
             fmt::print("{:<6} {:<10} {:<7} {:<10} {:>8} {:>20}\n", a["id"].get<std::uint64_t>(), cell(a, "status"),
                        a["worker_id"].get<unsigned>(), vs.empty() ? "-" : vs, a["billable_periods"].get<unsigned>(),
-                       format_ether_human(or_throw(parse_u256(a["deposit"].get<std::string>()))));
+                       amount_text(a, "deposit"));
         }
     }
-}
-
-std::string eth_amount(const json& j, const char* key) {
-    if (!j.contains(key)) return "-";
-    return format_ether_human(or_throw(parse_u256(j[key].get<std::string>())));
 }
 
 void print_summary(const json& a) {
@@ -216,23 +235,98 @@ void print_summary(const json& a) {
         const auto& c = a["chain"];
         std::string vs;
         for (const auto& v : c["verifier_ids"]) vs += (vs.empty() ? "" : ", ") + std::to_string(v.get<unsigned>());
-        fmt::print("  on chain: {}, worker {}, verifiers {}, {} of {} periods billable, {} paid\n",
-                   c["status"].get<std::string>(), c["worker_id"].get<unsigned>(), vs, c["billable_periods"].get<unsigned>(),
-                   c["periods"].get<unsigned>(), c["paid_periods"].get<unsigned>());
+        fmt::print("  on chain: {}, worker {} at {}/s, verifiers {}, {} of {} billable, {} paid\n",
+                   c["status"].get<std::string>(), c["worker_id"].get<unsigned>(), amount_text(c, "price_per_second"),
+                   vs.empty() ? "none" : vs, c["billable_periods"].get<unsigned>(),
+                   count_of(c["periods"].get<unsigned>(), "period"), c["paid_periods"].get<unsigned>());
     }
     if (a.contains("payments")) {
         const auto& p = a["payments"];
-        fmt::print("  escrow   {:>24}\n", eth_amount(p, "deposit"));
-        fmt::print("  worker   {:>24}\n", eth_amount(p, "worker"));
+        fmt::print("  escrow   {:>24}\n", amount_text(p, "deposit"));
+        fmt::print("  worker   {:>24}\n", amount_text(p, "worker"));
         for (const auto& v : p["verifiers"])
-            fmt::print("  verifier {:>24}  (worker {}: {} periods reported, {} ok)\n", eth_amount(v, "reward"),
-                       v["verifier_id"].get<unsigned>(), v["periods_reported"].get<unsigned>(), v["periods_ok"].get<unsigned>());
-        fmt::print("  client   {:>24}  (refund)\n", eth_amount(p, "client_refund"));
-        if (p["slashed"].get<std::string>() != "0") fmt::print("  slashed  {:>24}  (from the worker's stake, to the client)\n", eth_amount(p, "slashed"));
+            fmt::print("  verifier {:>24}  (worker {}: {} reported, {} ok)\n", amount_text(v, "reward"),
+                       v["verifier_id"].get<unsigned>(), count_of(v["periods_reported"].get<unsigned>(), "period"),
+                       v["periods_ok"].get<unsigned>());
+        fmt::print("  client   {:>24}  (refund)\n", amount_text(p, "client_refund"));
+        if (p["slashed"].get<std::string>() != "0") fmt::print("  slashed  {:>24}  (from the worker's stake, to the client)\n", amount_text(p, "slashed"));
         if (p.value("closed", false))
             fmt::print("  {}\n", p.value("balanced", false) ? "every wei of the escrow is accounted for"
                                                             : "WARNING: the payments do not add up to the escrow");
     }
+}
+
+/// What --summary shows, for --json: the chain's view and the payments (amounts in exact wei).
+json summary_json(const json& a) {
+    json out{{"id", a["id"]}, {"role", a.value("role", std::string{})}, {"state", a.value("state", std::string{})},
+             {"state_label", a.value("state_label", std::string{})}};
+    if (a.contains("chain")) out["chain"] = a["chain"];
+    if (a.contains("payments")) out["payments"] = a["payments"];
+    return out;
+}
+
+struct LogsOptions {
+    std::uint64_t id{0};
+    bool follow{false};
+    std::string tail{"all"};
+    std::string since;
+    bool timestamps{false};
+};
+
+/// --since: "10m" (that long ago), "2026-12-02T17:00:00Z" (RFC 3339) or "1764694800" (unix seconds)
+/// -> unix nanoseconds.
+std::int64_t parse_since(const std::string& text) {
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos && text.size() <= 12)
+        return std::stoll(text) * 1'000'000'000;
+    if (const auto t = node::parse_rfc3339_ns(text)) return *t;
+    if (text.find_first_of("-:T") != std::string::npos)
+        fail(Errc::invalid_argument, "--since: \"" + text + "\" is not an RFC 3339 time (like 2026-12-02T17:00:00Z)");
+    const auto ago = std::chrono::seconds{parse_duration(text, "--since")};
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(now - ago).count();
+}
+
+void logs(const LogsOptions& o) {
+    std::string target = "/api/agreements/" + std::to_string(o.id) + "/logs?follow=" + (o.follow ? "1" : "0");
+    if (o.tail != "all") {
+        if (o.tail.empty() || o.tail.size() > 9 || o.tail.find_first_not_of("0123456789") != std::string::npos)
+            fail(Errc::invalid_argument, "--tail: \"" + o.tail + "\" is not a number of lines (or \"all\")");
+        target += "&tail=" + o.tail;
+    }
+    if (!o.since.empty()) target += "&since=" + std::to_string(parse_since(o.since));
+    const bool as_json = global_options().json;
+    if (o.timestamps || as_json) target += "&timestamps=1";
+    std::string partial;  // --json: a line not ended yet
+    auto print_lines = [&](std::string_view chunk, bool end) {
+        partial.append(chunk);
+        std::size_t from = 0;
+        for (auto nl = partial.find('\n'); nl != std::string::npos || (end && from < partial.size());
+             nl = partial.find('\n', from)) {
+            const auto stop = nl == std::string::npos ? partial.size() : nl;
+            const std::string_view line{partial.data() + from, stop - from};
+            const auto space = line.find(' ');
+            json j{{"time", nullptr}, {"line", std::string{line}}};
+            if (space != std::string_view::npos && node::parse_rfc3339_ns(line.substr(0, space))) {
+                j["time"] = std::string{line.substr(0, space)};
+                j["line"] = std::string{line.substr(space + 1)};
+            }
+            fmt::print("{}\n", j.dump());
+            from = stop + 1;
+        }
+        partial.erase(0, std::min(from, partial.size()));
+        std::fflush(stdout);
+    };
+    auto r = api_stream(connect(), target, [&](std::string_view chunk) {
+        if (as_json) {
+            print_lines(chunk, false);
+        } else {
+            std::fwrite(chunk.data(), 1, chunk.size(), stdout);
+            std::fflush(stdout);  // each line as it arrives, into a pipe too
+        }
+        return true;
+    });
+    if (as_json) print_lines({}, true);
+    or_throw(std::move(r));
 }
 
 }  // namespace
@@ -241,7 +335,7 @@ void add_client_commands(CLI::App& app) {
     {
         auto o = std::make_shared<RunOptions>();
         auto* cmd = app.add_subcommand("run", "Run a container image on a worker of the market, paid per verified period");
-        add_node_option(cmd, o->node);
+        add_node_option(cmd);
         cmd->add_option("image", o->image, "An image archive (docker save / OCI) or an image the local engine holds")->required();
         cmd->add_option("-p,--port", o->port, "The service port (one the image exposes; default: the first)");
         cmd->add_option("--duration", o->duration, "How long to run: 90s, 15m, 1h, 2d")->capture_default_str();
@@ -258,64 +352,55 @@ void add_client_commands(CLI::App& app) {
         cmd->callback([o] { run(*o); });
     }
     {
-        auto r = std::make_shared<NodeRef>();
         auto all = std::make_shared<bool>(false);
         auto* cmd = app.add_subcommand("ps", "List this node's agreements");
-        add_node_option(cmd, *r);
+        add_node_option(cmd);
         cmd->add_flag("-a,--all", *all, "Also the finished ones");
-        cmd->callback([r, all] { ps(*r, *all); });
+        cmd->callback([all] { ps(*all); });
     }
     {
-        auto r = std::make_shared<NodeRef>();
         auto id = std::make_shared<std::uint64_t>(0);
         auto summary = std::make_shared<bool>(false);
         auto* cmd = app.add_subcommand("inspect", "Everything about one agreement, as JSON: states, parties, periods, money");
-        add_node_option(cmd, *r);
+        add_node_option(cmd);
         cmd->add_option("id", *id, "Agreement id")->required();
-        cmd->add_flag("--summary", *summary, "A short summary for people: state, periods and where the money went");
-        cmd->callback([r, id, summary] {
-            const auto a = or_throw(api_call(connect(*r), "GET", "/api/agreements/" + std::to_string(*id)));
-            if (*summary) print_summary(a);
-            else fmt::print("{}\n", a.dump(2));
+        cmd->add_flag("--summary", *summary, "A short summary: state, periods and where the money went (JSON with --json)");
+        cmd->callback([id, summary] {
+            const auto a = or_throw(api_call(connect(), "GET", "/api/agreements/" + std::to_string(*id)));
+            if (!*summary) print_json(a);
+            else if (global_options().json) print_json(summary_json(a));
+            else print_summary(a);
         });
     }
     {
-        auto r = std::make_shared<NodeRef>();
         auto id = std::make_shared<std::uint64_t>(0);
         auto* cmd = app.add_subcommand("stop", "End an agreement early (unused time is refunded)");
-        add_node_option(cmd, *r);
+        add_node_option(cmd);
         cmd->add_option("id", *id, "Agreement id")->required();
-        cmd->callback([r, id] {
-            const auto a = or_throw(api_call(connect(*r), "POST", "/api/agreements/" + std::to_string(*id) + "/stop"));
-            if (global_options().json) fmt::print("{}\n", a.dump(2));
+        cmd->callback([id] {
+            const auto a = or_throw(api_call(connect(), "POST", "/api/agreements/" + std::to_string(*id) + "/stop"));
+            if (global_options().json) print_json(a);
             else fmt::print("{}\n", *id);
         });
     }
     {
-        auto r = std::make_shared<NodeRef>();
-        auto id = std::make_shared<std::uint64_t>(0);
-        auto follow = std::make_shared<bool>(false);
+        auto o = std::make_shared<LogsOptions>();
         auto* cmd = app.add_subcommand("logs", "The work's output, streamed from the worker over the encrypted channel");
-        add_node_option(cmd, *r);
-        cmd->add_option("id", *id, "Agreement id")->required();
-        cmd->add_flag("-f,--follow", *follow, "Keep streaming");
-        cmd->callback([r, id, follow] {
-            or_throw(api_stream(connect(*r), "/api/agreements/" + std::to_string(*id) + "/logs" + (*follow ? "?follow=1" : ""),
-                                [](std::string_view chunk) {
-                                    std::fwrite(chunk.data(), 1, chunk.size(), stdout);
-                                    std::fflush(stdout);
-                                    return true;
-                                }));
-        });
+        add_node_option(cmd);
+        cmd->add_option("id", o->id, "Agreement id")->required();
+        cmd->add_flag("-f,--follow", o->follow, "Keep streaming each line as it is written");
+        cmd->add_option("-n,--tail", o->tail, "Only the last N lines (then, with -f, every new one)")->capture_default_str();
+        cmd->add_option("--since", o->since, "Only lines since a time: relative (10m, 2h) or RFC 3339 (2026-12-02T17:00:00Z) or unix seconds");
+        cmd->add_flag("-t,--timestamps", o->timestamps, "Begin each line with the time it was written (RFC 3339)");
+        cmd->callback([o] { logs(*o); });
     }
     {
-        auto r = std::make_shared<NodeRef>();
         auto* cmd = app.add_subcommand("market", "What the market holds: workers, agreements");
-        add_node_option(cmd, *r);
+        add_node_option(cmd);
         cmd->require_subcommand(1);
         for (const char* what : {"workers", "agreements"}) {
             auto* sub = cmd->add_subcommand(what, std::string{"List the registered "} + what);
-            sub->callback([r, w = std::string{what}] { market(*r, w); });
+            sub->callback([w = std::string{what}] { market(w); });
         }
     }
 }

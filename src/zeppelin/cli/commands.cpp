@@ -1,10 +1,43 @@
 #include "zeppelin/cli/commands.hpp"
 
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include <fmt/core.h>
+
+#include "zeppelin/core/result.hpp"
+
 namespace zeppelin::cli {
 
 GlobalOptions& global_options() {
     static GlobalOptions options;
     return options;
+}
+
+void add_global_options(CLI::App& app) {
+    auto& g = global_options();
+    app.fallthrough();  // inherited by every subcommand added after this
+    app.add_flag("--json", g.json, "Print data as JSON (amounts as exact wei in decimal strings)");
+    app.add_flag("--exact", g.exact, "Print amounts with every digit instead of the readable rounding");
+    app.add_option("--rpc-url", g.rpc_url, "Ethereum JSON-RPC endpoint (default: $ZEPPELIN_RPC_URL or the deployment's)");
+    app.add_option("--node", g.node_dir, "Data directory of the node to talk to (default $ZEPPELIN_NODE_DIR or ~/.zeppelin/node)");
+}
+
+int run_cli(CLI::App& app, int argc, const char* const* argv) {
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::RuntimeError& e) {
+        return e.get_exit_code();  // a command that ran and failed: its own code (said on stderr already)
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e, std::cout, std::cerr);  // help and --version: 0, printed on stdout
+        return code == 0 ? kExitOk : kExitUsage;
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        fmt::print(stderr, "Error: {}\n", e.what());
+        return kExitFailure;
+    }
+    return kExitOk;
 }
 
 }  // namespace zeppelin::cli

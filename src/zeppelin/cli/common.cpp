@@ -3,9 +3,25 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "zeppelin/cli/commands.hpp"
+#include "zeppelin/core/units.hpp"
 #include "zeppelin/eth/keystore.hpp"
 
 namespace zeppelin::cli {
+
+std::string amount_text(const u256& wei) {
+    return format_amount(wei, global_options().exact ? AmountPrecision::exact : AmountPrecision::readable);
+}
+
+std::string amount_text(const nlohmann::json& object, const char* key) {
+    if (!object.is_object() || !object.contains(key) || !object[key].is_string()) return "-";
+    return amount_text(or_throw(parse_u256(object[key].get<std::string>()), key));
+}
+
+std::string count_of(std::uint64_t n, std::string_view singular, std::string_view plural) {
+    std::string word{n == 1 ? singular : (plural.empty() ? std::string{singular} + "s" : std::string{plural})};
+    return std::to_string(n) + " " + word;
+}
 
 void add_key_options(CLI::App* cmd, KeyOptions& o) {
     cmd->add_option("--keystore", o.keystore, "Keystore file (Web3 Secret Storage v3) of the account");

@@ -8,7 +8,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "zeppelin/core/result.hpp"
+#include "zeppelin/core/u256.hpp"
 #include "zeppelin/eth/secp256k1.hpp"
 
 namespace zeppelin::cli {
@@ -23,6 +26,13 @@ T or_throw(Result<T> r, std::string_view what = {}) {
 inline void or_throw(Result<void> r, std::string_view what = {}) {
     if (!r) throw Exception{what.empty() ? r.error() : r.error().wrap(what)};
 }
+
+/// An amount for people, with the one formatter (core/units.hpp): readable, or exact with --exact.
+std::string amount_text(const u256& wei);
+/// The amount in a JSON field holding wei as a decimal string; "-" if the field is missing.
+std::string amount_text(const nlohmann::json& object, const char* key);
+/// "1 period", "3 periods".
+std::string count_of(std::uint64_t n, std::string_view singular, std::string_view plural = {});
 
 /// Where an account's key comes from: a keystore file (password from --password-file,
 /// --password-env or $ZEPPELIN_PASSWORD), or a hex private key in an environment variable

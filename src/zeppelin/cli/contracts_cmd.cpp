@@ -59,7 +59,7 @@ eth::PrivateKey deployer_key(const DeployOptions& o) {
 }
 
 void run_deploy(const DeployOptions& o) {
-    std::string url = o.rpc_url;
+    std::string url = o.rpc_url.empty() ? global_options().rpc_url : o.rpc_url;
     if (url.empty()) {
         if (const char* e = std::getenv("ZEPPELIN_RPC_URL")) url = e;
     }

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "zeppelin/market/deployment.hpp"
@@ -133,27 +134,36 @@ Result<void> api_stream(const NodeEndpoint& node, std::string_view target,
                         const std::function<bool(std::string_view)>& sink) {
     net::HttpConnection c;
     if (auto f = c.connect(net::TcpEndpoint{node.host, node.port}, kApiTimeout)) return unreachable(node, f->message);
+    auto req = api_request(node, "GET", target);
+    req.fields.emplace_back("TE", "trailers");
     // No deadline: a followed log streams for as long as the agreement runs.
-    if (auto f = c.write(api_request(node, "GET", target), net::kNever)) return unreachable(node, f->message);
+    if (auto f = c.write(req, net::kNever)) return unreachable(node, f->message);
     auto head = c.read_head(net::kNever);
     if (auto* f = std::get_if<net::Failure>(&head)) return unreachable(node, f->message);
     const auto status = std::get<net::ResponseHead>(head).status;
     char chunk[8192];
     std::string collected;
+    // read_some hands over what arrived (a followed log trickles), never waiting for a full buffer.
     while (!c.body_done()) {
         const auto got = c.read_some(chunk, net::kNever);
         if (status / 100 != 2) {
             collected.append(chunk, got.size);
         } else if (got.size > 0 && !sink(std::string_view{chunk, got.size})) {
-            break;
+            return {};
         }
-        if (got.failure) break;
+        if (got.failure) {
+            if (status / 100 != 2) break;
+            return unreachable(node, "the stream broke: " + got.failure->message);
+        }
     }
     if (status / 100 != 2) {
         auto j = nlohmann::json::parse(collected, nullptr, false);
-        return make_error(errc_for(status), j.is_object() && j.contains("error") ? j["error"].get<std::string>()
-                                                                               : "HTTP " + std::to_string(status));
+        return make_error(errc_for(status), j.is_object() && j.contains("error") && j["error"].is_string()
+                                                ? j["error"].get<std::string>()
+                                                : "HTTP " + std::to_string(status));
     }
+    // A failure after the output began arrives as a trailer field.
+    if (auto e = c.field("Zeppelin-Error")) return make_error(Errc::io, *e);
     return {};
 }
 

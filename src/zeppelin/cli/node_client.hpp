@@ -39,7 +39,9 @@ struct ApiReply {
 /// One request; non-2xx replies come back as Errc errors carrying the node's message.
 Result<nlohmann::json> api_call(const NodeEndpoint& node, std::string_view method, std::string_view target,
                                 const nlohmann::json* body = nullptr);
-/// A GET whose body is streamed to `sink` as it arrives (until the node ends it or sink returns false).
+/// A GET whose body is streamed to `sink` as it arrives (until the node ends it or sink returns
+/// false). An error answer, or the "Zeppelin-Error" trailer of a stream that failed after its
+/// output began, comes back as an error.
 Result<void> api_stream(const NodeEndpoint& node, std::string_view target,
                         const std::function<bool(std::string_view)>& sink);
 

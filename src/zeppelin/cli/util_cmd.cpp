@@ -7,7 +7,8 @@
 //   abi-decode <sig> <data>       cast abi-decode   (--input/-i: decode the inputs)
 //   to-rlp <json>                 cast to-rlp
 //   from-rlp <hex> [--as-int]     cast from-rlp
-// Errors go to stderr (via zeppelin_main) with exit code 1.
+// Errors go to stderr (via zeppelin_main) with exit code 1. With --json each prints one JSON value:
+// a string for hex and numbers, an array of strings for abi-decode, the tree for from-rlp.
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -43,6 +44,12 @@ void print_line(std::string_view s) {
     std::fputc('\n', stdout);
 }
 
+/// One result: as it is, or as a JSON string with --json.
+void print_value(const std::string& s) {
+    if (global_options().json) print_line(nlohmann::json(s).dump());
+    else print_line(s);
+}
+
 std::string read_stdin() {
     return std::string{std::istreambuf_iterator<char>{std::cin}, std::istreambuf_iterator<char>{}};
 }
@@ -66,7 +73,7 @@ void run_keccak(const std::vector<std::string>& args) {
     Hash32 h;
     if (data.rfind("0x", 0) == 0) h = eth::keccak256(ByteView{check(cast_hex(trim_end(data)), "keccak")});
     else h = eth::keccak256(std::string_view{data});
-    print_line(to_hex(h));
+    print_value(to_hex(h));
 }
 
 // ---- ABI ----
@@ -88,7 +95,7 @@ Bytes encode_args(const abi::Function& fn, const std::vector<std::string>& args)
 
 void run_abi_encode(const std::string& sig, const std::vector<std::string>& args) {
     auto fn = parse_sig(sig);
-    print_line(to_hex(encode_args(fn, args)));
+    print_value(to_hex(encode_args(fn, args)));
 }
 
 void run_calldata(const std::string& sig, const std::vector<std::string>& args) {
@@ -97,7 +104,7 @@ void run_calldata(const std::string& sig, const std::vector<std::string>& args) 
     auto sel = fn.selector();
     Bytes out(sel.begin(), sel.end());
     out.insert(out.end(), body.begin(), body.end());
-    print_line(to_hex(out));
+    print_value(to_hex(out));
 }
 
 void run_abi_decode(const std::string& sig, const std::string& data, bool input) {
@@ -107,6 +114,12 @@ void run_abi_decode(const std::string& sig, const std::string& data, bool input)
     // Lenient like cast: values are read from whole words, trailing bytes ignored.
     auto values = check(abi::decode(types, bytes, {.strict = false}), "ABI decoding failed");
     if (values.empty()) fail(Error{Errc::abi_decode, "no data was decoded"});
+    if (global_options().json) {
+        auto arr = nlohmann::json::array();
+        for (auto& v : values) arr.push_back(abi::format_value(v));
+        print_line(arr.dump());
+        return;
+    }
     std::string out;
     for (auto& v : values) {
         out += abi::format_value(v);
@@ -196,7 +209,7 @@ void run_to_rlp(const std::vector<std::string>& args) {
     } else {
         fail(Error{Errc::invalid_argument, sax.error()});
     }
-    print_line(to_hex(rlp::encode(item)));
+    print_value(to_hex(rlp::encode(item)));
 }
 
 void append_item_text(const rlp::Item& item, std::string& out) {
@@ -217,7 +230,7 @@ void run_from_rlp(const std::vector<std::string>& args, bool as_int) {
     auto bytes = check(cast_hex(text), "Could not decode hex");
     rlp::Reader reader{bytes};  // like cast, bytes after the first item are ignored
     if (as_int) {
-        print_line(to_dec(check(reader.read_uint(), "Could not decode rlp")));
+        print_value(to_dec(check(reader.read_uint(), "Could not decode rlp")));
         return;
     }
     auto item = check(reader.read_item(), "Could not decode rlp");
@@ -255,6 +268,10 @@ void add_util_commands(CLI::App& app) {
         auto sig = std::make_shared<std::string>();
         cmd->add_option("sig", *sig, "Function signature, e.g. \"transfer(address,uint256)\"")->required();
         cmd->allow_extras();  // the arguments, one per parameter ("1ether", "[1,2]", "(0xab..,true)")
+        // The arguments are its extras: none may fall through to the root (which would refuse them),
+        // so the global --json is its own option here.
+        cmd->fallthrough(false);
+        cmd->add_flag("--json", global_options().json, "Print the result as a JSON string");
         cmd->footer("ARGS: one per parameter, e.g. 1ether, -5, 0xab.., true, \"[1,2]\", \"(1,hello)\"");
         bool calldata = std::string_view{name} == "calldata";
         cmd->callback([cmd, sig, calldata] {

@@ -78,3 +78,22 @@ TEST(Units, Format) {
     auto v = parse_u256("123456789012345678901234567890").value();
     EXPECT_EQ(parse_units(format_units(v, 18), 18).value(), v);
 }
+
+TEST(Units, FormatAmountPicksTheUnitThatReadsBest) {
+    EXPECT_EQ(format_amount(0), "0 wei");
+    EXPECT_EQ(format_amount(999'999'999), "999999999 wei");
+    EXPECT_EQ(format_amount(u256{594'000'000'000ull}), "594 gwei");
+    EXPECT_EQ(format_amount(u256{304'500'000'000ull}), "304.5 gwei");
+    EXPECT_EQ(format_amount(u256{1'000'000'000'000'000ull}), "0.001 ETH");
+    const auto balance = parse_u256("9999345342028252515").value();
+    EXPECT_EQ(format_amount(balance), "9.9993 ETH");
+    EXPECT_EQ(format_amount(balance, AmountPrecision::exact), "9.999345342028252515 ETH");
+    // Rounding half up, carrying into the whole part and into the next unit.
+    EXPECT_EQ(format_amount(parse_u256("1234550000000000000").value()), "1.2346 ETH");
+    EXPECT_EQ(format_amount(parse_u256("9999990000000000000").value()), "10 ETH");
+    EXPECT_EQ(format_amount(parse_u256("999999999999999").value()), "0.001 ETH");
+    EXPECT_EQ(format_amount(u256{1'234'567'891ull}), "1.2346 gwei");
+    EXPECT_EQ(format_amount(u256{1'234'567'891ull}, AmountPrecision::exact), "1.234567891 gwei");
+    // The whole part is never cut.
+    EXPECT_EQ(format_amount(parse_u256("123456789000000000000000").value()), "123457 ETH");
+}

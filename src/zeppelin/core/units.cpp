@@ -1,5 +1,6 @@
 #include "zeppelin/core/units.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace zeppelin {
@@ -78,10 +79,31 @@ std::string format_units(const u256& v, unsigned decimals) {
     return frac.empty() ? whole : whole + "." + frac;
 }
 
-std::string format_ether_human(const u256& wei) {
-    if (wei >= pow10(15)) return format_units(wei, 18) + " ETH";
-    if (wei >= pow10(9)) return format_units(wei, 9) + " gwei";
-    return wei.str() + " wei";
+std::string format_amount(const u256& wei, AmountPrecision precision) {
+    constexpr unsigned kSignificant = 5;
+    unsigned decimals = 0;
+    const char* unit = "wei";
+    if (wei >= pow10(15)) {
+        decimals = 18;
+        unit = "ETH";
+    } else if (wei >= pow10(9)) {
+        decimals = 9;
+        unit = "gwei";
+    }
+    u256 shown = wei;
+    const auto digits = static_cast<unsigned>(wei.str().size());
+    const unsigned whole_digits = digits > decimals ? digits - decimals : 0;
+    const unsigned keep = std::max(kSignificant, whole_digits);
+    if (precision == AmountPrecision::readable && digits > keep) {
+        // Round half up at the last kept digit; never beyond the unit's decimal point.
+        const auto scale = pow10(std::min(digits - keep, decimals));
+        shown = (wei / scale) * scale;
+        if (wei % scale >= scale / 2) shown += scale;
+        if (decimals == 9 && shown >= pow10(15)) return format_amount(shown, precision);  // 999999.99999 gwei
+    }
+    return format_units(shown, decimals) + " " + unit;
 }
+
+std::string format_ether_human(const u256& wei) { return format_amount(wei); }
 
 }  // namespace zeppelin

@@ -22,7 +22,18 @@ Result<u256> parse_units(std::string_view decimal, unsigned decimals);
 /// Prints v / 10^decimals exactly, trailing zeros of the fraction removed ("1.5", "0", "0.000000001").
 std::string format_units(const u256& v, unsigned decimals);
 
-/// "1.5 ETH" / "20 gwei" style for people: ether if >= 0.001 ETH, else gwei if >= 1 gwei, else wei.
+/// How an amount is printed for people.
+enum class AmountPrecision {
+    readable,  // at least 5 significant digits (all of the whole part), rounded half up: "9.9993 ETH"
+    exact,     // every digit, trailing zeros cut: "9.999345342028252515 ETH"
+};
+
+/// The one formatter of amounts for people, in the unit that reads best: ETH from 0.001 ETH,
+/// gwei from 1 gwei, else wei; trailing zeros cut ("594 gwei", "1.5 ETH", "0 wei"). Machines get
+/// exact wei as a decimal string instead (to_dec).
+std::string format_amount(const u256& wei, AmountPrecision precision = AmountPrecision::readable);
+
+/// format_amount(wei), readable.
 std::string format_ether_human(const u256& wei);
 
 }  // namespace zeppelin

@@ -75,6 +75,7 @@ class HttpConnection::Impl {
     virtual std::variant<ResponseHead, Failure> read_head(Deadline deadline) = 0;
     virtual Piece read_some(std::span<char> out, Deadline deadline) = 0;
     [[nodiscard]] virtual bool body_done() const noexcept = 0;
+    [[nodiscard]] virtual std::optional<std::string> field(std::string_view name) const = 0;
     [[nodiscard]] virtual std::optional<std::uint64_t> declared_length() const noexcept = 0;
     virtual void close() noexcept = 0;
     [[nodiscard]] virtual bool is_open() const noexcept = 0;
@@ -249,6 +250,14 @@ class StreamImpl final : public HttpConnection::Impl {
 
     [[nodiscard]] bool body_done() const noexcept override { return !parser_ || parser_->is_done(); }
 
+    [[nodiscard]] std::optional<std::string> field(std::string_view name) const override {
+        if (!parser_) return std::nullopt;
+        const auto& res = parser_->get();
+        if (const auto it = res.find(beast::string_view{name.data(), name.size()}); it != res.end())
+            return std::string{it->value()};
+        return std::nullopt;
+    }
+
     [[nodiscard]] std::optional<std::uint64_t> declared_length() const noexcept override {
         if (!parser_) return std::nullopt;
         if (auto len = parser_->content_length()) return *len;
@@ -341,6 +350,10 @@ Piece HttpConnection::read_some(std::span<char> out, Deadline deadline) {
 }
 
 bool HttpConnection::body_done() const noexcept { return !impl_ || impl_->body_done(); }
+
+std::optional<std::string> HttpConnection::field(std::string_view name) const {
+    return impl_ ? impl_->field(name) : std::nullopt;
+}
 
 std::variant<std::string, Failure> HttpConnection::read_body(std::size_t limit, Deadline deadline) {
     if (!impl_) return not_connected(Step::receive);

@@ -137,6 +137,9 @@ class HttpConnection final {
     /// one read (events and followed logs trickle). size 0 and no failure once body_done().
     [[nodiscard]] Piece read_some(std::span<char> out, Deadline deadline);
     [[nodiscard]] bool body_done() const noexcept;
+    /// A field of the reply's head, or once body_done() of its trailer (chunked bodies: a server
+    /// reports a failure after the output began there).
+    [[nodiscard]] std::optional<std::string> field(std::string_view name) const;
     /// Reads the rest of the body; Fault::body_limit when it is (or declares itself) larger than
     /// `limit` bytes.
     [[nodiscard]] std::variant<std::string, Failure> read_body(std::size_t limit, Deadline deadline);

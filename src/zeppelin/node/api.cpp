@@ -1,11 +1,14 @@
 #include "zeppelin/node/api.hpp"
 
+#include <charconv>
 #include <chrono>
+#include <limits>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "zeppelin/eth/address.hpp"
+#include "zeppelin/node/log_channel.hpp"
 #include "zeppelin/node/metrics.hpp"
 
 namespace zeppelin::node {
@@ -20,6 +23,19 @@ Result<std::uint64_t> id_param(const Request& r) {
     if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos)
         return make_error(Errc::invalid_argument, "agreement id '" + s + "' is not a number");
     return std::stoull(s);
+}
+
+/// ?name=<whole number> within [lo, hi]; nullopt when absent, empty or "all".
+Result<std::optional<std::int64_t>> query_integer(const Request& r, const char* name, std::int64_t lo, std::int64_t hi) {
+    const auto it = r.query.find(name);
+    if (it == r.query.end() || it->second.empty() || it->second == "all") return std::optional<std::int64_t>{};
+    std::int64_t v = 0;
+    const auto& text = it->second;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || end != text.data() + text.size() || v < lo || v > hi)
+        return make_error(Errc::invalid_argument, std::string{"'"} + name + "' must be a whole number from " +
+                                                      std::to_string(lo) + " to " + std::to_string(hi) + ", not '" + text + "'");
+    return std::optional<std::int64_t>{v};
 }
 
 Response reply(const Result<json>& r, unsigned ok = 200) {
@@ -109,16 +125,29 @@ Result<std::unique_ptr<Api>> Api::start(Node& node, const ApiOptions& options) {
         if (!id) return Response::error(id.error());
         return reply(node.stop_agreement(*id));
     });
+    // The work's output, like `docker logs`: ?follow=1, ?tail=N, ?since=<unix ns>, ?timestamps=1.
+    // An error before any output is an error answer (404 unknown agreement, 502 worker unreachable);
+    // after it, the "Zeppelin-Error" trailer.
     s.route(
         "GET", "/api/agreements/{id}/logs",
         [&node](const Request& r) {
             auto id = id_param(r);
             if (!id) return Response::error(id.error());
-            const bool follow = r.query.contains("follow") && r.query.at("follow") != "0";
+            auto flag = [&](const char* name) { return r.query.contains(name) && r.query.at(name) != "0"; };
+            LogQuery q;
+            q.follow = flag("follow");
+            q.timestamps = flag("timestamps");
+            auto tail = query_integer(r, "tail", 0, std::numeric_limits<std::uint32_t>::max());
+            if (!tail) return Response::error(tail.error());
+            if (*tail) q.tail = static_cast<std::uint32_t>(**tail);
+            auto since = query_integer(r, "since", std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max());
+            if (!since) return Response::error(since.error());
+            q.since_ns = *since;
             const auto agreement = *id;
-            return Response::streaming("text/plain; charset=utf-8", [&node, agreement, follow](const ChunkWriter& write) {
-                auto res = node.logs(agreement, follow, [&](std::string_view chunk) { return write(chunk); });
-                if (!res) (void)write("[zeppelin] " + res.error().message() + "\n");
+            return Response::fallible_stream("text/plain; charset=utf-8", [&node, agreement, q](const ChunkWriter& write) -> Result<void> {
+                auto res = node.logs(agreement, q, [&](std::string_view chunk) { return write(chunk); });
+                if (!res && res.error().code() == Errc::io) return Error{Errc::rpc_unreachable, res.error().message()};  // 502
+                return res;
             });
         },
         Auth::token_always);

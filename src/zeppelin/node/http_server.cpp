@@ -375,14 +375,23 @@ void HttpServer::Impl::send_stream(PollingStream& stream, tcp::socket& socket, R
     http::response<http::empty_body> head{static_cast<http::status>(r.status), version};
     set_headers(head, r, false);
     head.set(http::field::cache_control, "no-cache");
+    if (r.lazy_head) head.set(http::field::trailer, std::string{kStreamErrorTrailer});
     head.chunked(true);
     http::response_serializer<http::empty_body> serializer{head};
     beast::error_code ec;
-    http::write_header(stream, serializer, ec);
-    bool alive = !ec;
+    bool head_sent = false;
+    bool alive = true;
+    auto send_head = [&] {
+        http::write_header(stream, serializer, ec);
+        head_sent = true;
+        return alive = !ec;
+    };
+    if (!r.lazy_head) send_head();
     const ChunkWriter write = [&](std::string_view chunk) {
         if (!alive || stopping || peer_gone(socket.native_handle())) return alive = false;
-        if (!chunk.empty()) net::write(stream, http::make_chunk(net::const_buffer{chunk.data(), chunk.size()}), ec);
+        if (chunk.empty()) return true;
+        if (!head_sent && !send_head()) return false;
+        net::write(stream, http::make_chunk(net::const_buffer{chunk.data(), chunk.size()}), ec);
         return alive = !ec;
     };
     try {
@@ -390,7 +399,28 @@ void HttpServer::Impl::send_stream(PollingStream& stream, tcp::socket& socket, R
     } catch (const std::exception& e) {
         spdlog::error("http: streaming handler threw: {}", e.what());
     }
-    if (alive && !stopping) net::write(stream, http::make_chunk_last(), ec);
+    const auto* failed = r.stream_error && *r.stream_error ? &**r.stream_error : nullptr;
+    if (!head_sent && failed != nullptr) {  // nothing sent yet: an ordinary error answer
+        auto err = Response::error(*failed);
+        http::response<http::string_body> out{static_cast<http::status>(err.status), version};
+        set_headers(out, err, false);
+        out.body() = std::move(err.body);
+        out.prepare_payload();
+        if (alive && !stopping) http::write(stream, out, ec);
+        return;
+    }
+    if (!head_sent && !send_head()) return;
+    if (!alive || stopping) return;
+    if (failed != nullptr) {
+        http::fields trailer;
+        std::string message = failed->message();
+        for (auto& c : message)
+            if (c == '\r' || c == '\n') c = ' ';
+        trailer.set(std::string{kStreamErrorTrailer}, message);
+        net::write(stream, http::make_chunk_last(trailer), ec);
+    } else {
+        net::write(stream, http::make_chunk_last(), ec);
+    }
 }
 
 bool HttpServer::Impl::send_file(PollingStream& stream, Response& r, unsigned version, bool keep_alive, bool head_only) {
@@ -598,6 +628,17 @@ Response Response::streaming(std::string content_type, StreamProducer producer) 
     Response r;
     r.content_type = std::move(content_type);
     r.stream = std::move(producer);
+    return r;
+}
+
+Response Response::fallible_stream(std::string content_type, FallibleStreamProducer producer) {
+    Response r;
+    r.content_type = std::move(content_type);
+    r.lazy_head = true;
+    r.stream_error = std::make_shared<std::optional<Error>>();
+    r.stream = [producer = std::move(producer), error = r.stream_error](const ChunkWriter& write) {
+        if (auto res = producer(write); !res) *error = res.error();
+    };
     return r;
 }
 

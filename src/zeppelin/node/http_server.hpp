@@ -61,6 +61,11 @@ struct Request {
 /// only checks the connection: call it periodically while waiting for data.
 using ChunkWriter = std::function<bool(std::string_view chunk)>;
 using StreamProducer = std::function<void(const ChunkWriter& write)>;
+/// A producer that can fail: see Response::fallible_stream.
+using FallibleStreamProducer = std::function<Result<void>(const ChunkWriter& write)>;
+
+/// The trailer field that carries a fallible stream's error after its output began.
+inline constexpr std::string_view kStreamErrorTrailer = "Zeppelin-Error";
 
 struct Response {
     unsigned status{200};
@@ -82,6 +87,14 @@ struct Response {
     /// A chunked response produced on the connection's own thread; the connection closes after
     /// it. Use content type "text/event-stream" (and sse_event) for server-sent events.
     static Response streaming(std::string content_type, StreamProducer producer);
+    /// A chunked response whose head waits for the first chunk: a failure before any output is an
+    /// ordinary error answer (Response::error: status from its Errc, JSON body); a failure after it
+    /// ends the stream with the trailer field "Zeppelin-Error: <message>".
+    static Response fallible_stream(std::string content_type, FallibleStreamProducer producer);
+
+    /// Set by fallible_stream: the head is sent with the first chunk; the producer's error, if any.
+    bool lazy_head{false};
+    std::shared_ptr<std::optional<Error>> stream_error;
 };
 
 /// One server-sent event: "event: <event>\n" (if given), "data: <line>\n" per line, "\n".

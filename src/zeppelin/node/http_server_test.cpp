@@ -185,6 +185,39 @@ TEST_F(HttpServerTest, StreamsIncrementallyWithoutBlockingOthers) {
     EXPECT_TRUE(all.ends_with("\r\n0\r\n\r\n")) << all;
 }
 
+TEST_F(HttpServerTest, FallibleStreamFailsAsAnAnswerBeforeItsOutputAndAsATrailerAfter) {
+    server_.route("GET", "/early", [](const Request&) {
+        return Response::fallible_stream("text/plain", [](const ChunkWriter& write) -> Result<void> {
+            if (!write({})) return {};  // a check of the connection sends nothing, not even the head
+            return make_error(Errc::not_found, "agreement 9 is not known to this node");
+        });
+    });
+    server_.route("GET", "/late", [](const Request&) {
+        return Response::fallible_stream("text/plain", [](const ChunkWriter& write) -> Result<void> {
+            write("some output\n");
+            return make_error(Errc::io, "the worker went away\nmid-stream");
+        });
+    });
+    server_.route("GET", "/fine", [](const Request&) {
+        return Response::fallible_stream("text/plain", [](const ChunkWriter&) -> Result<void> { return {}; });
+    });
+    start();
+    const auto early = request(server_.port(), "GET", "/early");
+    EXPECT_EQ(early.status, 404u) << early.body;
+    EXPECT_NE(early.body.find("agreement 9 is not known"), std::string::npos) << early.body;
+
+    RawClient late(server_.port(), "GET /late HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n");
+    const auto all = late.read_all();
+    EXPECT_NE(all.find("HTTP/1.1 200"), std::string::npos) << all;
+    EXPECT_NE(all.find("some output\n"), std::string::npos) << all;
+    EXPECT_NE(all.find("\r\n0\r\nZeppelin-Error: the worker went away mid-stream\r\n\r\n"), std::string::npos) << all;
+
+    RawClient fine(server_.port(), "GET /fine HTTP/1.1\r\nHost: x\r\n\r\n");
+    const auto empty = fine.read_all();
+    EXPECT_NE(empty.find("HTTP/1.1 200"), std::string::npos) << empty;
+    EXPECT_TRUE(empty.ends_with("\r\n0\r\n\r\n")) << empty;
+}
+
 TEST_F(HttpServerTest, WriterSeesClientDisconnectAndStop) {
     std::promise<int> ended;
     std::atomic<int> streams{0};

@@ -37,6 +37,7 @@
 namespace zeppelin::node {
 
 struct NodeContext;  // context.hpp
+struct LogQuery;     // log_channel.hpp
 
 /// How a worker opens its ports on the router in front of it (reachability.hpp).
 enum class PortMapping : std::uint8_t {
@@ -160,8 +161,10 @@ public:
                                  std::uint8_t verifiers);
     Result<nlohmann::json> market_workers();
     Result<nlohmann::json> market_agreements();
-    /// The work's output: from the engine on the worker, over the encrypted log channel on the client.
-    Result<void> logs(std::uint64_t id, bool follow, const std::function<bool(std::string_view)>& sink);
+    /// The work's output, as `query` asks: from the engine on the worker, over the encrypted log
+    /// channel on the client. Errors before any output (unknown id, the worker unreachable) come
+    /// back before the sink is called.
+    Result<void> logs(std::uint64_t id, const LogQuery& query, const std::function<bool(std::string_view)>& sink);
     /// Prometheus text exposition of the node's counters.
     std::string metrics_text();
 

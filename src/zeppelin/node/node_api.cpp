@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -68,11 +69,27 @@ Result<json> NodeContext::payments(std::uint64_t id) {
 Result<void> NodeContext::worker_logs(std::uint64_t id, bool follow, const LogSinkFn& sink) {
     if (!engine) return make_error(Errc::engine_error, "no container engine");
     // The container this node started (recorded), else whichever carries its labels.
+    // Before the work starts there is no output yet (like a container not started): none, or, when
+    // following, the wait for it while the agreement lasts.
     std::string container;
-    if (auto a = store->get(id); a && *a && !(*a)->rec.container.empty()) container = (*a)->rec.container;
-    if (container.empty()) container = ZP_TRY(runtime::find_agreement(*engine, std::to_string(id), runtime_id)).container_id;
+    for (;;) {
+        auto a = store->get(id);
+        if (a && *a && !(*a)->rec.container.empty()) container = (*a)->rec.container;
+        if (!container.empty()) break;
+        auto found = runtime::find_agreement(*engine, std::to_string(id), runtime_id);
+        if (found) {
+            container = found->container_id;
+            break;
+        }
+        if (found.error().code() != Errc::not_found) return found.error();
+        const bool ended = a && *a && ((*a)->phase == Phase::done || (*a)->phase == Phase::cancelled);
+        if (!follow || ended) return {};
+        std::this_thread::sleep_for(500ms);
+        if (!sink({})) return {};  // the reader left, or the server stops
+    }
     runtime::LogOptions lo;
     lo.follow = follow;
+    lo.timestamps = true;  // a TimestampedSource (log_channel.hpp): --since, --tail and --timestamps need the times
     lo.timeout = follow ? std::chrono::milliseconds{std::chrono::hours{24 * 30}} : std::chrono::milliseconds{30s};
     return engine->logs(container, lo,
                         [&](runtime::LogStream, std::string_view data) { return sink(data); });
@@ -354,16 +371,23 @@ Result<json> Node::market_agreements() {
     return out;
 }
 
-Result<void> Node::logs(std::uint64_t id, bool follow, const std::function<bool(std::string_view)>& sink) {
+Result<void> Node::logs(std::uint64_t id, const LogQuery& query, const std::function<bool(std::string_view)>& sink) {
     auto& n = *ctx_;
-    const auto a = ZP_TRY(n.local(id));
-    if (a.role == Role::worker) return n.worker_logs(id, follow, sink);
+    auto a = ZP_TRY(n.local(id));
+    if (a.role == Role::worker)
+        return answer_log_query(query, [&](bool follow, const LogSinkFn& s) { return n.worker_logs(id, follow, s); }, sink);
     if (a.role != Role::client) return make_error(Errc::invalid_argument, "a verifier of agreement " + std::to_string(id) + " has no access to its output");
-    if (!a.rec.transfer || a.rec.transfer->logs_port == 0)
-        return make_error(Errc::not_found, "the worker of agreement " + std::to_string(id) + " has not offered its output yet");
+    // Like a container not started yet: no output; following waits for the worker's offer.
+    while (!a.rec.transfer || a.rec.transfer->logs_port == 0) {
+        if (!query.follow || a.phase == Phase::done || a.phase == Phase::cancelled) return {};
+        std::this_thread::sleep_for(250ms);
+        if (!sink({})) return {};  // the reader left
+        a = ZP_TRY(n.local(id));
+    }
     const auto& t = *a.rec.transfer;
-    return fetch_logs({t.host, t.logs_port}, id, logs_key(t.secret), follow,
-                      sink);
+    auto r = fetch_logs({t.host, t.logs_port}, id, logs_key(t.secret), query, sink);
+    if (!r) return r.error().wrap("the output of agreement " + std::to_string(id));
+    return {};
 }
 
 std::string Node::metrics_text() { return ctx_->metrics.render(); }

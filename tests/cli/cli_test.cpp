@@ -1,0 +1,439 @@
+// The `zeppelin` command line as people and scripts use it, with docker's and cast's conventions
+// (issue 14): exit code 1 for a failure and 2 for a usage error, errors on stderr and data on
+// stdout, global options after the subcommand, --json on every command that prints data, one
+// amount formatter, `run` saying which worker and price were chosen, and `logs` like `docker logs`
+// (each line as it is written, into a pipe too; --tail, --since, --timestamps; errors with a
+// non-zero exit).
+//
+// The client side is real: the `zeppelin` binary, a client-only `zeppelin node` and anvil. The
+// worker side is played by this test: two workers registered on chain, and for the agreement's
+// worker an encrypted transfer offer pointing at a LogServer (node/log_channel.hpp) run here, whose
+// output the test writes line by line. No container engine is needed.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "accounts.hpp"
+#include "anvil.hpp"
+#include "process.hpp"
+#include "support/test_image.hpp"
+#include "zeppelin/core/units.hpp"
+#include "zeppelin/eth/address.hpp"
+#include "zeppelin/eth/rpc.hpp"
+#include "zeppelin/eth/sender.hpp"
+#include "zeppelin/market/deployment.hpp"
+#include "zeppelin/market/dispatcher.hpp"
+#include "zeppelin/node/log_channel.hpp"
+#include "zeppelin/node/messages.hpp"
+
+namespace zeppelin {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string quoted(const std::string& s) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string{"'\\''"} : std::string{c};
+    return out + "'";
+}
+
+/// One run of the CLI: its exit code, stdout and stderr apart.
+struct Cli {
+    int code{-1};
+    std::string out;
+    std::string err;
+};
+
+Cli zeppelin(const std::string& args, const fs::path& scratch) {
+    const auto err_file = scratch / "stderr.txt";
+    const auto r = test::run_command(std::string{ZEPPELIN_CLI_PATH} + " " + args + " 2>" + quoted(err_file.string()));
+    std::ifstream in{err_file};
+    std::stringstream err;
+    err << in.rdbuf();
+    return Cli{r.status, r.out, err.str()};
+}
+
+std::string show(const Cli& c) { return "exit " + std::to_string(c.code) + "\nstdout: " + c.out + "\nstderr: " + c.err; }
+
+// ---------------------------------------------------------------------------------------------
+// Without a node: parsing, exit codes, streams.
+
+class CliConventions : public ::testing::Test {
+protected:
+    test::TempDir dir_;
+    Cli run(const std::string& args) { return zeppelin(args, dir_.path()); }
+    std::string missing() const { return quoted((dir_.path() / "no-node").string()); }
+};
+
+TEST_F(CliConventions, UsageErrorsExitWith2OnStderr) {
+    for (const std::string args : {"", "--bogus ps", "ps --bogus", "run", "inspect", "inspect notanumber", "market",
+                                   "logs 1 --tail", "frobnicate"}) {
+        const auto c = run(args);
+        EXPECT_EQ(c.code, 2) << "zeppelin " << args << "\n" << show(c);
+        EXPECT_EQ(c.out, "") << "zeppelin " << args;
+        EXPECT_NE(c.err, "") << "zeppelin " << args;
+    }
+    const auto help = run("ps --help");
+    EXPECT_EQ(help.code, 0) << show(help);
+    EXPECT_NE(help.out.find("--node"), std::string::npos) << help.out;
+    const auto version = run("--version");
+    EXPECT_EQ(version.code, 0);
+    EXPECT_NE(version.out.find("zeppelin"), std::string::npos);
+}
+
+TEST_F(CliConventions, GlobalOptionsWorkAfterTheSubcommandAndFailuresExitWith1) {
+    // --json and --node after the subcommand (and after a sub-subcommand): parsed, and the failure
+    // (no node there) is the command's: exit 1, the reason on stderr, nothing on stdout.
+    for (const auto& args : {"ps --json --node " + missing(), "--json ps --node " + missing(),
+                                   "market workers --node " + missing(), "market workers --json --node " + missing(),
+                                   "inspect 1 --summary --json --node " + missing(), "logs 1 -f --node " + missing(),
+                                   "stop 1 --json --node " + missing()}) {
+        const auto c = run(args);
+        EXPECT_EQ(c.code, 1) << "zeppelin " << args << "\n" << show(c);
+        EXPECT_EQ(c.out, "") << "zeppelin " << args;
+        EXPECT_NE(c.err.find("no node runs with data directory"), std::string::npos) << "zeppelin " << args << "\n" << c.err;
+    }
+}
+
+TEST_F(CliConventions, JsonWhenAskedForWhereverGiven) {
+    // cast's output stays the default; --json (before or after) gives one JSON value.
+    const auto plain = run("util keccak hello");
+    ASSERT_EQ(plain.code, 0) << show(plain);
+    const auto hash = plain.out.substr(0, plain.out.find('\n'));
+    for (const std::string args : {"util keccak hello --json", "--json util keccak hello"}) {
+        const auto c = run(args);
+        ASSERT_EQ(c.code, 0) << show(c);
+        EXPECT_EQ(json::parse(c.out), json(hash)) << c.out;
+    }
+    const auto enc = run("util abi-encode 'f(int256,uint8)' -5 7 --json");
+    ASSERT_EQ(enc.code, 0) << show(enc);
+    EXPECT_TRUE(json::parse(enc.out).is_string()) << enc.out;
+    const auto dec = run("util abi-decode 'f()(uint256,bool)' 0x" + std::string(63, '0') + "2" + std::string(63, '0') + "1 --json");
+    ASSERT_EQ(dec.code, 0) << show(dec);
+    EXPECT_EQ(json::parse(dec.out), json::parse(R"(["2","true"])")) << dec.out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// With a client node on anvil, and workers played by the test.
+
+constexpr std::size_t kClient = 4;
+constexpr std::uint64_t kPrice = 1'000'000'000;  // both workers: 1 gwei/s
+
+/// The client's `zeppelin node` process (stdout and stderr in a file), SIGTERM on destruction.
+class NodeProcess final {
+public:
+    NodeProcess(const fs::path& data_dir, const fs::path& deployment) : log_{data_dir / "node.log"} {
+        fs::create_directories(data_dir);
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+            ::setenv("ZP_TEST_KEY", std::string{test::kAnvilAccounts[kClient].private_key}.c_str(), 1);
+            ::setenv("ZEPPELIN_HOME", data_dir.c_str(), 1);
+            ::execl(ZEPPELIN_CLI_PATH, ZEPPELIN_CLI_PATH, "node", "--client-only", "--data-dir", data_dir.c_str(),
+                    "--deployment", deployment.c_str(), "--private-key-env", "ZP_TEST_KEY", static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+    }
+    ~NodeProcess() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGTERM);
+        for (int i = 0; i < 100 && ::waitpid(pid_, nullptr, WNOHANG) != pid_; ++i) std::this_thread::sleep_for(100ms);
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    NodeProcess(const NodeProcess&) = delete;
+    NodeProcess& operator=(const NodeProcess&) = delete;
+    [[nodiscard]] std::string log() const {
+        std::ifstream in{log_};
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str();
+    }
+
+private:
+    fs::path log_;
+    pid_t pid_{-1};
+};
+
+/// The work's output as the test writes it: three lines of history with fixed times, then, for a
+/// follower, one "live" line each time the test releases one.
+class ScriptedOutput {
+public:
+    Result<void> operator()(bool follow, const node::LogSinkFn& sink) {
+        for (std::string_view line : {"2026-12-02T17:00:01Z first line\n", "2026-12-02T17:00:02Z second line\n",
+                                      "2026-12-02T17:00:03Z third line\n"})
+            if (!sink(line)) return {};
+        if (!follow) return {};
+        for (int i = 1; i <= 3; ++i) {
+            {
+                std::unique_lock lock{mu_};
+                if (!cv_.wait_for(lock, 60s, [&] { return released_ >= i; })) return {};
+            }
+            if (!sink("2026-12-02T17:00:1" + std::to_string(i) + "Z live line " + std::to_string(i) + "\n")) return {};
+        }
+        return {};
+    }
+    void release(int upto) {
+        std::lock_guard lock{mu_};
+        released_ = upto;
+        cv_.notify_all();
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int released_{0};
+};
+
+struct Market {
+    test::TempDir dir{"zeppelin-cli"};
+    std::unique_ptr<test::Anvil> anvil;
+    std::unique_ptr<eth::RpcClient> rpc;
+    std::unique_ptr<market::Dispatcher> dispatcher;
+    fs::path image;
+    std::unique_ptr<NodeProcess> client;
+
+    fs::path node_dir() const { return dir.path() / "client"; }
+    Cli cli(const std::string& args) const {
+        return zeppelin("--node " + quoted(node_dir().string()) + " " + args, dir.path());
+    }
+    void send(std::size_t account, Bytes data, const u256& value = 0) const {
+        auto sender = eth::TxSender::create(*rpc, test::key(account), test::fast_options()).value();
+        const auto sent = sender->send(dispatcher->tx(std::move(data), value));
+        if (!sent) throw std::runtime_error{sent.error().message()};
+    }
+};
+
+Market* g_market = nullptr;
+
+class CliWithNode : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        if (!test::busybox_available()) return;
+        auto m = std::make_unique<Market>();
+        m->anvil = std::make_unique<test::Anvil>();
+        m->rpc = eth::RpcClient::connect(m->anvil->url()).value();
+        (void)market::add_errors_to(*m->rpc);
+        auto deployer = eth::TxSender::create(*m->rpc, test::key(0), test::fast_options()).value();
+        const auto deployed = market::deploy_dispatcher(*m->rpc, *deployer, market::DispatcherConfig::devnet_defaults()).value();
+        m->dispatcher = std::make_unique<market::Dispatcher>(*m->rpc, deployed.address);
+        const auto deployment = m->dir.path() / "deployment.json";
+        market::save_deployment(deployment, market::Deployment{test::kAnvilChainId, m->anvil->url(), deployed.address,
+                                                               deployed.block_number, test::account(0),
+                                                               deployed.transaction_hash})
+            .value();
+        for (const std::size_t w : {std::size_t{1}, std::size_t{2}}) {
+            const auto pub = test::key(w).public_key();
+            m->send(w, market::calls::register_worker({kPrice, 86400, 4000, 8192, Bytes(pub.begin(), pub.end())}),
+                    parse_amount("1ether").value());
+        }
+        m->image = m->dir.path() / "web.tar";
+        test::build_test_image(m->image);
+        m->client = std::make_unique<NodeProcess>(m->node_dir(), deployment);
+        for (int i = 0; i < 900 && !fs::exists(m->node_dir() / "api.json"); ++i) std::this_thread::sleep_for(100ms);
+        if (!fs::exists(m->node_dir() / "api.json")) {
+            ADD_FAILURE() << "the client node did not come up:\n" << m->client->log();
+            return;
+        }
+        g_market = m.release();
+    }
+    static void TearDownTestSuite() {
+        delete g_market;
+        g_market = nullptr;
+    }
+    void SetUp() override {
+        if (g_market == nullptr) GTEST_SKIP() << "needs busybox-static (the test image) and anvil";
+    }
+    Market& m() { return *g_market; }
+
+    /// Buys a 10 s agreement (one period) from worker account 1; returns its id.
+    std::uint64_t buy() {
+        const auto c = m().cli("--json run -d " + quoted(m().image.string()) +
+                               " --duration 10s --period 10s --verifiers 1 --max-price 2gwei/s --worker " +
+                               std::string{test::kAnvilAccounts[1].address});
+        EXPECT_EQ(c.code, 0) << show(c) << m().client->log();
+        const auto j = json::parse(c.out, nullptr, false);
+        if (!j.is_object() || !j.contains("id")) {
+            ADD_FAILURE() << show(c);
+            return 0;
+        }
+        return j["id"].get<std::uint64_t>();
+    }
+};
+
+TEST_F(CliWithNode, RunSaysWhichWorkerWasChosenAndItsPrice) {
+    const auto worker_id = m().dispatcher->worker_id_of(test::account(1)).value();
+    const auto c = m().cli("run -d " + quoted(m().image.string()) +
+                           " --duration 10s --period 10s --verifiers 1 --max-price 2gwei/s --worker " +
+                           std::string{test::kAnvilAccounts[1].address});
+    ASSERT_EQ(c.code, 0) << show(c);
+    const auto id = std::stoull(c.out);  // stdout: the id alone, for scripts
+    EXPECT_EQ(c.out, std::to_string(id) + "\n");
+    EXPECT_NE(c.err.find("agreement " + std::to_string(id) + ": worker " + std::to_string(worker_id) + " at 1 gwei/s"),
+              std::string::npos)
+        << c.err;
+    EXPECT_EQ(c.err.find("000000000 wei"), std::string::npos) << "amounts read best in their unit: " << c.err;
+
+    const auto j = m().cli("run -d --json " + quoted(m().image.string()) +
+                           " --duration 10s --period 10s --verifiers 1 --max-price 2gwei/s --worker " +
+                           std::string{test::kAnvilAccounts[1].address});
+    ASSERT_EQ(j.code, 0) << show(j);
+    const auto bought = json::parse(j.out);
+    EXPECT_EQ(bought["worker_id"], worker_id) << j.out;
+    EXPECT_EQ(bought["price_per_second"], std::to_string(kPrice)) << "exact wei in JSON: " << j.out;
+    EXPECT_EQ(bought["deposit"], m().dispatcher->get_agreement(bought["id"].get<std::uint64_t>()).value().deposit.str());
+}
+
+TEST_F(CliWithNode, EveryCommandThatPrintsDataPrintsJsonWhenAskedAfterTheSubcommandToo) {
+    const auto id = buy();
+    ASSERT_NE(id, 0U);
+    const auto ps = m().cli("ps --json");
+    ASSERT_EQ(ps.code, 0) << show(ps);
+    bool listed = false;
+    for (const auto& a : json::parse(ps.out)) listed = listed || a["id"] == id;
+    EXPECT_TRUE(listed) << ps.out;
+
+    const auto workers = m().cli("market workers --json");
+    ASSERT_EQ(workers.code, 0) << show(workers);
+    EXPECT_EQ(json::parse(workers.out).size(), 2U) << workers.out;
+    const auto table = m().cli("market workers");
+    ASSERT_EQ(table.code, 0) << show(table);
+    EXPECT_NE(table.out.find("1 gwei/s"), std::string::npos) << table.out;
+
+    const auto summary = m().cli("inspect " + std::to_string(id) + " --summary --json");
+    ASSERT_EQ(summary.code, 0) << show(summary);
+    const auto s = json::parse(summary.out, nullptr, false);
+    ASSERT_TRUE(s.is_object()) << "--summary with --json is JSON: " << summary.out;
+    EXPECT_EQ(s["id"], id);
+    EXPECT_EQ(s["chain"]["periods"], 1);
+    EXPECT_EQ(s["chain"]["price_per_second"], std::to_string(kPrice));
+
+    const auto text = m().cli("inspect " + std::to_string(id) + " --summary");
+    ASSERT_EQ(text.code, 0) << show(text);
+    EXPECT_NE(text.out.find("of 1 period billable"), std::string::npos) << text.out;
+    EXPECT_EQ(text.out.find("1 periods"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("1 gwei/s"), std::string::npos) << text.out;
+}
+
+/// Reads one line from `fd` (a pipe), waiting at most `limit` for it.
+std::optional<std::string> read_line(int fd, std::string& pending, std::chrono::seconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        if (const auto nl = pending.find('\n'); nl != std::string::npos) {
+            auto line = pending.substr(0, nl);
+            pending.erase(0, nl + 1);
+            return line;
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return std::nullopt;
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+        char buf[512];
+        const auto n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) return std::nullopt;
+        pending.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+TEST_F(CliWithNode, LogsLikeDockerLogs) {
+    // An unknown agreement: the reason on stderr, exit 1, nothing on stdout.
+    const auto unknown = m().cli("logs 999");
+    EXPECT_EQ(unknown.code, 1) << show(unknown);
+    EXPECT_EQ(unknown.out, "");
+    EXPECT_NE(unknown.err.find("999"), std::string::npos) << unknown.err;
+
+    const auto id = buy();
+    ASSERT_NE(id, 0U);
+    // Before the worker offers its output there is none (like a container not started yet).
+    const auto early = m().cli("logs " + std::to_string(id));
+    EXPECT_EQ(early.code, 0) << show(early);
+    EXPECT_EQ(early.out, "");
+
+    // The worker (played here) serves the output on its log channel and tells the client where.
+    const auto view = m().dispatcher->get_agreement(id).value();
+    const auto owner = m().dispatcher->get_worker(view.worker_id).value().owner;
+    const std::size_t worker = owner == test::account(1) ? 1 : 2;
+    ASSERT_EQ(owner, test::account(worker));
+    transfer::Secret secret{};
+    secret.bytes.fill(0x5a);
+    ScriptedOutput output;
+    auto server = node::LogServer::start(
+                      "127.0.0.1", 0,
+                      [&](std::uint64_t a) -> std::optional<transfer::Secret> {
+                          if (a == id) return node::logs_key(secret);
+                          return std::nullopt;
+                      },
+                      [&](std::uint64_t, bool follow, const node::LogSinkFn& sink) { return output(follow, sink); })
+                      .value();
+    const node::msg::TransferOffer offer{"127.0.0.1", test::Anvil::free_port(), secret, server->port()};
+    const auto sealed = node::msg::seal(test::key(kClient).public_key(), id, owner, test::account(kClient), offer).value();
+    m().send(worker, market::calls::post_message(id, test::account(kClient), sealed));
+    std::string got;
+    for (int i = 0; i < 300 && got.find("first line") == std::string::npos; ++i) {
+        got = m().cli("logs " + std::to_string(id)).out;
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(got, "first line\nsecond line\nthird line\n") << m().client->log();
+
+    const auto tail = m().cli("logs --tail 1 " + std::to_string(id));
+    EXPECT_EQ(tail.code, 0) << show(tail);
+    EXPECT_EQ(tail.out, "third line\n");
+    const auto since = m().cli("logs " + std::to_string(id) + " --since 2026-12-02T17:00:02Z -t");
+    EXPECT_EQ(since.code, 0) << show(since);
+    EXPECT_EQ(since.out, "2026-12-02T17:00:02Z second line\n2026-12-02T17:00:03Z third line\n");
+    const auto recent = m().cli("logs " + std::to_string(id) + " --since 10m");  // the lines are older
+    EXPECT_EQ(recent.code, 0) << show(recent);
+    EXPECT_EQ(recent.out, "");
+    const auto lines = m().cli("logs " + std::to_string(id) + " -n 2 --json");
+    ASSERT_EQ(lines.code, 0) << show(lines);
+    EXPECT_EQ(lines.out, R"({"line":"second line","time":"2026-12-02T17:00:02Z"})" "\n"
+                         R"({"line":"third line","time":"2026-12-02T17:00:03Z"})" "\n");
+
+    // Following into a pipe: each line arrives as soon as it is written (the next is written only
+    // after the previous one came out of the pipe).
+    {
+        FILE* pipe = ::popen((std::string{ZEPPELIN_CLI_PATH} + " --node " + quoted(m().node_dir().string()) +
+                              " logs -f --tail 1 " + std::to_string(id) + " 2>/dev/null")
+                                 .c_str(),
+                             "r");
+        ASSERT_NE(pipe, nullptr);
+        std::string pending;
+        EXPECT_EQ(read_line(::fileno(pipe), pending, 30s), std::optional<std::string>{"third line"});
+        for (int i = 1; i <= 3; ++i) {
+            output.release(i);
+            EXPECT_EQ(read_line(::fileno(pipe), pending, 30s), std::optional<std::string>{"live line " + std::to_string(i)})
+                << "line " << i << " did not come through the pipe while following";
+        }
+        const int status = ::pclose(pipe);  // the output ended: so does the command
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    }
+
+    // The worker unreachable: the reason on stderr, exit 1, nothing on stdout.
+    server->stop();
+    server.reset();
+    const auto gone = m().cli("logs " + std::to_string(id));
+    EXPECT_EQ(gone.code, 1) << show(gone);
+    EXPECT_EQ(gone.out, "");
+    EXPECT_NE(gone.err.find("Connection refused"), std::string::npos) << gone.err;
+}
+
+}  // namespace
+}  // namespace zeppelin
