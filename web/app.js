@@ -158,6 +158,10 @@ function showStatus(s) {
   const worker = s.worker ? `worker #${s.worker.id} (${s.worker.status})` : 'client only';
   $('#node-summary').replaceChildren(`Account ${s.address} · chain ${s.chain_id} · balance `, amount(s.balance),
     ` · ${worker} · block ${s.processed_block}`);
+  // A node on another chain than the one it recorded stops acting and says why (chain_identity.hpp).
+  const mismatch = s.chain_identity && s.chain_identity.state === 'mismatch';
+  $('#chain-mismatch').hidden = !mismatch;
+  $('#chain-mismatch').textContent = mismatch ? s.chain_identity.message : '';
 }
 
 async function refreshStatus() {
