@@ -167,6 +167,7 @@ void node_status(const std::string& data_dir) {
                text(st, "processed_block"));
     const auto ci = st.value("chain_identity", nlohmann::json::object());
     if (ci.value("state", std::string{}) == "mismatch") {
+        fmt::print("            (the worker id and block are those of the recorded chain)\n");
         fmt::print("identity:   MISMATCH: the node stopped acting\n{}\n", text(ci, "message"));
     } else if (ci.contains("recorded")) {
         fmt::print("identity:   ok (genesis {}, dispatcher code {})\n", text(ci["recorded"], "genesis"),

@@ -269,8 +269,8 @@ Result<void> check_chain(NodeContext& n, std::string_view why) {
     const auto m = compare(*recorded, seen);
     auto message = describe(m, *recorded, seen);
     spdlog::error("{} (noticed by {})", message, why);
-    n.chain.halt(ChainGuard::Halt{m, seen, message, false});
-    return make_error(Errc::cancelled, message);
+    n.chain.halt(ChainGuard::Halt{m, seen, std::move(message), false});
+    return make_error(Errc::cancelled, "stopped: the endpoint serves another chain than this node's (logged above)");
 }
 
 bool chain_tick(NodeContext& n) {
