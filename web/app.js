@@ -159,6 +159,10 @@ function showStatus(s) {
   $('#node-summary').replaceChildren(`Account ${s.address} · chain ${s.chain_id} · balance `, amount(s.balance),
     ` · ${worker} · block ${s.processed_block}`,
     s.reachability && !s.reachability.reachable ? ` · unreachable, takes no work: ${s.reachability.reason}` : '');
+  // A node on another chain than the one it recorded stops acting and says why (chain_identity.hpp).
+  const mismatch = s.chain_identity && s.chain_identity.state === 'mismatch';
+  $('#chain-mismatch').hidden = !mismatch;
+  $('#chain-mismatch').textContent = mismatch ? s.chain_identity.message : '';
 }
 
 async function refreshStatus() {

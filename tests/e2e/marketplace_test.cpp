@@ -130,14 +130,7 @@ private:
     std::optional<int> exit_code_;
 };
 
-bool wait_until(const std::function<bool()>& done, std::chrono::seconds limit) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-        if (done()) return true;
-        std::this_thread::sleep_for(250ms);
-    }
-    return done();
-}
+using test::wait_until;
 
 std::string shell_quote(const std::string& s) {
     std::string out = "'";

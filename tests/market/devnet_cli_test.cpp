@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -157,6 +158,45 @@ TEST_F(DevnetCli, BlockTime) {
 
     auto down = run(env_, "devnet down");
     ASSERT_EQ(down.status, 0) << down.out;
+}
+
+TEST_F(DevnetCli, SaysWhenTheChainIsFreshAndKeepsItWithState) {
+    // Without --state every up after a down is another chain (another genesis), and up says so;
+    // with --state the chain, its genesis and the deployment come back.
+    const auto port = std::to_string(test::Anvil::free_port());
+    auto first = run(env_, "devnet up --port " + port);
+    ASSERT_EQ(first.status, 0) << first.out;
+    EXPECT_NE(first.out.find("started a FRESH chain"), std::string::npos) << first.out;
+    auto again = run(env_, "devnet up --port " + port);
+    EXPECT_NE(again.out.find("already running: the same chain"), std::string::npos) << again.out;
+    const auto genesis_of = [&] { return json_of(run(env_, "devnet status --json")).value("genesis", std::string{}); };
+    const auto g1 = genesis_of();
+    ASSERT_EQ(g1.size(), 66U);
+    ASSERT_EQ(run(env_, "devnet down").status, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds{1100});  // anvil's genesis carries the start second
+    auto fresh = run(env_, "devnet up --port " + port + " --json");
+    EXPECT_EQ(json_of(fresh)["started"], "fresh") << fresh.out;
+    EXPECT_NE(json_of(fresh)["genesis"], g1) << "a fresh chain has another genesis";
+    ASSERT_EQ(run(env_, "devnet down").status, 0);
+
+    const auto state = (home_ / "chain.json").string();
+    auto saved = run(env_, "devnet up --port " + port + " --json --state " + state);
+    ASSERT_EQ(saved.status, 0) << saved.out;
+    const auto j = json_of(saved);
+    EXPECT_EQ(j["started"], "fresh");
+    const auto dispatcher = j["dispatcher"];
+    ASSERT_EQ(run(env_, "devnet down").status, 0);
+    ASSERT_TRUE(fs::exists(state)) << "anvil writes its state when it stops";
+    std::this_thread::sleep_for(std::chrono::milliseconds{1100});
+    auto resumed = run(env_, "devnet up --port " + port + " --state " + state);
+    ASSERT_EQ(resumed.status, 0) << resumed.out;
+    EXPECT_NE(resumed.out.find("resumed the chain saved in"), std::string::npos) << resumed.out;
+    const auto st = json_of(run(env_, "devnet status --json"));
+    EXPECT_EQ(st["genesis"], j["genesis"]) << "the same chain";
+    EXPECT_EQ(st["dispatcher"], dispatcher) << "the same deployment";
+    auto other = run(env_, "devnet up --port " + port);
+    EXPECT_NE(other.out.find("already running"), std::string::npos) << other.out;
+    ASSERT_EQ(run(env_, "devnet down").status, 0);
 }
 
 TEST_F(DevnetCli, ClearErrors) {

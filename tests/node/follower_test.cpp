@@ -137,6 +137,42 @@ TEST(Follower, NoticesAReorgThatKeepsTheHeight) {
     EXPECT_FALSE(f.next().value().has_range) << "caught up: nothing more to fetch";
 }
 
+TEST(Follower, AsksBeforeRewindingAndForgetsNothingWhenTold) {
+    // The node checks the chain's identity before a rewind (chain_identity.hpp); when the check
+    // fails, the follower stops there with what it remembers intact.
+    Fixture fx;
+    auto db = Database::open(fx.db_path).value();
+    auto f = Follower::open(*fx.rpc, db, {fx.store, 0, 0, 2000}).value();
+    int asked = 0;
+    bool refuse = true;
+    f.set_before_rewind([&]() -> Result<void> {
+        ++asked;
+        if (refuse) return Error{Errc::cancelled, "not my chain"};
+        return {};
+    });
+    fx.store_value(1);
+    EXPECT_EQ(drain(f), (std::vector<std::uint64_t>{1}));
+    EXPECT_EQ(asked, 0) << "no re-org, no question";
+    auto snapshot = fx.rpc->request("evm_snapshot", nlohmann::json::array()).value();
+    fx.store_value(2);
+    EXPECT_EQ(drain(f), (std::vector<std::uint64_t>{2}));
+    const auto remembered = f.last_processed().value();
+
+    ASSERT_TRUE(fx.rpc->request("evm_revert", nlohmann::json::array({snapshot})).value().get<bool>());
+    fx.sender->resync_nonce();
+    fx.store_value(22);
+    auto refused = f.next();
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().message(), "not my chain");
+    EXPECT_EQ(asked, 1);
+    EXPECT_EQ(f.last_processed().value(), remembered) << "nothing forgotten";
+
+    refuse = false;
+    bool reorged = false;
+    EXPECT_EQ(drain(f, &reorged), (std::vector<std::uint64_t>{22}));
+    EXPECT_TRUE(reorged);
+}
+
 TEST(Follower, DeadNodeIsAClearError) {
     Fixture fx;
     auto db = Database::open(fx.db_path).value();

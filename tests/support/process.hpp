@@ -1,10 +1,14 @@
-// Running a shell command from a test and capturing what it prints (test-only code).
+// Running a shell command from a test and capturing what it prints, and waiting for a condition
+// (test-only code).
 #pragma once
 
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
+#include <functional>
 #include <string>
+#include <thread>
 
 namespace zeppelin::test {
 
@@ -23,6 +27,16 @@ inline CommandResult run_command(const std::string& command) {
     const int w = ::pclose(p);
     r.status = WIFEXITED(w) ? WEXITSTATUS(w) : -1;
     return r;
+}
+
+/// Asks `done` every 250 ms until it says yes or `limit` passed; its last answer.
+inline bool wait_until(const std::function<bool()>& done, std::chrono::seconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+        if (done()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds{250});
+    }
+    return done();
 }
 
 }  // namespace zeppelin::test

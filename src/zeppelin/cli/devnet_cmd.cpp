@@ -7,6 +7,11 @@
 //   deployment.json   the deployment record (market/deployment.hpp) other commands read
 // anvil: $ZEPPELIN_ANVIL, else node_modules/.bin/anvil of the repository the executable was built
 // in (found by walking up from the executable), else `anvil` on PATH.
+// `--state FILE` keeps the chain across `down`/`up` (anvil --state: loaded at start if FILE exists,
+// written when anvil stops); the deployment record is kept beside it (FILE.deployment.json). Without
+// it every `up` after a `down` starts a fresh chain (another genesis block), and `up` says so: nodes
+// that worked with the old one stop acting until they are pointed back or reset (`zeppelin node
+// --reset-chain`, node/chain_identity.hpp).
 // `--block-time N` makes anvil mine a block every N seconds (anvil --block-time), like an L2 (2) or
 // mainnet (12), instead of one block per transaction at once.
 // The devnet dispatcher uses short windows (DispatcherConfig::devnet_defaults): stake 1 ether,
@@ -35,6 +40,7 @@
 #include <nlohmann/json.hpp>
 
 #include "zeppelin/cli/commands.hpp"
+#include "zeppelin/core/hex.hpp"
 #include "zeppelin/eth/address.hpp"
 #include "zeppelin/eth/rpc.hpp"
 #include "zeppelin/eth/sender.hpp"
@@ -64,6 +70,7 @@ struct DevnetOptions {
     std::string host{"127.0.0.1"};  // IPv4 address anvil listens on (a lab host's, to serve other hosts)
     bool json{false};
     std::optional<unsigned> block_time;  // seconds between blocks; unset/0: a block per transaction
+    std::string state;                   // anvil --state FILE: the chain kept across restarts
 };
 
 struct AnvilState {
@@ -71,6 +78,7 @@ struct AnvilState {
     unsigned port{0};
     std::string rpc_url;
     unsigned block_time{0};  // 0: instant mining
+    std::string state;       // anvil's --state file, if any
 };
 
 std::string block_time_text(unsigned seconds) {
@@ -122,7 +130,8 @@ std::optional<AnvilState> read_state() {
         return std::nullopt;
     const unsigned block_time =
         j.contains("block_time") && j["block_time"].is_number_unsigned() ? j["block_time"].get<unsigned>() : 0;
-    return AnvilState{j["pid"].get<pid_t>(), j["port"].get<unsigned>(), j["rpc_url"].get<std::string>(), block_time};
+    const std::string state = j.contains("state") && j["state"].is_string() ? j["state"].get<std::string>() : std::string{};
+    return AnvilState{j["pid"].get<pid_t>(), j["port"].get<unsigned>(), j["rpc_url"].get<std::string>(), block_time, state};
 }
 
 void write_state(const AnvilState& s) {
@@ -130,7 +139,8 @@ void write_state(const AnvilState& s) {
                            {"port", s.port},
                            {"rpc_url", s.rpc_url},
                            {"log", log_file().string()},
-                           {"block_time", s.block_time}};
+                           {"block_time", s.block_time},
+                           {"state", s.state}};
     std::ofstream out{state_file(), std::ios::trunc};
     out << j.dump(2) << "\n";
     if (!out) fail(Errc::io, "cannot write " + state_file().string());
@@ -171,7 +181,7 @@ std::optional<market::Deployment> live_deployment(eth::RpcClient& rpc) {
     return *record;
 }
 
-pid_t spawn_anvil(const fs::path& anvil, const std::string& host, unsigned port, unsigned block_time) {
+pid_t spawn_anvil(const fs::path& anvil, const std::string& host, unsigned port, unsigned block_time, const std::string& state) {
     const std::string port_text = std::to_string(port);
     const std::string block_time_arg = std::to_string(block_time);
     const std::string log = log_file().string();
@@ -183,6 +193,10 @@ pid_t spawn_anvil(const fs::path& anvil, const std::string& host, unsigned port,
     if (block_time > 0) {
         argv.push_back(const_cast<char*>("--block-time"));
         argv.push_back(const_cast<char*>(block_time_arg.c_str()));
+    }
+    if (!state.empty()) {
+        argv.push_back(const_cast<char*>("--state"));
+        argv.push_back(const_cast<char*>(state.c_str()));
     }
     argv.push_back(nullptr);
     const pid_t pid = ::fork();
@@ -207,6 +221,7 @@ struct Status {
     std::optional<AnvilState> anvil;
     std::uint64_t chain_id{0};
     std::uint64_t block{0};
+    std::string genesis;  // block 0's hash: a fresh chain has another one
     std::optional<market::Deployment> deployment;
     std::optional<std::uint64_t> workers;
     std::string problem;
@@ -225,6 +240,7 @@ Status read_status() {
     st.running = true;
     st.chain_id = *chain;
     st.block = rpc->block_number().value_or(0);
+    if (auto g = rpc->get_block_header(eth::BlockTag::number(0)); g && *g) st.genesis = to_hex((*g)->hash);
     st.deployment = live_deployment(*rpc);
     if (st.deployment) {
         market::Dispatcher d{*rpc, st.deployment->dispatcher};
@@ -234,9 +250,11 @@ Status read_status() {
     return st;
 }
 
-void print_status(const Status& st, bool json) {
+/// `started`: what `up` did ("fresh", "resumed", "already running"), empty for `status`.
+void print_status(const Status& st, bool json, std::string_view started = {}) {
     if (json) {
         nlohmann::json j{{"running", st.running}};
+        if (!started.empty()) j["started"] = started;
         if (st.anvil && st.running) {
             j["pid"] = st.anvil->pid;
             j["port"] = st.anvil->port;
@@ -244,6 +262,8 @@ void print_status(const Status& st, bool json) {
             j["chain_id"] = st.chain_id;
             j["block_number"] = st.block;
             j["block_time"] = st.anvil->block_time;
+            j["genesis"] = st.genesis;
+            if (!st.anvil->state.empty()) j["state"] = st.anvil->state;
             j["log"] = log_file().string();
         }
         if (st.deployment) {
@@ -261,7 +281,8 @@ void print_status(const Status& st, bool json) {
         return;
     }
     fmt::print("devnet: running (pid {}, {})\n", st.anvil->pid, st.anvil->rpc_url);
-    fmt::print("chain id: {}\nblock: {}\n", st.chain_id, st.block);
+    fmt::print("chain id: {}\ngenesis: {}\nblock: {}\n", st.chain_id, st.genesis, st.block);
+    if (!st.anvil->state.empty()) fmt::print("state file: {}\n", st.anvil->state);
     fmt::print("block time: {}\n", block_time_text(st.anvil->block_time));
     if (st.deployment) {
         fmt::print("dispatcher: {}\n", eth::to_checksum(st.deployment->dispatcher));
@@ -287,6 +308,20 @@ market::Deployment deploy_devnet(eth::RpcClient& rpc, const std::string& url) {
     return record;
 }
 
+/// The deployment record kept beside anvil's state file (it outlives `down`, like the state).
+fs::path kept_record(const std::string& state) { return state + ".deployment.json"; }
+
+/// After `up --state FILE` loaded a saved chain: the record kept with it, if its contract is there.
+std::optional<market::Deployment> restore_record(eth::RpcClient& rpc, const std::string& state, const std::string& url) {
+    auto record = market::load_deployment(kept_record(state));
+    if (!record) return std::nullopt;
+    auto code = rpc.get_code(record->dispatcher);
+    if (!code || code->empty()) return std::nullopt;
+    record->rpc_url = url;
+    or_throw(market::save_deployment(record_file(), *record), "cannot save the deployment record");
+    return *record;
+}
+
 void run_up(const DevnetOptions& o) {
     std::error_code ec;
     fs::create_directories(dir(), ec);
@@ -303,8 +338,14 @@ void run_up(const DevnetOptions& o) {
         if (!rpc->chain_id())
             fail(Errc::rpc_unreachable, "anvil (pid " + std::to_string(state->pid) + ") at " + state->rpc_url +
                                             " does not answer; run `zeppelin devnet down` and try again");
+        if (!o.state.empty() && fs::absolute(o.state) != fs::path{state->state})
+            fail(Errc::already_exists, "the devnet is already up " +
+                                           (state->state.empty() ? std::string{"without a state file"} : "with state file " + state->state) +
+                                           "; run `zeppelin devnet down` first to start it with --state " + o.state);
         if (!live_deployment(*rpc)) deploy_devnet(*rpc, state->rpc_url);
-        print_status(read_status(), json);
+        const auto st = read_status();
+        if (!json) fmt::print("devnet: already running: the same chain as before (genesis {}); nodes keep working with it\n", st.genesis);
+        print_status(st, json, "already running");
         return;
     }
 
@@ -316,8 +357,10 @@ void run_up(const DevnetOptions& o) {
         fail(Errc::already_exists, fmt::format("port {} is busy (another node?): choose another with --port", o.port));
     const auto anvil = find_anvil();
     const unsigned block_time = o.block_time.value_or(0);
-    const pid_t pid = spawn_anvil(anvil, o.host, o.port, block_time);
-    AnvilState s{pid, o.port, fmt::format("http://{}:{}", o.host, o.port), block_time};
+    const std::string state_path = o.state.empty() ? std::string{} : fs::absolute(o.state).string();
+    const bool had_state = !state_path.empty() && fs::exists(state_path) && fs::file_size(state_path, ec) > 0;
+    const pid_t pid = spawn_anvil(anvil, o.host, o.port, block_time, state_path);
+    AnvilState s{pid, o.port, fmt::format("http://{}:{}", o.host, o.port), block_time, state_path};
     write_state(s);
 
     auto rpc = quick_client(s.rpc_url);
@@ -336,8 +379,23 @@ void run_up(const DevnetOptions& o) {
         }
         std::this_thread::sleep_for(100ms);
     }
-    deploy_devnet(*rpc, s.rpc_url);
-    print_status(read_status(), json);
+    const bool resumed = had_state && restore_record(*rpc, state_path, s.rpc_url).has_value();
+    if (!resumed) {
+        const auto record = deploy_devnet(*rpc, s.rpc_url);
+        if (!state_path.empty()) or_throw(market::save_deployment(kept_record(state_path), record), "cannot keep the deployment record");
+    }
+    const auto st = read_status();
+    if (!json) {
+        if (resumed)
+            fmt::print("devnet: resumed the chain saved in {} (genesis {}, block {}): nodes keep working with it\n",
+                       state_path, st.genesis, st.block);
+        else
+            fmt::print("devnet: started a FRESH chain (genesis {}){}: nodes that worked with an earlier devnet stop "
+                       "acting and say so; adopt this one with `zeppelin node --reset-chain`{}\n",
+                       st.genesis, had_state ? " (the state in " + state_path + " had no deployment to resume)" : "",
+                       state_path.empty() ? " (keep a chain across restarts with `zeppelin devnet up --state FILE`)" : "");
+    }
+    print_status(st, json, resumed ? "resumed" : "fresh");
 }
 
 void run_down(const DevnetOptions& o) {
@@ -381,6 +439,9 @@ void add_devnet_commands(CLI::App& app) {
                    "Mine a block every N seconds (anvil --block-time), e.g. 2 like an L2 or 12 like mainnet; "
                    "default: a block per transaction at once")
         ->check(CLI::Range(0U, 3600U));
+    up->add_option("--state", opts->state,
+                   "Keep the chain in this file across `down` and `up` (anvil --state): loaded if it exists, "
+                   "written when the devnet stops");
     up->add_flag("--json", opts->json, "Print the status as JSON");
     up->callback([opts] { run_up(*opts); });
 

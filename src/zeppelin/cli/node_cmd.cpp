@@ -70,6 +70,7 @@ struct NodeCmdOptions {
     unsigned poll_ms{0};
     std::uint32_t report_interval_s{600};
     std::string log_level{"info"};
+    bool reset_chain{false};
 };
 
 std::string load_or_create_token(const NodeCmdOptions& o, const fs::path& dir) {
@@ -113,6 +114,7 @@ void run_node(const NodeCmdOptions& o) {
     no.rpc_url = rpc;
     no.key = load_key(o.key);
     no.worker = !o.client_only;
+    no.reset_chain = o.reset_chain;
     no.stake = or_throw(parse_amount(o.stake), "--stake");
     const auto price = or_throw(parse_amount(o.price.ends_with("/s") ? o.price.substr(0, o.price.size() - 2) : o.price), "--price");
     if (price > std::numeric_limits<std::uint64_t>::max()) fail(Errc::invalid_argument, "--price is too large");
@@ -157,6 +159,30 @@ void run_node(const NodeCmdOptions& o) {
     fs::remove(dir / "api.json", ec);
     api.reset();
     node.reset();
+}
+
+/// `zeppelin node status`: what the running node says about itself, the chain identity first.
+void node_status(const std::string& data_dir) {
+    const auto node = or_throw(find_node(or_throw(node_data_dir(data_dir), "--node")));
+    const auto st = or_throw(api_call(node, "GET", "/api/status"), "node status");
+    if (global_options().json) {
+        fmt::print("{}\n", st.dump(2));
+        return;
+    }
+    const auto text = [&](const nlohmann::json& j, const char* key) {
+        return j.contains(key) ? (j[key].is_string() ? j[key].get<std::string>() : j[key].dump()) : std::string{"-"};
+    };
+    fmt::print("address:    {}\nchain:      {} via {}\ndispatcher: {}\nworker id:  {}\nblock:      {}\n", text(st, "address"),
+               text(st, "chain_id"), text(st, "rpc_url"), text(st, "dispatcher"), text(st, "worker_id"),
+               text(st, "processed_block"));
+    const auto ci = st.value("chain_identity", nlohmann::json::object());
+    if (ci.value("state", std::string{}) == "mismatch") {
+        fmt::print("            (the worker id and block are those of the recorded chain)\n");
+        fmt::print("identity:   MISMATCH: the node stopped acting\n{}\n", text(ci, "message"));
+    } else if (ci.contains("recorded")) {
+        fmt::print("identity:   ok (genesis {}, dispatcher code {})\n", text(ci["recorded"], "genesis"),
+                   text(ci["recorded"], "code_hash"));
+    }
 }
 
 /// Options from a TOML file, for every option the command line did not set. (CLI11's own config
@@ -250,7 +276,16 @@ void add_node_commands(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--poll-ms", o->poll_ms, "How often to ask the chain for blocks and receipts (default 50 on chain 31337, else 1000)");
     cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")->capture_default_str();
-    cmd->callback([o, config, cmd] {
+    cmd->add_flag("--reset-chain", o->reset_chain,
+                  "Adopt the chain the endpoint serves when it is not the one this node recorded (a fresh devnet, "
+                  "another deployment): the old state is moved to <data-dir>/archive/ and the node starts afresh");
+    auto status_dir = std::make_shared<std::string>();
+    auto* status = cmd->add_subcommand("status", "What the running node says: account, chain, worker, and whether the "
+                                                 "chain is still the one it works with");
+    status->add_option("--node,--data-dir", *status_dir, "Data directory of the node (default $ZEPPELIN_NODE_DIR or ~/.zeppelin/node)");
+    status->callback([status_dir] { node_status(*status_dir); });
+    cmd->callback([o, config, cmd, status] {
+        if (status->parsed()) return;  // `zeppelin node status` asks a running node; it runs none
         if (!config->empty()) apply_config_file(*cmd, *config);
         run_node(*o);
     });

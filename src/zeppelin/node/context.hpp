@@ -40,6 +40,7 @@
 #include "zeppelin/eth/rpc.hpp"
 #include "zeppelin/eth/sender.hpp"
 #include "zeppelin/market/dispatcher.hpp"
+#include "zeppelin/node/chain_identity.hpp"
 #include "zeppelin/node/db.hpp"
 #include "zeppelin/node/follower.hpp"
 #include "zeppelin/node/log_channel.hpp"
@@ -104,6 +105,7 @@ struct NodeContext {
     // of one account (or two devnets reusing agreement ids) on one engine never touch each other's work.
     std::string runtime_id;
     std::uint64_t chain_id{0};
+    ChainGuard chain_guard;  // the chain and deployment this node works with, and whether it stopped acting (chain_identity.hpp)
     std::unique_ptr<eth::RpcClient> rpc;
     std::unique_ptr<eth::TxSender> sender;
     std::unique_ptr<market::Dispatcher> dispatcher;

@@ -32,6 +32,7 @@ Result<bool> Follower::rewind_if_reorged() {
             ZP_CHECK(del.run({static_cast<std::int64_t>(number)}));
             return true;
         }
+        if (first && before_rewind_) ZP_CHECK(before_rewind_());
         first = false;
     }
     if (first) return false;  // nothing remembered yet

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -46,6 +47,9 @@ public:
     /// The range is NOT marked processed until commit(batch) is called, so a crash in between
     /// replays it.
     Result<Batch> next();
+    /// Called when a re-org is seen, before anything is forgotten; an error stops next() there (the
+    /// node checks that the chain is still its own: chain_identity.hpp).
+    void set_before_rewind(std::function<Result<void>()> hook) { before_rewind_ = std::move(hook); }
     /// Marks the batch's blocks processed (remembering their hashes).
     Result<void> commit(const Batch& batch);
 
@@ -65,6 +69,7 @@ private:
     FollowerConfig config_;
     std::optional<eth::BlockHeader> head_;
     std::chrono::milliseconds interval_{0};
+    std::function<Result<void>()> before_rewind_;
 };
 
 }  // namespace zeppelin::node

@@ -16,6 +16,7 @@ using namespace std::chrono_literals;
 /// Errc::reverted with the contract's custom error in words). Returns the mined receipt (for a
 /// transaction mined before, by an earlier call or process, only its hash is filled in).
 Result<eth::Receipt> NodeContext::transact(std::uint64_t agreement, const std::string& action, eth::TxRequest request) {
+    ZP_CHECK(check_chain(*this, "a transaction about to be sent"));  // never one on another chain (chain_identity.hpp)
     const auto journaled = ZP_TRY(store->txs_for(agreement, action));
     for (const auto& t : journaled)
         if (t.status == TxStatus::mined) {

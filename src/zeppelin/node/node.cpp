@@ -94,6 +94,7 @@ void NodeContext::invalidate(std::uint64_t id) {
 }
 
 Result<void> NodeContext::step(std::uint64_t id) {
+    if (chain_guard.halted()) return {};  // no step on another chain than this node's
     const auto row = ZP_TRY(store->get(id));
     if (!row || row->finished()) return {};  // not this node's agreement, or nothing left to do
     const auto& a = *row;
@@ -135,6 +136,15 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     if (ec) return make_error(Errc::io, "cannot create the data directory " + n.opt.data_dir.string() + ": " + ec.message());
 
     n.store = ZP_TRY(Store::open((n.opt.data_dir / "state.sqlite").string()));
+    n.rpc = ZP_TRY(eth::RpcClient::connect(n.opt.rpc_url));
+    ZP_CHECK(market::add_errors_to(*n.rpc));
+    auto chain = n.rpc->chain_id();
+    if (!chain) return chain.error().wrap("cannot reach the chain at " + n.opt.rpc_url);
+    n.chain_id = *chain;
+    if (n.opt.chain_id != 0 && n.opt.chain_id != n.chain_id)
+        return make_error(Errc::invalid_argument, "the endpoint serves chain " + std::to_string(n.chain_id) +
+                                                      ", not the configured chain " + std::to_string(n.opt.chain_id));
+    ZP_CHECK(check_chain_at_start(n));  // records, compares, halts or adopts (--reset-chain)
     if (auto inst = ZP_TRY(n.store->setting("instance")); inst) {
         n.runtime_id = lower_hex(n.me).substr(0, 16) + "-" + *inst;
     } else {
@@ -147,19 +157,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     if (std::ofstream out{n.opt.data_dir / "runtime-id", std::ios::trunc}; out) out << n.runtime_id << "\n";
     n.follower_db.emplace(ZP_TRY(Database::open((n.opt.data_dir / "state.sqlite").string())));
 
-    n.rpc = ZP_TRY(eth::RpcClient::connect(n.opt.rpc_url));
-    ZP_CHECK(market::add_errors_to(*n.rpc));
-    auto chain = n.rpc->chain_id();
-    if (!chain) return chain.error().wrap("cannot reach the chain at " + n.opt.rpc_url);
-    n.chain_id = *chain;
-    if (n.opt.chain_id != 0 && n.opt.chain_id != n.chain_id)
-        return make_error(Errc::invalid_argument, "the endpoint serves chain " + std::to_string(n.chain_id) +
-                                                      ", not the configured chain " + std::to_string(n.opt.chain_id));
-    if (ZP_TRY(n.rpc->get_code(n.opt.dispatcher)).empty())
-        return make_error(Errc::not_found, "no contract at " + eth::to_checksum(n.opt.dispatcher) + " on chain " +
-                                               std::to_string(n.chain_id) + " (is the deployment record right?)");
     n.dispatcher = std::make_unique<market::Dispatcher>(*n.rpc, n.opt.dispatcher);
-    n.config = ZP_TRY(n.dispatcher->config());
+    const bool acting = !n.chain_guard.halted();  // on another chain: nothing below reads or writes it
+    if (acting) n.config = ZP_TRY(n.dispatcher->config());
 
     if (!n.opt.poll) n.opt.poll = n.chain_id == 31337 ? std::chrono::milliseconds{50} : std::chrono::milliseconds{1000};
     eth::SenderOptions so;
@@ -167,10 +167,11 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     // Every transaction is journaled by the hook its request carries (journal.cpp); one sent
     // without it (none should be) is not journaled.
     n.sender = ZP_TRY(eth::TxSender::create(*n.rpc, (*n.opt.key), so));
-    n.recover_journal();
+    if (acting) n.recover_journal();
 
     n.follower.emplace(ZP_TRY(Follower::open(*n.rpc, *n.follower_db,
                                              FollowerConfig{n.opt.dispatcher, n.opt.deploy_block, n.opt.confirmations, 2000})));
+    n.follower->set_before_rewind([impl = &n] { return check_chain(*impl, "the follower (the chain changed under it)"); });
 
     if (auto engine = runtime::Engine::from_environment(); engine && engine->ping()) {
         n.engine.emplace(std::move(*engine));
@@ -231,10 +232,12 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
         n.log_server = ZP_TRY(LogServer::start(
             n.opt.transfer_host, n.opt.log_port, [impl = &n](std::uint64_t id) { return impl->logs_lookup(id); },
             [impl = &n](std::uint64_t id, bool follow, const LogSinkFn& sink) { return impl->worker_logs(id, follow, sink); }));
-        ZP_CHECK(n.start_reachability());
-        ZP_CHECK(n.register_worker());
-        n.restake();
-        n.enforce_reachability();
+        if (acting) {  // a node halted on another chain maps nothing and sends nothing
+            ZP_CHECK(n.start_reachability());
+            ZP_CHECK(n.register_worker());
+            n.restake();
+            n.enforce_reachability();
+        }
     }
     n.pool = std::make_unique<StepPool>(n.opt.step_threads);
     spdlog::info("node {} on chain {} (dispatcher {}), worker id {}", eth::to_checksum(n.me), n.chain_id,
@@ -248,6 +251,10 @@ void Node::run(const std::atomic<bool>& stop) {
     auto last_gauge = std::chrono::steady_clock::time_point{};
     auto next_follow = std::chrono::steady_clock::time_point{};
     while (!stop.load()) {
+        if (chain_tick(n)) {  // on another chain than its own: the node does nothing (chain_identity.hpp)
+            std::this_thread::sleep_for(std::max<std::chrono::milliseconds>(*n.opt.poll, 1s));
+            continue;
+        }
         // 1. New events, in chain order; a batch is committed only after it was handled.
         while (!stop.load() && std::chrono::steady_clock::now() >= next_follow) {
             auto batch = n.follower->next();

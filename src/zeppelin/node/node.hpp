@@ -65,6 +65,9 @@ struct NodeOptions {
     Address dispatcher{};
     std::uint64_t deploy_block{0};
     std::optional<eth::PrivateKey> key;  // the account (required)
+    // Adopt the chain the endpoint serves if it is not the recorded one: the old state is archived
+    // (chain_identity.hpp). Without it, a node on another chain stops acting and says why.
+    bool reset_chain{false};
 
     // worker side
     bool worker{true};                 // register and serve (false: client only)

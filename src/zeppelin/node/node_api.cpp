@@ -114,7 +114,8 @@ Result<json> Node::status() {
            {"engine", n.engine.has_value()}};
     if (n.transfer) j["transfer_port"] = n.transfer->port();
     if (n.opt.worker) j["reachability"] = n.reachability_json();
-    if (const auto id = n.worker_id.load(); id != 0) {
+    j["chain_identity"] = chain_status(n);  // "mismatch": the node stopped acting, and why
+    if (const auto id = n.worker_id.load(); id != 0 && !n.chain_guard.halted()) {
         const auto w = ZP_TRY(n.dispatcher->get_worker(id));
         const auto r = ZP_TRY(n.dispatcher->reputation_counters(id));
         j["worker"] = worker_json(id, w, r);
