@@ -24,4 +24,17 @@ const Bytes& worker_dispatcher_creation_code();
 /// Runtime code as compiled (eth_getCode differs in the immutables the constructor fills in).
 const Bytes& worker_dispatcher_runtime_code();
 
+// Protocol v2 (contracts/src/v2). WorkerDispatcherV2's constructor deploys its RegistryModuleV2,
+// which runs on the dispatcher's address by delegatecall: the ABI a caller needs is the union of
+// the two (the dispatcher's life cycle + the module's registry and views; errors and events are
+// shared through IWorkerDispatcherV2).
+std::string_view dispatcher_v2_artifact_json();
+std::string_view registry_module_v2_artifact_json();
+/// The merged ABI (text: one JSON array) and its parsed form.
+std::string_view dispatcher_v2_abi_json();
+const eth::abi::JsonAbi& dispatcher_v2_abi();
+/// WorkerDispatcherV2's creation code (without constructor arguments) and runtime code.
+const Bytes& dispatcher_v2_creation_code();
+const Bytes& dispatcher_v2_runtime_code();
+
 }  // namespace zeppelin::market

@@ -9,6 +9,7 @@
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/eth/address.hpp"
 #include "zeppelin/eth/http.hpp"
+#include "zeppelin/market/abi_reader.hpp"
 #include "zeppelin/market/artifacts.hpp"
 
 namespace zeppelin::market {
@@ -45,90 +46,7 @@ std::vector<Value> offer_values(const WorkerOffer& o) {
             Value::bytes(o.public_key)};
 }
 
-/// Reads decoded ABI values in order, checking kinds and ranges; the first problem is kept.
-class Reader {
-public:
-    Reader(const std::vector<Value>& values, std::string_view what) : values_{values}, what_{what} {}
-
-    const Value* next(Kind kind) {
-        if (!error_.empty()) return nullptr;
-        if (index_ >= values_.size()) {
-            fail("too few values");
-            return nullptr;
-        }
-        const Value& v = values_[index_++];
-        if (v.kind != kind) {
-            fail("value " + std::to_string(index_ - 1) + " has an unexpected type");
-            return nullptr;
-        }
-        return &v;
-    }
-    u256 big() {
-        const auto* v = next(Kind::uint_);
-        return v ? v->number : u256{0};
-    }
-    template <class T>
-    T num() {
-        const u256 n = big();
-        if (n > u256{std::numeric_limits<T>::max()}) {
-            fail("value " + std::to_string(index_ - 1) + " (" + to_dec(n) + ") is out of range");
-            return T{0};
-        }
-        return static_cast<T>(n);
-    }
-    bool boolean() {
-        const auto* v = next(Kind::boolean);
-        return v ? v->as_bool() : false;
-    }
-    Address address() {
-        const auto* v = next(Kind::address);
-        return v ? v->as_address() : Address{};
-    }
-    Bytes bytes() {
-        const auto* v = next(Kind::bytes);
-        return v ? v->data : Bytes{};
-    }
-    Hash32 hash() {
-        const auto* v = next(Kind::fixed_bytes);
-        return v ? fixed_from<32>(v->data) : Hash32{};
-    }
-    std::vector<std::uint32_t> u32s() {
-        std::vector<std::uint32_t> out;
-        const auto* v = next(Kind::array);
-        if (!v) return out;
-        Reader inner{v->items, what_};
-        for (std::size_t i = 0; i < v->items.size(); ++i) out.push_back(inner.num<std::uint32_t>());
-        if (!inner.error_.empty()) fail(inner.error_);
-        return out;
-    }
-    Reader tuple() {
-        static const std::vector<Value> empty;
-        const auto* v = next(Kind::tuple);
-        return Reader{v ? v->items : empty, what_};
-    }
-    template <class E>
-    E enumeration(std::uint8_t max) {
-        const auto n = num<std::uint8_t>();
-        if (n > max) fail("enum value " + std::to_string(n) + " is out of range");
-        return static_cast<E>(n);
-    }
-    void fail(std::string message) {
-        if (error_.empty()) error_ = std::move(message);
-    }
-    void absorb(const Reader& other) {
-        if (!other.error_.empty()) fail(other.error_);
-    }
-    [[nodiscard]] Result<void> done() const {
-        if (error_.empty()) return {};
-        return Error{Errc::abi_decode, "cannot decode " + std::string{what_} + ": " + error_};
-    }
-
-private:
-    const std::vector<Value>& values_;
-    std::string_view what_;
-    std::size_t index_{0};
-    std::string error_;
-};
+using detail::Reader;
 
 Requirements read_requirements(Reader& outer) {
     Reader r = outer.tuple();
@@ -587,18 +505,19 @@ Result<Dispatcher::Reports> Dispatcher::get_reports(std::uint64_t agreement_id, 
     return rep;
 }
 
-Result<CallOutcome> Dispatcher::simulate(const Address& from, ByteView data, const u256& value) const {
+Result<CallOutcome> simulate_call(eth::RpcClient& rpc, const Address& to, const Address& from, ByteView data,
+                                  const u256& value, const eth::RevertDecoder& decoder) {
     // A direct request (not RpcClient::call) because the typed revert needs the raw revert data.
-    const auto url = ZP_TRY(eth::HttpUrl::parse(rpc_.url()));
+    const auto url = ZP_TRY(eth::HttpUrl::parse(rpc.url()));
     eth::HttpClient http{url, eth::HttpOptions{}};
-    nlohmann::json call{{"from", eth::to_checksum(from)}, {"to", eth::to_checksum(address_)}, {"data", to_hex(data)}};
+    nlohmann::json call{{"from", eth::to_checksum(from)}, {"to", eth::to_checksum(to)}, {"data", to_hex(data)}};
     if (value != 0) call["value"] = to_hex_quantity(value);
     // At "pending": the call is judged at the time of the block that would include it. Deadlines
     // and periods depend on block.timestamp, and on a chain that mines only on demand (anvil's
     // automine) "latest" may be minutes old, so a reassignment or a report would look too early.
     const nlohmann::json body{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "eth_call"}, {"params", {call, "pending"}}};
     auto reply = http.post(body.dump());
-    if (auto* err = std::get_if<eth::HttpError>(&reply)) return err->error.wrap("eth_call to " + rpc_.url());
+    if (auto* err = std::get_if<eth::HttpError>(&reply)) return err->error.wrap("eth_call to " + rpc.url());
     const auto& text = std::get<eth::HttpResponse>(reply).body;
     const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) return Error{Errc::rpc_bad_reply, "eth_call: the reply is not a JSON object"};
@@ -615,7 +534,7 @@ Result<CallOutcome> Dispatcher::simulate(const Address& from, ByteView data, con
         auto bytes = from_hex(e["data"].get<std::string>());
         if (bytes) {
             outcome.reverted = true;
-            outcome.revert = decode_revert(*bytes);
+            outcome.revert = decoder.decode(*bytes);
             return outcome;
         }
     }
@@ -625,6 +544,10 @@ Result<CallOutcome> Dispatcher::simulate(const Address& from, ByteView data, con
         return outcome;
     }
     return Error{Errc::rpc_error, "eth_call failed: " + message};
+}
+
+Result<CallOutcome> Dispatcher::simulate(const Address& from, ByteView data, const u256& value) const {
+    return simulate_call(rpc_, address_, from, data, value, revert_decoder());
 }
 
 Result<eth::TxRequest> Dispatcher::buy_contract_tx(const Address& from, const Requirements& req) const {

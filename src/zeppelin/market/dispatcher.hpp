@@ -265,6 +265,12 @@ struct CallOutcome {
     eth::Revert revert;  // when reverted
 };
 
+/// eth_call of `data` to `to` from `from` with `value`, judged at the "pending" block: the output,
+/// or the revert decoded with `decoder` (typed: error name + arguments). Errors only for transport
+/// and node failures.
+Result<CallOutcome> simulate_call(eth::RpcClient& rpc, const Address& to, const Address& from, ByteView data,
+                                  const u256& value, const eth::RevertDecoder& decoder);
+
 /// Reads a deployed dispatcher. Holds a reference to `rpc`, which must outlive it. Thread-safe
 /// as far as the RpcClient is.
 class Dispatcher final {
