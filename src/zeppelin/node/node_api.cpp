@@ -167,7 +167,11 @@ Result<json> Node::agreement(std::uint64_t id, bool brief) {
     if (a.role == Role::verifier) {
         json probes = json::array();
         for (const auto& p : ZP_TRY(n.store->probes(id)))
-            probes.push_back(json{{"period", p.period}, {"ok", p.ok}, {"detail", p.detail}, {"at_ms", p.at_ms}});
+            probes.push_back(json{{"period", p.period},
+                                  {"ok", p.ok},
+                                  {"inconclusive", p.inconclusive},
+                                  {"detail", p.detail},
+                                  {"at_ms", p.at_ms}});
         j["probes"] = std::move(probes);
     }
     return j;

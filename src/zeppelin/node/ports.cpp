@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "zeppelin/eth/http.hpp"
 #include "zeppelin/runtime/work.hpp"
 
 namespace zeppelin::node {
@@ -55,11 +56,20 @@ class LiveWork final : public WorkPort {
 
 class LiveWorld final : public WorldPort {
   public:
+    explicit LiveWorld(std::string rpc_url) : rpc_url_{std::move(rpc_url)} {}
     std::int64_t now_ms() override { return node::now_ms(); }
     probe::Outcome probe(const probe::Spec& spec, const probe::Endpoint& endpoint,
                          std::chrono::milliseconds timeout) override {
         return probe::run(spec, endpoint, timeout);
     }
+    bool reaches_world() override {
+        auto url = eth::HttpUrl::parse(rpc_url_);
+        if (!url) return true;  // not a TCP endpoint (nothing to check against): trust the probe
+        return probe::run(tcp_spec(), probe::Endpoint{url->host, url->port}, std::chrono::seconds{3}).ok;
+    }
+
+  private:
+    std::string rpc_url_;
 };
 
 }  // namespace
@@ -67,7 +77,7 @@ class LiveWorld final : public WorldPort {
 void NodeContext::install_live_ports() {
     chain = std::make_unique<LiveChain>(*this);
     if (engine) work = std::make_unique<LiveWork>(*this);
-    world = std::make_unique<LiveWorld>();
+    world = std::make_unique<LiveWorld>(opt.rpc_url);
 }
 
 }  // namespace zeppelin::node

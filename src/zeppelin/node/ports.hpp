@@ -67,6 +67,10 @@ class WorldPort {
     virtual std::int64_t now_ms() = 0;
     virtual probe::Outcome probe(const probe::Spec& spec, const probe::Endpoint& endpoint,
                                  std::chrono::milliseconds timeout) = 0;
+    /// Whether this node reaches the world now: its chain endpoint accepts a TCP connection
+    /// within a few seconds. A failed probe is the service's failure only if it does; otherwise
+    /// the node's own link is in doubt and the probe is inconclusive (issue 14).
+    virtual bool reaches_world() = 0;
 };
 
 }  // namespace zeppelin::node

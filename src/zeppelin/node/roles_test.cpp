@@ -133,12 +133,15 @@ struct FakeWork final : WorkPort {
 struct FakeWorld final : WorldPort {
     std::int64_t now{kT0};
     bool service_up{true};
+    bool own_link_up{true};  // false: this node's own network is cut (nothing answers it)
     int probes{0};
     std::int64_t now_ms() override { return now; }
     probe::Outcome probe(const probe::Spec&, const probe::Endpoint&, std::chrono::milliseconds) override {
         ++probes;
+        if (!own_link_up) return {false, "connect timed out", 3000ms};
         return {service_up, service_up ? "HTTP 200" : "connection refused", 1ms};
     }
+    bool reaches_world() override { return own_link_up; }
 };
 
 const std::string kDigestHex(64, 'a');
@@ -539,16 +542,49 @@ TEST_F(VerifierRoles, ReportsEverythingLeftWhenTheAgreementEnds) {
     EXPECT_EQ(row().phase, Phase::done);
 }
 
-TEST_F(VerifierRoles, AfterAnOutageOfTheNodeReportsTheMissedPeriodsAsNotObserved) {
-    // The node was down for periods 1-3: it has no probes there. Today's rule reports them as
-    // failed (the contract has no abstention yet: issue 14); this pins the behaviour until it does.
+TEST_F(VerifierRoles, AfterAnOutageOfTheNodeLeavesTheMissedPeriodsUnreported) {
+    // The node was down for periods 1-3: it has no probes there, so it says nothing of them (the
+    // contract counts them neither paid nor failed on its word), rather than "failed".
     n.opt.report_interval = 300s;
     walk(0, 60);
     walk(240, 302);
     const auto periods = probed_periods();
     for (std::uint64_t p = 1; p < 4; ++p) EXPECT_FALSE(periods.contains(p)) << "period " << p;
-    ASSERT_TRUE(chain->did("report:0:0x1f"));
-    EXPECT_EQ(chain->ok_bits_of("report:0:0x1f"), 0x11U) << "periods 0 and 4 served, 1-3 reported failed";
+    ASSERT_TRUE(chain->did("report:0:0x11")) << "only periods 0 and 4 reported";
+    EXPECT_EQ(chain->ok_bits_of("report:0:0x11"), 0x11U) << "both served";
+}
+
+TEST_F(VerifierRoles, WhenItsOwnLinkIsCutItAbstainsInsteadOfBlamingTheWorker) {
+    // The service answers the whole time; this verifier's own network is cut for periods 1-2: its
+    // probes fail, and so does its own check of the world, so they are inconclusive.
+    n.opt.report_interval = 300s;
+    walk(0, 60);
+    world->own_link_up = false;
+    walk(60, 180);
+    world->own_link_up = true;
+    walk(180, 302);
+    const auto probes = n.store->probes(kId).value();
+    const auto cut = std::count_if(probes.begin(), probes.end(), [](const auto& p) { return p.inconclusive; });
+    EXPECT_GE(cut, 4) << "two probes in each of periods 1 and 2";
+    for (const auto& p : probes) {
+        if (p.period == 1 || p.period == 2) {
+            EXPECT_TRUE(p.inconclusive && !p.ok) << "period " << p.period;
+        }
+    }
+    ASSERT_TRUE(chain->did("report:0:0x19")) << "periods 0, 3 and 4 reported; 1 and 2 not";
+    EXPECT_EQ(chain->ok_bits_of("report:0:0x19"), 0x19U) << "no period reported failed";
+}
+
+TEST_F(VerifierRoles, AServiceDownWhileItReachesTheWorldIsStillAFailure) {
+    // The control of the rule above: its own link works, the service does not answer.
+    n.opt.report_interval = 180s;
+    walk(0, 60);
+    world->service_up = false;
+    walk(60, 182);
+    ASSERT_TRUE(chain->did("report:0:0x7"));
+    EXPECT_EQ(chain->ok_bits_of("report:0:0x7"), 0x1U) << "periods 1 and 2 reported failed";
+    const auto probes = n.store->probes(kId).value();
+    EXPECT_TRUE(std::none_of(probes.begin(), probes.end(), [](const auto& p) { return p.inconclusive; }));
 }
 
 TEST_F(VerifierRoles, LeavesAnAgreementItWasReassignedAwayFrom) {

@@ -219,8 +219,10 @@ Result<bool> Store::seen(const std::string& key) {
 Result<void> Store::add_probe(std::uint64_t agreement_id, const ProbeRecord& p) {
     std::lock_guard lock{mutex_};
     auto st = ZP_TRY(db_.prepare("INSERT INTO probes(agreement, period, ok, detail, at_ms) VALUES(?,?,?,?,?)"));
-    return st.run({static_cast<std::int64_t>(agreement_id), static_cast<std::int64_t>(p.period),
-                   std::int64_t{p.ok ? 1 : 0}, p.detail, p.at_ms});
+    // `ok` holds the outcome: 0 failed, 1 ok, 2 inconclusive (older stores hold only 0 and 1).
+    const std::int64_t outcome = p.ok ? 1 : p.inconclusive ? 2 : 0;
+    return st.run({static_cast<std::int64_t>(agreement_id), static_cast<std::int64_t>(p.period), outcome, p.detail,
+                   p.at_ms});
 }
 
 Result<std::vector<ProbeRecord>> Store::probes(std::uint64_t agreement_id) {
@@ -230,8 +232,8 @@ Result<std::vector<ProbeRecord>> Store::probes(std::uint64_t agreement_id) {
     ZP_CHECK(st.bind({static_cast<std::int64_t>(agreement_id)}));
     std::vector<ProbeRecord> out;
     while (ZP_TRY(st.step()))
-        out.push_back(ProbeRecord{static_cast<std::uint64_t>(st.column_int(0)), st.column_int(1) != 0,
-                                  st.column_text(2), st.column_int(3)});
+        out.push_back(ProbeRecord{static_cast<std::uint64_t>(st.column_int(0)), st.column_int(1) == 1,
+                                  st.column_text(2), st.column_int(3), st.column_int(1) == 2});
     return out;
 }
 

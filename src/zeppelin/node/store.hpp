@@ -66,6 +66,9 @@ struct ProbeRecord {
     bool ok{false};
     std::string detail;
     std::int64_t at_ms{0};
+    /// The probe failed while this node could not reach the world either (its own outage): it
+    /// says nothing about the service, and the period is not reported on its account.
+    bool inconclusive{false};
 };
 
 class Store final {

@@ -75,10 +75,18 @@ Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, s
             }
             rec.ok = out.ok;
             rec.detail = out.detail;
+            // A failure while this node cannot reach the world either is its own outage, not the
+            // service's: inconclusive, and the period is not reported on its account (issue 14).
+            if (!rec.ok && !world->reaches_world()) {
+                rec.inconclusive = true;
+                rec.detail += "; inconclusive: this node could not reach its chain endpoint either";
+            }
         }
         ZP_CHECK(store->add_probe(id, rec));
-        metrics.counter("zeppelin_probes_total", "Probes made as a verifier").inc({{"result", rec.ok ? "ok" : "failed"}});
-        spdlog::info("agreement {}: probe in period {}: {} ({})", id, cur, rec.ok ? "ok" : "FAILED", rec.detail);
+        metrics.counter("zeppelin_probes_total", "Probes made as a verifier")
+            .inc({{"result", rec.ok ? "ok" : rec.inconclusive ? "inconclusive" : "failed"}});
+        spdlog::info("agreement {}: probe in period {}: {} ({})", id, cur,
+                     rec.ok ? "ok" : rec.inconclusive ? "inconclusive" : "FAILED", rec.detail);
     }
     return {};
 }
@@ -100,15 +108,19 @@ Result<void> NodeContext::report(const LocalAgreement& a, std::uint64_t id, std:
         for (std::uint64_t p = std::max(first, through); p < std::min(ended, first + 256); ++p) {
             const u256 bit = u256{1} << static_cast<unsigned>(p - first);
             if ((reported.reported_bits & bit) != 0) continue;
-            bool any = false;
+            // What this node observed of period p: only conclusive probes count. A period it did
+            // not observe (it was down, its own link was cut) is left unreported: the contract
+            // counts it neither paid nor failed on this verifier's word.
+            bool observed = false;
             bool all_ok = true;
             for (const auto& pr : probes)
-                if (pr.period == p) {
-                    any = true;
+                if (pr.period == p && !pr.inconclusive) {
+                    observed = true;
                     all_ok = all_ok && pr.ok;
                 }
+            if (!observed) continue;
             rep_bits |= bit;
-            if (any && all_ok) ok_bits |= bit;
+            if (all_ok) ok_bits |= bit;
         }
         if (rep_bits == 0) continue;
         const auto action = "report:" + std::to_string(first) + ":" + to_hex_quantity(rep_bits);
