@@ -91,7 +91,10 @@ void NodeContext::on_message(const market::EventRecord& rec, const market::Messa
                        if (!probe::from_json(p.spec_json)) return;
                        taken = true;
                        (void)update(id, [&](LocalAgreement& row) { row.rec.spec = p.spec_json; });
-                   }},
+                   },
+                   // Protocol v2's messages: a v1 agreement has no salted commit to check them
+                   // against, so they are not taken (and said so).
+                   [&](const msg::SpecReveal&) {}, [&](const msg::VerifierBrief&) {}},
                *payload);
     if (!taken) return ignore_message(id, fmt_reason(*payload, role));
     (void)store->mark_seen(key);

@@ -5,6 +5,7 @@
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/core/u256.hpp"
 #include "zeppelin/eth/ecies.hpp"
+#include "zeppelin/market/protocol_v2.hpp"
 
 namespace zeppelin::node::msg {
 namespace {
@@ -44,7 +45,9 @@ std::string_view type_name(const Payload& p) noexcept {
     return std::visit(overloaded{[](const TransferOffer&) { return std::string_view{"transfer"}; },
                                  [](const ServiceReady&) { return std::string_view{"service"}; },
                                  [](const ImageRejected&) { return std::string_view{"rejected"}; },
-                                 [](const ProbeSpec&) { return std::string_view{"probe"}; }},
+                                 [](const ProbeSpec&) { return std::string_view{"probe"}; },
+                                 [](const SpecReveal&) { return std::string_view{"spec"}; },
+                                 [](const VerifierBrief&) { return std::string_view{"brief"}; }},
                       p);
 }
 
@@ -55,7 +58,11 @@ std::string encode(const Payload& p) {
                    },
                    [](const ServiceReady& m) { return nlohmann::json{{"host", m.host}, {"port", m.port}}; },
                    [](const ImageRejected& m) { return nlohmann::json{{"reason", m.reason}}; },
-                   [](const ProbeSpec& m) { return nlohmann::json{{"spec", m.spec_json}}; }},
+                   [](const ProbeSpec& m) { return nlohmann::json{{"spec", m.spec_json}}; },
+                   [](const SpecReveal& m) { return nlohmann::json{{"spec", m.spec_json}, {"salt", to_hex(m.salt)}}; },
+                   [](const VerifierBrief& m) {
+                       return nlohmann::json{{"spec", m.spec_json}, {"salt", to_hex(m.salt)}, {"host", m.host}, {"port", m.port}};
+                   }},
         p);
     j["type"] = type_name(p);
     return j.dump();
@@ -93,6 +100,22 @@ Result<Payload> decode(std::string_view json) {
         auto spec = ZP_TRY(text_field(j, "spec"));
         return Payload{ProbeSpec{std::move(spec)}};
     }
+    if (type == "spec") {
+        SpecReveal m;
+        m.spec_json = ZP_TRY(text_field(j, "spec"));
+        const auto salt = ZP_TRY(text_field(j, "salt"));
+        m.salt = ZP_TRY(fixed_from_hex<32>(salt));
+        return Payload{std::move(m)};
+    }
+    if (type == "brief") {
+        VerifierBrief m;
+        m.spec_json = ZP_TRY(text_field(j, "spec"));
+        const auto salt = ZP_TRY(text_field(j, "salt"));
+        m.salt = ZP_TRY(fixed_from_hex<32>(salt));
+        m.host = ZP_TRY(text_field(j, "host"));
+        m.port = ZP_TRY(port_field(j));
+        return Payload{std::move(m)};
+    }
     return make_error(Errc::invalid_argument, "message: unknown type '" + type + "'");
 }
 
@@ -117,6 +140,18 @@ Result<Payload> open(const eth::PrivateKey& me, std::uint64_t agreement_id, cons
         return make_error(Errc::limit_exceeded, "message envelope larger than 16 KiB");
     const auto plain = ZP_TRY(eth::ecies::open(me, envelope, associated_data(agreement_id, sender, recipient)));
     return decode(std::string_view{reinterpret_cast<const char*>(plain.data()), plain.size()});
+}
+
+bool matches_commit(std::string_view spec_json, const Hash32& salt, const Hash32& commit) {
+    return market::v2::spec_commit(as_view(spec_json), salt) == commit;
+}
+
+Result<Bytes> seal_all(std::uint64_t agreement_id, const Address& sender, const std::vector<Sealed>& to) {
+    std::vector<Bytes> envelopes;
+    envelopes.reserve(to.size());
+    for (const auto& s : to)
+        envelopes.push_back(ZP_TRY(seal(s.key, agreement_id, sender, s.recipient, s.payload)));
+    return market::v2::pack_envelopes(envelopes);
 }
 
 }  // namespace zeppelin::node::msg

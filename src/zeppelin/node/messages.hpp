@@ -14,12 +14,18 @@
 //             verifiers
 //   worker -> client     rejected   {"type":"rejected","reason"}                the image failed verification
 //   client -> verifiers  probe      {"type":"probe","spec"}                     canonical probe spec JSON
+// Protocol v2 (market/protocol_v2.hpp packs one envelope per recipient of a transaction):
+//   client -> worker     spec       {"type":"spec","spec","salt"}               the spec behind the salted commit
+//   worker -> verifiers  brief      {"type":"brief","spec","salt","host","port"}  what to probe, and where
+// A recipient of "spec" or "brief" checks spec_commit(spec, salt) against the agreement's commit
+// (matches_commit) before it believes either.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "zeppelin/core/bytes.hpp"
 #include "zeppelin/core/result.hpp"
@@ -48,9 +54,22 @@ struct ProbeSpec {
     bool operator==(const ProbeSpec&) const = default;
 };
 
-using Payload = std::variant<TransferOffer, ServiceReady, ImageRejected, ProbeSpec>;
+struct SpecReveal {
+    std::string spec_json;  // probe::canonical_json
+    Hash32 salt{};
+    bool operator==(const SpecReveal&) const = default;
+};
+struct VerifierBrief {
+    std::string spec_json;
+    Hash32 salt{};
+    std::string host;  // the service's announced external endpoint
+    std::uint16_t port{0};
+    bool operator==(const VerifierBrief&) const = default;
+};
 
-/// "transfer", "service", "rejected", "probe".
+using Payload = std::variant<TransferOffer, ServiceReady, ImageRejected, ProbeSpec, SpecReveal, VerifierBrief>;
+
+/// "transfer", "service", "rejected", "probe", "spec", "brief".
 std::string_view type_name(const Payload& p) noexcept;
 
 /// The JSON document of a payload.
@@ -68,5 +87,18 @@ Result<Bytes> seal(const eth::PublicKey& recipient_key, std::uint64_t agreement_
 /// key, agreement, sender and recipient (or was altered); Errc::invalid_argument if malformed.
 Result<Payload> open(const eth::PrivateKey& me, std::uint64_t agreement_id, const Address& sender,
                      const Address& recipient, ByteView envelope);
+
+/// Whether `spec_json` with `salt` opens the agreement's salted commit (v2's buyContract).
+bool matches_commit(std::string_view spec_json, const Hash32& salt, const Hash32& commit);
+
+/// One v2 message to several parties: each payload sealed to its recipient (in recipient-bit
+/// order, as the contract expects) and packed with 2-byte lengths. Errc::invalid_argument when an
+/// envelope passes the contract's 1,024 bytes per recipient.
+struct Sealed {
+    Address recipient{};
+    eth::PublicKey key{};
+    Payload payload;
+};
+Result<Bytes> seal_all(std::uint64_t agreement_id, const Address& sender, const std::vector<Sealed>& to);
 
 }  // namespace zeppelin::node::msg

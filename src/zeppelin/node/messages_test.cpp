@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "zeppelin/core/hex.hpp"
+#include "zeppelin/market/protocol_v2.hpp"
 
 namespace zeppelin::node::msg {
 namespace {
@@ -21,6 +22,8 @@ TEST(Messages, EveryPayloadRoundTrips) {
         ServiceReady{"worker.example", 32768},
         ImageRejected{"digest mismatch: sha256:..."},
         ProbeSpec{R"({"kind":"http","path":"/","status":200})"},
+        SpecReveal{R"({"kind":"tcp"})", fixed_from_hex<32>(std::string(64, 'c')).value()},
+        VerifierBrief{R"({"kind":"tcp"})", fixed_from_hex<32>(std::string(64, 'd')).value(), "203.0.113.9", 40001},
     };
     for (const auto& p : all) {
         const auto text = encode(p);
@@ -42,6 +45,8 @@ TEST(Messages, MalformedDocumentsAreRejectedWithTheirReason) {
         {R"({"type":"transfer","host":"h","port":1,"secret":"0x12"})", ""},
         {R"({"type":"transfer","host":"h","port":1,"secret":")" + std::string(64, 'b') + R"(","logs_port":-1})", "logs_port"},
         {R"({"type":"probe","spec":5})", "'spec'"},
+        {R"({"type":"spec","spec":"{}"})", "'salt'"},
+        {R"({"type":"brief","spec":"{}","salt":")" + std::string(64, 'e') + R"("})", "'host'"},
     };
     for (const auto& [json, why] : bad) {
         const auto r = decode(json);
@@ -69,6 +74,38 @@ TEST(Messages, EnvelopeOpensOnlyForItsAgreementSenderAndRecipient) {
         EXPECT_FALSE(open(bob, 7, alice.address(), bob.address(), tampered)) << "byte " << i;
     }
     EXPECT_FALSE(open(bob, 7, alice.address(), bob.address(), Bytes(10, 0)));
+}
+
+TEST(Messages, AV2MessageCarriesOneSealedEnvelopePerRecipientInBitOrder) {
+    // The worker's drawVerifiers: one brief to each of three verifiers; each opens only its own.
+    const auto worker = key(1);
+    const std::vector<eth::PrivateKey> verifiers{key(4), key(5), key(6)};
+    const Hash32 salt = fixed_from_hex<32>(std::string(64, '7')).value();
+    const std::string spec = R"({"kind":"http","path":"/health","status":200})";
+    std::vector<Sealed> to;
+    for (std::size_t i = 0; i < verifiers.size(); ++i)
+        to.push_back({verifiers[i].address(), verifiers[i].public_key(),
+                      VerifierBrief{spec, salt, "198.51.100.7", static_cast<std::uint16_t>(40000 + i)}});
+    const auto packed = seal_all(9, worker.address(), to).value();
+    const auto recipients = market::v2::all_verifiers(3);
+    for (std::size_t i = 0; i < verifiers.size(); ++i) {
+        const auto mine = market::v2::envelope_for(recipients, market::v2::verifier_bit(i), packed).value();
+        ASSERT_TRUE(mine.has_value());
+        const auto brief = open(verifiers[i], 9, worker.address(), verifiers[i].address(), *mine).value();
+        EXPECT_EQ(std::get<VerifierBrief>(brief).port, 40000 + i);
+        // A verifier believes the spec only if it opens the agreement's salted commit.
+        const auto commit = market::v2::spec_commit(as_view(spec), salt);
+        EXPECT_TRUE(matches_commit(std::get<VerifierBrief>(brief).spec_json, salt, commit));
+        EXPECT_FALSE(matches_commit(R"({"kind":"tcp"})", salt, commit));
+        // Another verifier's envelope does not open with this key.
+        const Bytes other =
+            market::v2::envelope_for(recipients, market::v2::verifier_bit((i + 1) % 3), packed).value().value_or(Bytes{});
+        ASSERT_FALSE(other.empty());
+        EXPECT_FALSE(open(verifiers[i], 9, worker.address(), verifiers[i].address(), other));
+    }
+    // A brief that passes the contract's 1,024 bytes per recipient is refused before sending.
+    to[0].payload = VerifierBrief{std::string(1100, 'x'), salt, "h", 1};
+    EXPECT_EQ(seal_all(9, worker.address(), to).error().code(), Errc::invalid_argument);
 }
 
 TEST(Messages, AssociatedDataIsTagIdSenderRecipient) {
