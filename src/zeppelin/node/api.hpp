@@ -6,6 +6,9 @@
 //   POST /api/agreements              buy one: {"image", "duration", "period", "verifiers",
 //                                     "max_price_per_second" (wei, decimal string), "probe",
 //                                     "cpu_millicores", "memory_mb", "port"?, "preferred_worker"?}
+//   POST /api/agreements/check        the same body: what the purchase would be refused for, before
+//                                     anything is sent ({"ok", "refusals": [{"code", "message"}],
+//                                     "deposit", "eligible_workers", "active_workers", "cheapest"?})
 //   POST /api/images                  upload an image archive (body: the tar, <= 512 MiB); answers
 //                                     {"path", "config_digest", "bytes"} to use as "image" above
 //   GET  /api/agreements/{id}         one agreement: local state, chain view, progress, probes,
