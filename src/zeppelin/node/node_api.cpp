@@ -383,6 +383,7 @@ Result<json> Node::stop_agreement(std::uint64_t id) {
     const auto v = ZP_TRY(n.dispatcher->get_agreement(id));
     if (v.status == AgreementStatus::running) {
         ZP_TRY(n.call(id, "stop", market::calls::stop_agreement(id)));
+        ZP_CHECK(n.set_state(id, Phase::stopping));  // until it settles (client_role.cpp keeps it)
     } else if (v.status == AgreementStatus::assigned || v.status == AgreementStatus::accepted) {
         ZP_TRY(n.call(id, "cancel", market::calls::cancel_agreement(id)));
     } else {
