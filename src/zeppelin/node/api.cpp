@@ -113,7 +113,8 @@ Result<std::unique_ptr<Api>> Api::start(Node& node, const ApiOptions& options) {
     });
     s.route("POST", "/api/images", [&node](const Request& r) {
         if (r.body.empty()) return Response::error(400, "the request body must be an image archive (docker save / OCI layout tar)");
-        auto stored = node.store_upload(r.body);
+        const auto name = r.query.contains("name") ? r.query.at("name") : std::string{"image.tar"};
+        auto stored = node.store_upload(r.body, name);
         if (!stored) {
             const auto c = stored.error().code();
             if (c == Errc::io || c == Errc::internal) return Response::error(stored.error());

@@ -39,6 +39,9 @@ Result<json> NodeContext::payments(std::uint64_t id) {
     const u256 reward = u256{v.price_per_second} * v.period_seconds * config.verifier_fee_bps / 10000;
     u256 worker = 0, client = 0, verifiers = 0, slashed = 0;
     std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> reports;  // verifier -> (periods, ok)
+    // verifier -> what it reported of each period: "ok", "failed", or null (not reported)
+    std::map<std::uint64_t, json> by_period;
+    const auto periods = std::max<std::uint64_t>(v.billable_periods, v.periods);
     bool settled = false;
     for (const auto& rec : events) {
         if (rec.removed) continue;
@@ -52,13 +55,21 @@ Result<json> NodeContext::payments(std::uint64_t id) {
             auto& r = reports[e->verifier_id];
             for (u256 b = e->reported_bits; b != 0; b &= b - 1) ++r.first;
             for (u256 b = e->ok_bits; b != 0; b &= b - 1) ++r.second;
+            auto& marks = by_period[e->verifier_id];
+            if (marks.is_null()) marks = json::array();
+            while (marks.size() < periods) marks.push_back(nullptr);
+            for (unsigned i = 0; i < 256 && e->first_period + i < periods; ++i) {
+                if (((e->reported_bits >> i) & 1) == 0) continue;
+                marks[e->first_period + i] = ((e->ok_bits >> i) & 1) != 0 ? "ok" : "failed";
+            }
         }
     }
     json vs = json::array();
     for (const auto& [vid, r] : reports) {
         const u256 paid = reward * r.first;
         verifiers += paid;
-        vs.push_back(json{{"verifier_id", vid}, {"periods_reported", r.first}, {"periods_ok", r.second}, {"reward", to_dec(paid)}});
+        vs.push_back(json{{"verifier_id", vid}, {"periods_reported", r.first}, {"periods_ok", r.second}, {"reward", to_dec(paid)},
+                          {"periods", by_period[vid]}});
     }
     const bool closed = (v.status == AgreementStatus::settled && v.worker_redeemed && v.client_refunded) ||
                         (v.status == AgreementStatus::refunded && v.client_refunded);
@@ -341,7 +352,10 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
         a.id = id;
         a.role = Role::client;
         a.rec.image = fs::absolute(archive).string();
-        a.rec.image_name = r.image;
+        // An uploaded archive is named by its own file name, not the node's copy's path.
+        const auto uploads = (n.opt.data_dir / "uploads").lexically_normal().string();
+        const bool uploaded = fs::absolute(archive).lexically_normal().string().starts_with(uploads + "/");
+        a.rec.image_name = uploaded ? archive.filename().string() : r.image;
         a.rec.image_digest = transfer::digest_string(info.config_digest);
         a.rec.spec = spec_json;
         a.rec.submitted_ms = now_ms();
@@ -353,7 +367,7 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
     return id;
 }
 
-Result<json> Node::store_upload(std::string_view bytes) {
+Result<json> Node::store_upload(std::string_view bytes, std::string_view file_name) {
     auto& n = *ctx_;
     const auto dir = n.opt.data_dir / "uploads";
     std::error_code ec;
@@ -370,10 +384,16 @@ Result<json> Node::store_upload(std::string_view bytes) {
         fs::remove(tmp, ec);
         return info.error().wrap("the uploaded file is not an acceptable image archive");
     }
-    const auto path = dir / (to_hex(info->config_digest, false) + ".tar");
+    // Kept under its own file name (people know it by that), in a directory of its digest.
+    std::string name;
+    for (char c : fs::path{std::string{file_name}}.filename().string())
+        if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') name += c;
+    if (name.empty() || name.front() == '.' || name.size() > 100) name = "image.tar";
+    const auto path = dir / to_hex(info->config_digest, false).substr(0, 16) / name;
+    fs::create_directories(path.parent_path(), ec);
     fs::rename(tmp, path, ec);
     if (ec) return make_error(Errc::io, "cannot keep the upload: " + ec.message());
-    return json{{"path", path.string()}, {"config_digest", transfer::digest_string(info->config_digest)}, {"bytes", bytes.size()}};
+    return json{{"path", path.string()}, {"name", name}, {"config_digest", transfer::digest_string(info->config_digest)}, {"bytes", bytes.size()}};
 }
 
 Result<json> Node::stop_agreement(std::uint64_t id) {
