@@ -295,7 +295,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
       // Refusals before anything is sent: the node's checks against the market, in words and
       // numbers; an error stays (past the 1.5 s refresh) until the terms change.
       const alert = page.locator('#error');
-      const refusedWith = async (label, value, pattern) => {
+      const refusedWith = async (label, value, pattern, name) => {
         const field = form.getByLabel(label, { exact: true });
         const before = await field.inputValue();
         await field.fill(value);
@@ -304,11 +304,12 @@ describe('node API and dashboard on a real market', { skip }, () => {
         await page.waitForTimeout(2500);
         assert.ok(await alert.isVisible(), `the error for ${label} = ${value} went away by itself`);
         assert.ok(await page.locator('#quote').isHidden());
+        if (name) await shot(page, name);
         await field.fill(before);
         await alert.waitFor({ state: 'hidden' });
       };
-      await refusedWith('Highest price per second', '0.5gwei', /the cheapest fitting worker \(worker \d+\) asks 1 gwei\/s, above your highest price/);
-      await shot(page, 'client-refused');
+      await refusedWith('Highest price per second', '0.5gwei', /the cheapest fitting worker \(worker \d+\) asks 1 gwei\/s, above your highest price/,
+        'client-refused');
       await refusedWith('Duration', '0', /the duration is 0/);
       await refusedWith('Duration', '45s', /the duration, 45 s, is not a whole number of 10 s periods: use a duration of 50 s or 40 s/);
       await refusedWith('Verifiers', '3', /1 worker and 3 verifiers need 4 active workers other than yours; the market has 3: ask for at most 2 verifiers/);

@@ -55,6 +55,8 @@ Result<eth::Receipt> NodeContext::transact(std::uint64_t agreement, const std::s
 
 namespace {
 
+constexpr std::uint64_t kGasBoundWhenUnestimated = 500'000;
+
 bool is_insufficient_funds(const Error& e) {
     std::string m = e.message();
     std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -80,8 +82,10 @@ Error NodeContext::explain_funds(const Error& e, const eth::TxRequest& request) 
     if (!balance) return e;
     std::uint64_t gas = request.gas_limit ? *request.gas_limit : 0;
     if (gas == 0) {
-        if (auto est = rpc->estimate_gas(eth::CallRequest{std::nullopt, request.to, request.data, std::nullopt, std::nullopt}))
-            gas = *est;
+        // Estimated as a call the account could pay for; a call that needs the value cannot be
+        // estimated without it, so a bound (a worker's registration costs ~250k gas) stands in.
+        auto est = rpc->estimate_gas(eth::CallRequest{me, request.to, request.data, std::nullopt, std::nullopt});
+        gas = est ? *est : kGasBoundWhenUnestimated;
     }
     u256 fee = 0;
     if (auto f = rpc->suggest_fees()) fee = f->max_fee;

@@ -41,7 +41,7 @@ Result<json> NodeContext::payments(std::uint64_t id) {
     std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> reports;  // verifier -> (periods, ok)
     // verifier -> what it reported of each period: "ok", "failed", or null (not reported)
     std::map<std::uint64_t, json> by_period;
-    const auto periods = std::max<std::uint64_t>(v.billable_periods, v.periods);
+    const std::uint64_t periods = v.billable_periods;  // a stopped agreement bills only those begun
     bool settled = false;
     for (const auto& rec : events) {
         if (rec.removed) continue;
