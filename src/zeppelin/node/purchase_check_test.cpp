@@ -85,6 +85,13 @@ TEST(PurchaseCheck, TooManyVerifiersForTheMarket) {
     m.client_worker_id = 2;
     p.verifiers = 2;
     EXPECT_THAT(check_purchase(p, m, kV1).text(), HasSubstr("the market has 2: ask for at most 1 verifier"));
+    // ... and a registered but paused one still costs one, as the contract counts.
+    m = three_workers();
+    m.client_worker_id = 7;
+    EXPECT_THAT(check_purchase(p, m, kV1).text(),
+                HasSubstr("the market has 2 (the contract sets one aside since yours is registered but not active): ask for at most 1 verifier"));
+    p.verifiers = 1;
+    EXPECT_TRUE(check_purchase(p, m, kV1).ok());
 }
 
 TEST(PurchaseCheck, AZeroDurationIsRefusedNotPricedAtZero) {
