@@ -507,6 +507,7 @@ async function refreshVerifier() {
   // verifier reported of it on chain.
   const rows = list.flatMap((d) => {
     const reported = reportOf(d, mine)?.periods ?? [];
+    const ended = ['settled', 'refunded'].includes(d.chain?.status);
     const total = Math.max(reported.length, ...(d.probes ?? []).map((p) => p.period + 1), 0);
     return Array.from({ length: total }, (_, p) => {
       const probes = (d.probes ?? []).filter((x) => x.period === p);
@@ -518,7 +519,7 @@ async function refreshVerifier() {
         el('td', {}, `#${d.id}`), el('td', {}, String(p + 1)),
         el('td', { class: probes.length && passed < probes.length ? 'bad' : undefined },
           probes.length ? `${passed} of ${probes.length} ok${failedOne ? `: ${failedOne.detail}` : ''}` : 'none'),
-        el('td', { class: mark === 'ok' ? 'ok' : mark === 'failed' ? 'bad' : 'muted' }, mark ?? 'not yet'),
+        el('td', { class: mark === 'ok' ? 'ok' : mark === 'failed' ? 'bad' : 'muted' }, mark ?? (ended ? 'not reported' : 'not yet')),
         el('td', {}, last ? new Date(last.at_ms).toLocaleTimeString() : '—'));
     });
   });
