@@ -388,6 +388,7 @@ function timeline(rows) {
  */
 function workPeriods(d) {
   const vs = d.payments?.verifiers ?? [];
+  if (d.chain?.status === 'refunded') return [];  // it never ran: no period to show
   const total = Math.max(d.chain?.billable_periods ?? 0, ...vs.map((v) => (v.periods ?? []).length));
   return Array.from({ length: total }, (_, p) => {
     const marks = vs.map((v) => v.periods?.[p]).filter((m) => m);
