@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Zeppelin needs on a Debian 12 machine, as root, idempotently:
 # Debian packages (compilers, libraries, Podman + runc, busybox-static for test images, chromium
-# for the dashboard's browser tests) and the npm packages pinned in package-lock.json (anvil, cast,
+# for the dashboard's browser tests, zsh for the completion test) and the npm packages pinned in package-lock.json (anvil, cast,
 # forge, solc-js, playwright-core).
 # Fast when everything is already there: it only asks apt/npm when something is missing.
 set -euo pipefail
@@ -15,6 +15,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   podman runc busybox-static uidmap iproute2 procps psmisc curl
   chromium
+  zsh  # the CLI test runs `zeppelin completion zsh` in it
   libminiupnpc-dev libnatpmp-dev
   # the network lab (tests/netlab/lab.sh): a home router's miniupnpd, coturn as its STUN server,
   # nftables for the router's NAT, and the reference clients natpmpc/upnpc for trying it by hand

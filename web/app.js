@@ -27,10 +27,12 @@ function amount(wei) {
   return el('span', { class: 'amount', title: `${toWei(wei)} wei` }, formatAmount(wei));
 }
 
+/** Fills a table; each cell carries its column's name, which a phone shows beside it (style.css: cards). */
 function fillTable(table, rows) {
   const body = table.querySelector('tbody');
-  const cols = table.querySelectorAll('thead th').length;
-  body.replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: cols, class: 'muted' }, 'None yet.'))]));
+  const heads = [...table.querySelectorAll('thead th')].map((th) => th.textContent.trim());
+  for (const row of rows) [...row.children].forEach((td, i) => td.setAttribute('data-label', heads[i] ?? ''));
+  body.replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colspan: heads.length, class: 'muted' }, 'None yet.'))]));
 }
 
 function facts(dl, pairs) {
@@ -104,13 +106,13 @@ async function uploadArchive(file) {
   $('#run-upload-state').textContent = `uploading ${file.name}…`;
   let data;
   try {
-    data = parseJson(await send('POST', '/api/images', { body: file, type: 'application/x-tar' }));
+    data = parseJson(await send('POST', `/api/images?name=${encodeURIComponent(file.name)}`, { body: file, type: 'application/x-tar' }));
   } catch (e) {
     $('#run-upload-state').textContent = '';
     throw new ApiError(e.status, `The upload was refused: ${e.message}`);
   }
   $('#run-form').elements.image.value = data.path;
-  $('#run-upload-state').textContent = `uploaded: ${data.config_digest}`;
+  $('#run-upload-state').textContent = `uploaded ${data.name}: ${data.config_digest}`;
   hideQuote();
 }
 
@@ -203,9 +205,9 @@ function readRunForm() {
   };
   const req = {
     image: need('image'),
-    duration: parseDuration(need('duration')),
-    period: parseDuration(need('period')),
-    verifiers: whole('verifiers', 1, 255),
+    duration: parseDuration(need('duration'), { zeroOk: true }),  // 0: the node's check says why not
+    period: parseDuration(need('period'), { zeroOk: true }),
+    verifiers: whole('verifiers', 0, 255),
     max_price_per_second: parseAmount(need('max_price')).toString(),
     probe: need('probe'),
     cpu_millicores: whole('cpu_millicores', 1, 0xffffffff),
@@ -215,15 +217,18 @@ function readRunForm() {
   return req;
 }
 
+/**
+ * The cost, after the node checked the terms against the market (POST /api/agreements/check, the
+ * same checks as `zeppelin run`): the refusals in words, with numbers, or the escrow and the worker.
+ */
 async function showQuote() {
   const req = readRunForm();
-  const q = new URLSearchParams({
-    max_price_per_second: req.max_price_per_second, duration: req.duration, period: req.period, verifiers: req.verifiers,
-  });
-  const quote = await api('GET', `/api/quote?${q}`);
+  const check = await api('POST', '/api/agreements/check', req);
+  if (!check.ok) throw new Error(`Not possible as asked: ${check.refusals.map((r) => r.message).join('; ')}.`);
   state.pending = req;
-  $('#quote-deposit').replaceChildren(formatAmount(quote.deposit));
-  $('#quote-wei').textContent = `(${quote.deposit} wei, at most ${formatAmount(req.max_price_per_second)}/s for ${req.duration} s)`;
+  $('#quote-deposit').replaceChildren(formatAmount(check.deposit));
+  const cheapest = check.cheapest ? `; the cheapest of ${plural(check.eligible_workers, 'eligible worker')} asks ${formatAmount(check.cheapest.price_per_second)}/s` : '';
+  $('#quote-wei').textContent = `(${check.deposit} wei, at most ${formatAmount(req.max_price_per_second)}/s for ${req.duration} s${cheapest})`;
   $('#quote').hidden = false;
   $('#pay').focus();
 }
@@ -252,7 +257,7 @@ function stepOf(d) {
   const verified = (d.payments?.verifiers ?? []).some((v) => v.periods_ok > 0);
   if (chain === 'settled' || chain === 'refunded' || d.state === 'done' || d.state === 'cancelled') return 5;
   if (verified) return 4;
-  if (chain === 'running' || d.state === 'running') return 3;
+  if (chain === 'running' || d.state === 'running' || d.state === 'stopping') return 3;
   if (d.progress || local.transferred || d.state === 'transferring' || d.state === 'waiting_for_service') return 2;
   if (chain === 'accepted') return 1;
   return 0;
@@ -297,7 +302,8 @@ function renderAgreement(d) {
     ['Your transactions', (d.transactions ?? []).length ? el('ul', { class: 'txs' }, ...d.transactions.map((t) =>
       el('li', {}, `${t.action} (${t.status}): `, el('code', { title: t.hash }, t.hash)))) : undefined],
   ]);
-  $('#stop').hidden = !(d.role === 'client' && OPEN.has(c.status));
+  // Stop once: a stopping agreement (the stop is on chain, the settlement to come) has no Stop.
+  $('#stop').hidden = !(d.role === 'client' && OPEN.has(c.status) && d.state !== 'stopping' && d.state !== 'done');
 }
 
 /** This node's agreements: the stream's snapshot while it keeps coming (every second), else asked for. */
@@ -376,13 +382,20 @@ function timeline(rows) {
   return svg;
 }
 
-/** A worker's periods from the verifiers' reports on chain (the best-informed verifier's counts). */
+/**
+ * A worker's periods from the verifiers' reports on chain, period by period: ok when most reports
+ * of it say ok, failed when a report says failed and most do not say ok, pending when none reported.
+ */
 function workPeriods(d) {
   const vs = d.payments?.verifiers ?? [];
-  const ok = Math.max(0, ...vs.map((v) => v.periods_ok));
-  const reported = Math.max(0, ...vs.map((v) => v.periods_reported));
-  const total = Math.max(d.chain?.billable_periods ?? 0, reported);
-  return Array.from({ length: total }, (_, p) => (p < ok ? 'ok' : p < reported ? 'failed' : 'pending'));
+  if (d.chain?.status === 'refunded') return [];  // it never ran: no period to show
+  const total = Math.max(d.chain?.billable_periods ?? 0, ...vs.map((v) => (v.periods ?? []).length));
+  return Array.from({ length: total }, (_, p) => {
+    const marks = vs.map((v) => v.periods?.[p]).filter((m) => m);
+    const ok = marks.filter((m) => m === 'ok').length;
+    if (!marks.length) return 'pending';
+    return ok * 2 > marks.length ? 'ok' : 'failed';
+  });
 }
 
 /** A verifier's periods from its own probes: ok when every probe of the period passed. */
@@ -428,6 +441,9 @@ async function refreshWorker() {
     ['Reputation', `${w.verified_periods} verified, ${w.failed_periods} failed periods; ${w.completed_agreements} completed, ${w.failed_agreements} failed agreements`],
     ...reachabilityFacts(state.status.reachability),
   ]);
+  // Only the action that fits the worker's status: Pause when active, Resume when paused.
+  $('#worker-panel [data-action="pause"]').hidden = w.status !== 'active';
+  $('#worker-panel [data-action="resume"]').hidden = w.status !== 'paused';
   const f = $('#offer-form').elements;
   if (!$('#offer-form').contains(document.activeElement) && !$('#offer-form').dataset.edited) {
     f.price.value = `${formatUnits(w.price_per_second, 9)} gwei`;
@@ -442,7 +458,7 @@ async function refreshWorker() {
   $('#earnings').replaceChildren(amount(sumWei([earned, rewards])));
   $('#earnings-detail').textContent = `(${formatAmount(earned)} for work in ${plural(work.length, 'agreement')}, ${formatAmount(rewards)} as a verifier in ${plural(verifying.length, 'agreement')})`;
   const rows = [...work.map((d) => ({ id: d.id, role: 'work', periods: workPeriods(d) })),
-    ...verifying.map((d) => ({ id: d.id, role: 'verifying', periods: probePeriods(d) }))].sort((a, b) => a.id - b.id);
+    ...verifying.map((d) => ({ id: d.id, role: 'verifier', periods: probePeriods(d) }))].sort((a, b) => a.id - b.id);
   $('#timeline').replaceChildren(timeline(rows));
   $('#worker-agreements').replaceChildren(...work.map((d) => el('li', {},
     `#${d.id}: ${d.state_label ?? d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}, earned `, amount(d.payments?.worker ?? '0'),
@@ -488,15 +504,32 @@ async function refreshVerifier() {
   await refreshAgreements();
   const mine = state.status.worker?.id;
   const list = await detailsOf('verifier');
-  const rows = list.flatMap((d) => (d.probes ?? []).map((p) => el('tr', {},
-    el('td', {}, `#${d.id}`), el('td', {}, String(p.period + 1)),
-    el('td', { class: p.ok ? 'ok' : 'bad' }, p.ok ? 'ok' : 'failed'), el('td', {}, p.detail),
-    el('td', {}, new Date(p.at_ms).toLocaleString()))));
+  // One row per period: its probes (how many passed, the last failure's reason) and what this
+  // verifier reported of it on chain.
+  const rows = list.flatMap((d) => {
+    const reported = reportOf(d, mine)?.periods ?? [];
+    const ended = ['settled', 'refunded'].includes(d.chain?.status);
+    const total = Math.max(reported.length, ...(d.probes ?? []).map((p) => p.period + 1), 0);
+    return Array.from({ length: total }, (_, p) => {
+      const probes = (d.probes ?? []).filter((x) => x.period === p);
+      const passed = probes.filter((x) => x.ok).length;
+      const failedOne = probes.filter((x) => !x.ok).pop();
+      const mark = reported[p];
+      const last = probes[probes.length - 1];
+      return el('tr', {},
+        el('td', {}, `#${d.id}`), el('td', {}, String(p + 1)),
+        el('td', { class: probes.length && passed < probes.length ? 'bad' : undefined },
+          probes.length ? `${passed} of ${probes.length} ok${failedOne ? `: ${failedOne.detail}` : ''}` : 'none'),
+        el('td', { class: mark === 'ok' ? 'ok' : mark === 'failed' ? 'bad' : 'muted' }, mark ?? (ended ? 'not reported' : 'not yet')),
+        el('td', {}, last ? new Date(last.at_ms).toLocaleTimeString() : '—'));
+    });
+  });
   fillTable($('#probes'), rows.reverse());
   $('#verifier-rewards').replaceChildren(amount(rewardsOf(list, mine)), ` in ${plural(list.length, 'agreement')}`);
   $('#verifier-reports').replaceChildren(...(list.length ? list.map((d) => {
     const r = reportOf(d, mine);
-    return el('li', {}, `#${d.id} (${d.state}): `, r ? `${plural(r.periods_reported, 'period')} reported, ${r.periods_ok} ok, reward ` : 'nothing reported yet',
+    const finished = ['settled', 'refunded'].includes(d.chain?.status) || d.state === 'done';
+    return el('li', {}, `#${d.id} (${finished ? 'finished' : d.state_label ?? d.state}): `, r ? `${plural(r.periods_reported, 'period')} reported, ${r.periods_ok} ok, reward ` : 'nothing reported yet',
       r ? amount(r.reward) : undefined);
   }) : [el('li', { class: 'muted' }, 'None yet.')]));
 }
@@ -550,7 +583,8 @@ function wire() {
     e.preventDefault();
     act(e.submitter ?? $('#run-form button'), 'Asking for the cost…', showQuote);
   });
-  $('#run-form').addEventListener('input', hideQuote);
+  // An error stays until the terms change (or the next action).
+  $('#run-form').addEventListener('input', () => { hideQuote(); showError(''); });
   $('#run-upload').addEventListener('change', (e) => uploadArchive(e.currentTarget.files[0]).catch((err) => showError(err.message)));
   $('#quote-cancel').addEventListener('click', () => { hideQuote(); $('#run-form').elements.image.focus(); });
   $('#pay').addEventListener('click', (e) => act(e.currentTarget, 'Paying…', pay));

@@ -47,12 +47,12 @@ export function parseAmount(text) {
 const SECONDS = { s: 1, m: 60, h: 3600, d: 86400 };
 
 /** "30s", "10m", "1h", "2d", "90" (seconds) -> whole seconds; throws with a reason. */
-export function parseDuration(text) {
+export function parseDuration(text, { zeroOk = false } = {}) {
   const s = String(text ?? '').trim().toLowerCase();
   const m = /^(\d+)\s*([smhd]?)$/.exec(s);
   if (!m) throw new Error(`'${text}' is not a duration (examples: 30s, 10m, 1h)`);
   const n = Number(m[1]) * SECONDS[m[2] || 's'];
-  if (!Number.isSafeInteger(n) || n <= 0 || n > 0xffffffff) throw new Error(`'${text}' is out of range`);
+  if (!Number.isSafeInteger(n) || (n === 0 && !zeroOk) || n < 0 || n > 0xffffffff) throw new Error(`'${text}' is out of range`);
   return n;
 }
 

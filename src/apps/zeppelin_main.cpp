@@ -19,5 +19,6 @@ int main(int argc, char** argv) {
     cli::add_node_commands(app);
     cli::add_client_commands(app);
     cli::add_net_commands(app);
+    cli::add_completion_commands(app);
     return cli::run_cli(app, argc, argv);
 }

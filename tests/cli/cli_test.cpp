@@ -435,5 +435,97 @@ TEST_F(CliWithNode, LogsLikeDockerLogs) {
     EXPECT_NE(gone.err.find("Connection refused"), std::string::npos) << gone.err;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Refusals explained before anything is sent (node/purchase_check.hpp), shell completions.
+
+TEST_F(CliWithNode, RunRefusesBeforeSendingAnythingAndSaysWhatToChange) {
+    const auto count = m().dispatcher->agreement_count().value();
+    const auto nonce = m().rpc->get_transaction_count(test::account(kClient)).value();
+    const auto image = quoted(m().image.string());
+    const auto worker1 = m().dispatcher->worker_id_of(test::account(1)).value();
+    // The newcomer's mistakes of issue 14, each with the sentence (numbers included) and exit 1.
+    const std::string ok_price = " --max-price 2gwei/s", ok_terms = " --duration 60s --period 10s";
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {ok_terms + " --max-price 0.5gwei/s", "asks 1 gwei/s, above your highest price of 500000000 wei/s: raise --max-price to at least 1 gwei/s"},
+        {" --duration 95s --period 10s" + ok_price, "the duration, 95 s, is not a whole number of 10 s periods: use a duration of 100 s or 90 s"},
+        {" --period 5s --duration 60s" + ok_price, "the period is 5 s; the contract needs at least 10 s"},
+        {" --duration 0" + ok_price, "the duration is 0: ask for at least one period"},
+        {ok_terms + ok_price + " --verifiers 2", "1 worker and 2 verifiers need 3 active workers other than yours; the market has 2: ask for at most 1 verifier"},
+        {ok_terms + ok_price + " --verifiers 9", "9 verifiers asked for; the contract takes from 1 to 5"},
+        {ok_terms + ok_price + " --port 81", "the image does not expose port 81; it exposes 8080: use --port 8080"},
+        {ok_terms + ok_price + " --cpu 8000", "no active worker offers 8000 millicores and 256 MB; the most offered are 4000 millicores and 8192 MB"},
+        {" --max-price 18ether/s --duration 1d --period 60s", "your account holds"},
+    };
+    for (const auto& [args, expected] : cases) {
+        auto full = "run -d " + image + args;
+        const auto c = m().cli(full);
+        EXPECT_EQ(c.code, 1) << full << "\n" << show(c);
+        EXPECT_EQ(c.out, "") << full;
+        EXPECT_NE(c.err.find(expected), std::string::npos) << full << "\n" << c.err;
+        EXPECT_EQ(c.err.find("InvalidRequirements"), std::string::npos) << "the contract's words: " << c.err;
+    }
+    // A missing image, in words.
+    const auto missing = m().cli("run -d ./no-such-image.tar --duration 60s --period 10s");
+    EXPECT_EQ(missing.code, 1) << show(missing);
+    EXPECT_NE(missing.err.find("no image archive at ./no-such-image.tar"), std::string::npos) << missing.err;
+    // Nothing was bought, nothing was sent.
+    EXPECT_EQ(m().dispatcher->agreement_count().value(), count);
+    EXPECT_EQ(m().rpc->get_transaction_count(test::account(kClient)).value(), nonce);
+
+    // --dry-run: the escrow and the worker that would be chosen, nothing bought.
+    const auto dry = m().cli("run --dry-run " + image + " --duration 60s --period 10s --verifiers 1 --max-price 2gwei/s");
+    ASSERT_EQ(dry.code, 0) << show(dry);
+    // 6 periods * (2 gwei * 10 s + 5 % of that for the verifier) = 126 gwei
+    EXPECT_NE(dry.out.find("would escrow 126 gwei; the cheapest of 2 eligible workers is worker"), std::string::npos) << dry.out;
+    const auto dry_json = m().cli("run --dry-run --json " + image + " --duration 60s --period 10s --max-price 0.5gwei/s");
+    EXPECT_EQ(dry_json.code, 1) << show(dry_json);
+    const auto v = json::parse(dry_json.out);
+    EXPECT_EQ(v["ok"], false);
+    EXPECT_EQ(v["refusals"][0]["code"], "price_below_market") << dry_json.out;
+    EXPECT_NE(v["refusals"][0]["message"].get<std::string>().find("worker " + std::to_string(worker1)), std::string::npos)
+        << dry_json.out;
+    EXPECT_EQ(m().dispatcher->agreement_count().value(), count);
+}
+
+TEST_F(CliConventions, CompletionsForBashAndZsh) {
+    const auto bash = run("completion bash");
+    ASSERT_EQ(bash.code, 0) << show(bash);
+    const auto script = dir_.path() / "zeppelin.bash";
+    std::ofstream{script} << bash.out;
+    // What bash offers after words typed so far (COMP_WORDS as bash fills it).
+    auto offered = [&](const std::string& words, int cword) {
+        return test::run_command("bash -c " + quoted("source " + quoted(script.string()) + "; COMP_WORDS=(" + words + "); COMP_CWORD=" +
+                                                     std::to_string(cword) + "; _zeppelin; echo \"${COMPREPLY[*]}\""))
+            .out;
+    };
+    EXPECT_EQ(offered("zeppelin mar", 1), "market\n");
+    EXPECT_EQ(offered("zeppelin market ''", 2), "workers agreements --help -h --node --json --exact --rpc-url\n");
+    EXPECT_EQ(offered("zeppelin --json market w", 3), "workers\n");
+    EXPECT_EQ(offered("zeppelin run --max", 2), "--max-price\n");
+    EXPECT_EQ(offered("zeppelin completion ''", 2), "--help -h --json --exact --rpc-url --node\n");
+    EXPECT_EQ(offered("zeppelin logs 7 --ta", 3), "--tail\n");
+
+    const auto zsh = run("completion zsh");
+    ASSERT_EQ(zsh.code, 0) << show(zsh);
+    EXPECT_EQ(zsh.out.rfind("#compdef zeppelin\n", 0), 0U) << zsh.out.substr(0, 80);
+    if (test::run_command("command -v zsh").status == 0) {
+        const auto zfile = dir_.path() / "_zeppelin";
+        std::ofstream{zfile} << zsh.out;
+        // compsys's functions replaced by ones that print what they are given.
+        const std::string stubs =
+            "compdef(){}; compadd(){ print -r -- opts: ${(P)2} }; _describe(){ print -rl -- ${(P)4} }; _files(){ print files }; ";
+        auto zoffered = [&](const std::string& words, int current) {
+            return test::run_command("zsh -fc " + quoted(stubs + "source " + quoted(zfile.string()) + "; words=(" + words +
+                                                         "); CURRENT=" + std::to_string(current) + "; _zeppelin"))
+                .out;
+        };
+        EXPECT_EQ(zoffered("zeppelin market ''", 3), "workers:List the registered workers\nagreements:List the registered agreements\nfiles\n");
+        EXPECT_NE(zoffered("zeppelin run --m", 3).find("--max-price"), std::string::npos);
+        EXPECT_NE(zoffered("zeppelin ''", 2).find("\ncompletion:Print a shell completion script"), std::string::npos);
+    }
+    const auto fish = run("completion fish");
+    EXPECT_EQ(fish.code, 2) << show(fish);
+}
+
 }  // namespace
 }  // namespace zeppelin

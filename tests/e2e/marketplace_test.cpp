@@ -539,10 +539,12 @@ TEST_F(Marketplace, ImageOtherThanTheCommittedOneIsRefusedAndRefunded) {
 TEST_F(Marketplace, BadRequestsGetClearErrorsAndCostNothing) {
     const auto agreements = m().dispatcher->agreement_count().value();
     const auto image = shell_quote(m().image.string());
-    EXPECT_NE(m().cli("run " + image + " --port 9999", false).find("does not expose port 9999 (it exposes 8080)"), std::string::npos);
+    EXPECT_NE(m().cli("run " + image + " --port 9999", false).find("does not expose port 9999; it exposes 8080: use --port 8080"), std::string::npos);
     EXPECT_NE(m().cli("run /no/such/image.tar", false).find("/no/such/image.tar"), std::string::npos);
     EXPECT_NE(m().cli("run " + image + " --probe ftp:/x", false).find("probe"), std::string::npos);
-    EXPECT_NE(m().cli("run " + image + " --duration 25s --period 10s", false).find("InvalidRequirements"), std::string::npos);
+    EXPECT_NE(m().cli("run " + image + " --duration 25s --period 10s", false)
+                  .find("the duration, 25 s, is not a whole number of 10 s periods: use a duration of 30 s or 20 s"),
+              std::string::npos);
     EXPECT_NE(m().cli("run " + image + " --max-price 1.5wei", false).find("--max-price"), std::string::npos);
     EXPECT_NE(m().cli("stop 999", false).find("not known to this node"), std::string::npos);
     EXPECT_NE(m().cli("ps --node /nonexistent", false).find("no node runs"), std::string::npos);

@@ -79,6 +79,34 @@ describe('node API and dashboard on a real market', { skip }, () => {
       refused(await market.client.request('GET', '/api/quote?max_price_per_second=1&duration=30&period=10&verifiers=300'), 400, /range/);
     });
 
+    it('POST /api/agreements/check says, before anything is sent, what the market refuses and why', async () => {
+      const c = market.client;
+      const before = (await c.get('/api/market/agreements')).length;
+      const ok = await c.request('POST', '/api/agreements/check', { body: run });
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal(ok.json.ok, true, ok.text);
+      assert.deepEqual(ok.json.refusals, []);
+      assert.equal(ok.json.deposit, (await c.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=2')).deposit);
+      assert.equal(ok.json.cheapest.price_per_second, '1000000000');
+      assert.equal(ok.json.active_workers, WORKERS);
+      const bad = await c.request('POST', '/api/agreements/check', {
+        body: { ...run, max_price_per_second: '500000000', duration: 35, verifiers: 3, port: 81 },
+      });
+      assert.equal(bad.status, 200, bad.text);
+      assert.equal(bad.json.ok, false);
+      assert.deepEqual(bad.json.refusals.map((r) => r.code), ['period_does_not_divide', 'port_not_exposed']);
+      const market2 = await c.request('POST', '/api/agreements/check', { body: { ...run, max_price_per_second: '500000000', verifiers: 3 } });
+      assert.deepEqual(market2.json.refusals.map((r) => r.code), ['price_below_market', 'not_enough_workers']);
+      assert.match(market2.json.refusals[1].message, /the market has 3: ask for at most 2 verifiers/);
+      const missing = await c.request('POST', '/api/agreements/check', { body: { ...run, image: join(tmp, 'missing.tar') } });
+      assert.equal(missing.json.refusals[0].code, 'image_unusable');
+      assert.match(missing.json.refusals[0].message, /no image archive at .*missing\.tar/);
+      refused(await c.request('POST', '/api/agreements/check', { body: run, token: null }), 401);
+      // The purchase itself refuses with the same words, and nothing was bought.
+      refused(await c.request('POST', '/api/agreements', { body: { ...run, max_price_per_second: '500000000' } }), 400, /the cheapest fitting worker/);
+      assert.equal((await c.get('/api/market/agreements')).length, before);
+    });
+
     it('POST /api/agreements refuses requests without the token, with a wrong one, and bad input', async () => {
       const c = market.client;
       refused(await c.request('POST', '/api/agreements', { body: run, token: null }), 401);
@@ -104,6 +132,11 @@ describe('node API and dashboard on a real market', { skip }, () => {
       assert.match(ok.json.config_digest, /^sha256:[0-9a-f]{64}$/);
       assert.equal(ok.json.bytes, bytes.length);
       assert.ok(existsSync(ok.json.path), ok.json.path);
+      // Kept under the uploader's own file name (reduced to a safe base name).
+      const named = await c.request('POST', `/api/images?name=${encodeURIComponent('../my web.tar')}`, { body: bytes, raw: true });
+      assert.equal(named.status, 201, named.text);
+      assert.equal(named.json.name, 'myweb.tar');
+      assert.ok(named.json.path.endsWith('/myweb.tar'), named.json.path);
     });
 
     it('unknown agreements: 404; a malformed id: 400', async () => {
@@ -250,16 +283,41 @@ describe('node API and dashboard on a real market', { skip }, () => {
       // The image is uploaded from the browser (checked by the node like any archive).
       await form.getByLabel('Or upload an archive').setInputFiles(image);
       await until('the upload', async () => (await form.getByLabel('Image', { exact: true }).inputValue()).endsWith('.tar'));
-      assert.match(await page.locator('#run-upload-state').textContent(), /uploaded: sha256:/);
+      // Named by its own file name, not the node's copy's path.
+      const imageName = image.split('/').pop();
+      assert.match(await page.locator('#run-upload-state').textContent(), new RegExp(`uploaded ${imageName.replace('.', '\\.')}: sha256:`));
       await form.getByLabel('Service port', { exact: true }).fill('8080');
       await form.getByLabel('Duration', { exact: true }).fill('40s');
       await form.getByLabel('Verification period', { exact: true }).fill('10s');
       await form.getByLabel('Verifiers', { exact: true }).fill('2');
       await form.getByLabel('Highest price per second', { exact: true }).fill('2gwei');
       await form.getByLabel('Probe', { exact: true }).fill('http:/');
+      // Refusals before anything is sent: the node's checks against the market, in words and
+      // numbers; an error stays (past the 1.5 s refresh) until the terms change.
+      const alert = page.locator('#error');
+      const refusedWith = async (label, value, pattern, name) => {
+        const field = form.getByLabel(label, { exact: true });
+        const before = await field.inputValue();
+        await field.fill(value);
+        await form.getByRole('button', { name: 'Show the cost' }).click();
+        await alert.getByText(pattern).waitFor();
+        await page.waitForTimeout(2500);
+        assert.ok(await alert.isVisible(), `the error for ${label} = ${value} went away by itself`);
+        assert.ok(await page.locator('#quote').isHidden());
+        if (name) await shot(page, name);
+        await field.fill(before);
+        await alert.waitFor({ state: 'hidden' });
+      };
+      await refusedWith('Highest price per second', '0.5gwei', /the cheapest fitting worker \(worker \d+\) asks 1 gwei\/s, above your highest price/,
+        'client-refused');
+      await refusedWith('Duration', '0', /the duration is 0/);
+      await refusedWith('Duration', '45s', /the duration, 45 s, is not a whole number of 10 s periods: use a duration of 50 s or 40 s/);
+      await refusedWith('Verifiers', '3', /1 worker and 3 verifiers need 4 active workers other than yours; the market has 3: ask for at most 2 verifiers/);
+      await refusedWith('Service port', '81', /the image does not expose port 81; it exposes 8080/);
       await form.getByRole('button', { name: 'Show the cost' }).click();
       const quote = await c.get('/api/quote?max_price_per_second=2000000000&duration=40&period=10&verifiers=2');
       await page.locator('#quote-deposit').getByText(formatAmount(quote.deposit), { exact: true }).waitFor();
+      assert.match(await page.locator('#quote-wei').textContent(), /the cheapest of 3 eligible workers asks 1 gwei\/s/);
       await shot(page, 'client-quote');
 
       // Pay; follow the agreement to running and a verified period.
@@ -267,7 +325,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const title = page.locator('#agreement-title');
       await title.waitFor({ state: 'visible', timeout: 120_000 });
       const id = Number(/#(\d+)/.exec(await title.textContent())[1]);
-      await page.locator('#client-agreements').getByRole('button', { name: new RegExp(`^#${id} `) }).waitFor();
+      await page.locator('#client-agreements').getByRole('button', { name: new RegExp(`^#${id} ${imageName.replace('.', '\\.')} `) }).waitFor();
       const current = page.locator('#agreement-steps [aria-current="step"]');
       await until('the agreement to run', async () => ['running', 'verified'].includes(await current.textContent()), { timeout: 150_000 });
       await until('a verified period', async () => (await current.textContent()) === 'verified', { timeout: 90_000 });
@@ -298,8 +356,12 @@ describe('node API and dashboard on a real market', { skip }, () => {
         await wp.close();
       }
 
-      // Stop it early; the refund shows once the client claimed it.
+      // Stop it early: "stopping" (no Stop button any more) until it settles; the refund shows once
+      // the client claimed it.
       await page.getByRole('button', { name: 'Stop' }).click();
+      await page.locator('#stop').waitFor({ state: 'hidden' });
+      assert.match(await title.textContent(), /: (stopping|done)/);
+      assert.match((await c.get(`/api/agreements/${id}`)).state, /^(stopping|done)$/);
       await until('the refund', async () => {
         const d = await c.get(`/api/agreements/${id}`);
         return d.payments?.client_refund !== '0' && d.payments?.client_refund;
@@ -326,6 +388,16 @@ describe('node API and dashboard on a real market', { skip }, () => {
       await wpage.goto(`${worker.base}/#worker`);
       await wpage.locator('#earnings').getByText(formatAmount(earned), { exact: true }).waitFor({ timeout: 30_000 });
       await wpage.locator('#timeline svg rect[data-period].tl-ok').first().waitFor();
+      // Period by period from the verifiers' reports: only the periods nobody reported are grey.
+      const reports = (await worker.get(`/api/agreements/${id}`)).payments.verifiers;
+      const marks = await wpage.evaluate((n) => [...document.querySelectorAll('#timeline svg rect[data-period]')]
+        .filter((r) => r.querySelector('title')?.textContent.startsWith(`agreement ${n},`)).map((r) => r.getAttribute('class')), id);
+      const unreported = marks.filter((_, p) => !reports.some((v) => v.periods?.[p])).length;
+      assert.equal(marks.filter((m) => m === 'tl-pending').length, unreported, JSON.stringify({ marks, reports }));
+      assert.ok(marks.includes('tl-ok'), JSON.stringify(marks));
+      // Pause or Resume, never both.
+      assert.ok(await wpage.getByRole('button', { name: 'Pause' }).isVisible());
+      assert.ok(await wpage.getByRole('button', { name: 'Resume' }).isHidden());
       await shot(wpage, 'worker');
 
       // Changing anything needs the token: refused in words without it, then the offer changes.
@@ -341,8 +413,25 @@ describe('node API and dashboard on a real market', { skip }, () => {
 
       const verifier = await market.workerNode(chain.verifier_ids[0]);
       await wpage.goto(`${verifier.base}/#verifier`);
-      await wpage.locator('#probes tbody td.ok').first().waitFor({ timeout: 30_000 });
+      // By period: what was probed and what was reported on chain.
+      await wpage.locator('#probes tbody td[data-label="Reported"].ok').first().waitFor({ timeout: 30_000 });
       await shot(wpage, 'verifier');
+      await wpage.close();
+
+      // Every view at 1280 and 390 px, saved; at 390 px no view scrolls sideways.
+      const views = [[c, 'market'], [c, 'client'], [worker, 'worker'], [verifier, 'verifier']];
+      for (const width of [1280, 390]) {
+        const vp = await browser.newPage({ viewport: { width, height: 844 } });
+        for (const [node, view] of views) {
+          await vp.goto(`${node.base}/#${view}`);
+          await vp.locator(`#view-${view}`).waitFor();
+          await vp.waitForTimeout(1800);  // one refresh: the tables filled
+          await shot(vp, `${view}-${width}`);
+          const { scroll, inner } = await vp.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+          if (width === 390) assert.ok(scroll <= inner, `the ${view} view scrolls sideways at 390 px: ${scroll} px wide`);
+        }
+        await vp.close();
+      }
     });
   });
 });

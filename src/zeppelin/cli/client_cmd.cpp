@@ -33,8 +33,9 @@ void add_node_option(CLI::App* cmd) {
 
 void print_json(const json& j) { fmt::print("{}\n", j.dump(2)); }
 
-/// "90", "90s", "15m", "1h", "2d" -> seconds.
-std::uint32_t parse_duration(const std::string& text, std::string_view what) {
+/// "90", "90s", "15m", "1h", "2d" -> seconds. 0 only when `zero_ok` (the node's purchase check
+/// then says what a zero duration means).
+std::uint32_t parse_duration(const std::string& text, std::string_view what, bool zero_ok = false) {
     std::size_t i = 0;
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) != 0) ++i;
     const auto unit = text.substr(i);
@@ -46,7 +47,7 @@ std::uint32_t parse_duration(const std::string& text, std::string_view what) {
     if (i == 0 || mul == 0 || i > 9)
         fail(Errc::invalid_argument, fmt::format("{}: \"{}\" is not a duration (like 90s, 15m, 1h, 2d)", what, text));
     const auto v = std::stoull(text.substr(0, i)) * mul;
-    if (v == 0 || v > 0xffffffffULL) fail(Errc::invalid_argument, fmt::format("{}: {} is out of range", what, text));
+    if ((v == 0 && !zero_ok) || v > 0xffffffffULL) fail(Errc::invalid_argument, fmt::format("{}: {} is out of range", what, text));
     return static_cast<std::uint32_t>(v);
 }
 
@@ -75,6 +76,7 @@ struct RunOptions {
     std::string preferred_worker;
     unsigned min_reputation{0};
     bool detach{false};
+    bool dry_run{false};
     std::string timeout{"10m"};
 };
 
@@ -94,6 +96,22 @@ void announce_purchase(std::uint64_t id, const json& a, json& out) {
                vs.empty() ? "none" : vs, amount_text(c, "deposit"));
 }
 
+/// --dry-run: what the node's purchase check says (node/purchase_check.hpp), nothing sent.
+void dry_run(const NodeEndpoint& node, const json& req) {
+    const auto v = or_throw(api_call(node, "POST", "/api/agreements/check", &req), "run --dry-run");
+    if (global_options().json) print_json(v);
+    if (!v.value("ok", false)) {
+        std::string why;
+        for (const auto& r : v["refusals"]) why += (why.empty() ? "" : "\n") + r["message"].get<std::string>();
+        fail(Errc::invalid_argument, why);
+    }
+    if (global_options().json) return;
+    const auto& c = v["cheapest"];
+    fmt::print("would escrow {}; the cheapest of {} eligible {} is worker {} at {}/s\n", amount_text(v, "deposit"),
+               v["eligible_workers"].get<unsigned>(), v["eligible_workers"].get<unsigned>() == 1 ? "worker" : "workers",
+               c["worker_id"].get<unsigned>(), amount_text(c, "price_per_second"));
+}
+
 void run(const RunOptions& o) {
     const auto node = connect();
     const bool as_json = global_options().json;
@@ -101,8 +119,8 @@ void run(const RunOptions& o) {
     if (price_text.ends_with("/s")) price_text.resize(price_text.size() - 2);
     const auto price = or_throw(parse_amount(price_text), "--max-price");
     json req{{"image", o.image},
-             {"duration", parse_duration(o.duration, "--duration")},
-             {"period", parse_duration(o.period, "--period")},
+             {"duration", parse_duration(o.duration, "--duration", true)},
+             {"period", parse_duration(o.period, "--period", true)},
              {"verifiers", o.verifiers},
              {"max_price_per_second", to_dec(price)},
              {"probe", o.probe},
@@ -111,6 +129,7 @@ void run(const RunOptions& o) {
              {"min_reputation", o.min_reputation}};
     if (o.port != 0) req["port"] = o.port;
     if (!o.preferred_worker.empty()) req["preferred_worker"] = o.preferred_worker;
+    if (o.dry_run) return dry_run(node, req);
     const auto started = std::chrono::steady_clock::now();
     const auto created = or_throw(api_call(node, "POST", "/api/agreements", &req), "run");
     const auto id = created["id"].get<std::uint64_t>();
@@ -349,6 +368,7 @@ void add_client_commands(CLI::App& app) {
         cmd->add_option("--min-reputation", o->min_reputation, "Lowest worker reputation accepted, permille");
         cmd->add_option("--timeout", o->timeout, "Give up waiting for the service after this long")->capture_default_str();
         cmd->add_flag("-d,--detach", o->detach, "Print the agreement id and return at once");
+        cmd->add_flag("--dry-run", o->dry_run, "Check the requirements against the market and print the escrow; buy nothing");
         cmd->callback([o] { run(*o); });
     }
     {

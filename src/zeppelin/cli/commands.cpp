@@ -24,7 +24,35 @@ void add_global_options(CLI::App& app) {
     app.add_option("--node", g.node_dir, "Data directory of the node to talk to (default $ZEPPELIN_NODE_DIR or ~/.zeppelin/node)");
 }
 
+namespace {
+
+/// The first word that should name a command but names none ("frobnicate"), with the commands
+/// there are; empty when the words look right (CLI11 then judges them).
+std::string unknown_command(CLI::App& app, int argc, const char* const* argv) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view w{argv[i]};
+        if (w == "--rpc-url" || w == "--node") {
+            ++i;  // its value
+            continue;
+        }
+        if (w.starts_with("-")) continue;
+        std::string names;
+        for (const auto* sub : app.get_subcommands({})) {
+            if (sub->get_name() == w) return {};
+            names += (names.empty() ? "" : ", ") + sub->get_name();
+        }
+        return fmt::format("'{}' is not a zeppelin command; the commands are {} (zeppelin --help says what each does)", w, names);
+    }
+    return {};
+}
+
+}  // namespace
+
 int run_cli(CLI::App& app, int argc, const char* const* argv) {
+    if (const auto why = unknown_command(app, argc, argv); !why.empty()) {
+        fmt::print(stderr, "{}\n", why);
+        return kExitUsage;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::RuntimeError& e) {

@@ -36,5 +36,7 @@ void add_image_commands(CLI::App& app);
 void add_node_commands(CLI::App& app);
 void add_client_commands(CLI::App& app);
 void add_net_commands(CLI::App& app);
+/// `zeppelin completion bash|zsh` (add it last: it lists the commands added before it).
+void add_completion_commands(CLI::App& app);
 
 }  // namespace zeppelin::cli

@@ -557,7 +557,7 @@ Result<eth::TxRequest> Dispatcher::buy_contract_tx(const Address& from, const Re
     if (!estimate) {
         if (estimate.error().code() == Errc::reverted) {
             auto sim = simulate(from, data, value);
-            if (sim && sim->reverted) return Error{Errc::reverted, "buyContract would revert: " + sim->revert.text};
+            if (sim && sim->reverted) return Error{Errc::reverted, "buyContract would revert: " + explain_revert(sim->revert)};
         }
         return estimate.error().wrap("cannot estimate gas for buyContract");
     }

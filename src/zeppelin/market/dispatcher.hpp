@@ -20,6 +20,7 @@
 #include "zeppelin/core/u256.hpp"
 #include "zeppelin/eth/abi.hpp"
 #include "zeppelin/eth/revert.hpp"
+#include "zeppelin/market/revert_words.hpp"
 #include "zeppelin/eth/rpc.hpp"
 #include "zeppelin/eth/sender.hpp"
 

@@ -105,9 +105,16 @@ Result<std::unique_ptr<Api>> Api::start(Node& node, const ApiOptions& options) {
         if (a && a->contains("chain")) out["deposit"] = (*a)["chain"]["deposit"];
         return Response::json(201, out);
     });
+    // What POST /api/agreements would refuse, and the escrow, before anything is sent.
+    s.route("POST", "/api/agreements/check", [&node](const Request& r) {
+        auto req = parse_run_request(r.body);
+        if (!req) return Response::error(req.error());
+        return reply(node.check_run(*req));
+    });
     s.route("POST", "/api/images", [&node](const Request& r) {
         if (r.body.empty()) return Response::error(400, "the request body must be an image archive (docker save / OCI layout tar)");
-        auto stored = node.store_upload(r.body);
+        const auto name = r.query.contains("name") ? r.query.at("name") : std::string{"image.tar"};
+        auto stored = node.store_upload(r.body, name);
         if (!stored) {
             const auto c = stored.error().code();
             if (c == Errc::io || c == Errc::internal) return Response::error(stored.error());

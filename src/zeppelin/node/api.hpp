@@ -6,8 +6,12 @@
 //   POST /api/agreements              buy one: {"image", "duration", "period", "verifiers",
 //                                     "max_price_per_second" (wei, decimal string), "probe",
 //                                     "cpu_millicores", "memory_mb", "port"?, "preferred_worker"?}
+//   POST /api/agreements/check        the same body: what the purchase would be refused for, before
+//                                     anything is sent ({"ok", "refusals": [{"code", "message"}],
+//                                     "deposit", "eligible_workers", "active_workers", "cheapest"?})
 //   POST /api/images                  upload an image archive (body: the tar, <= 512 MiB); answers
-//                                     {"path", "config_digest", "bytes"} to use as "image" above
+//                                     {"path", "name", "config_digest", "bytes"} to use as "image"
+//                                     above; ?name=web.tar: the file's own name, which names it
 //   GET  /api/agreements/{id}         one agreement: local state, chain view, progress, probes,
 //                                     payments (from the contract's events), this node's transactions,
 //                                     and for running work on a worker its resource use;

@@ -185,6 +185,9 @@ struct NodeContext {
     /// Errc::reverted with the contract's custom error in words). Returns the mined receipt (for a
     /// transaction mined before, by an earlier call or process, only its hash is filled in).
     Result<eth::Receipt> transact(std::uint64_t agreement, const std::string& action, eth::TxRequest request);
+    /// The RPC's "insufficient funds for gas * price + value" as a sentence with this account's
+    /// balance and what `request` needs; any other error unchanged.
+    Error explain_funds(const Error& e, const eth::TxRequest& request);
     static std::string action_kind(const std::string& action);
     /// Journals every version of the transaction of (agreement, action) before it is broadcast.
     eth::BroadcastHook journal_hook(std::uint64_t agreement, const std::string& action);

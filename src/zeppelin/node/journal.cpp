@@ -5,6 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include "zeppelin/core/hex.hpp"
+#include "zeppelin/core/units.hpp"
+#include "zeppelin/eth/address.hpp"
+#include "zeppelin/market/revert_words.hpp"
 
 namespace zeppelin::node {
 
@@ -31,21 +34,62 @@ Result<eth::Receipt> NodeContext::transact(std::uint64_t agreement, const std::s
     if (!pending.empty()) {
         if (auto r = settle_journaled(pending)) return r;
     }
-    const auto sim = ZP_TRY(dispatcher->simulate(me, request.data, request.value));
+    auto simulated = dispatcher->simulate(me, request.data, request.value);
+    if (!simulated) return explain_funds(simulated.error(), request);
+    const auto& sim = *simulated;
     if (sim.reverted) {
         // Decided on the decoded custom error, never on its text: these only mean "not yet".
         const auto& name = sim.revert.error_name;
         const bool not_yet = sim.revert.kind == eth::Revert::Kind::custom &&
                              (name == "SettlementTooEarly" || name == "DeadlineNotPassed" || name == "PeriodNotStarted");
-        return make_error(not_yet ? Errc::too_early : Errc::reverted, sim.revert.text);
+        return make_error(not_yet ? Errc::too_early : Errc::reverted, market::explain_revert(sim.revert));
     }
     request.before_broadcast = journal_hook(agreement, action);
     auto sent = sender->send(request);
     if (!sent) {
         metrics.counter("zeppelin_transactions_total", "Transactions sent by this node").inc({{"action", action_kind(action)}, {"result", "error"}});
-        return sent.error();
+        return explain_funds(sent.error(), request);
     }
     return record(agreement, action, {}, *sent);
+}
+
+namespace {
+
+constexpr std::uint64_t kGasBoundWhenUnestimated = 500'000;
+
+bool is_insufficient_funds(const Error& e) {
+    std::string m = e.message();
+    std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return m.find("insufficient funds") != std::string::npos;
+}
+
+std::string insufficient_funds_sentence(const Address& account, const u256& balance, const u256& value, const u256& gas_cost) {
+    const u256 needed = value + gas_cost;
+    std::string s = "account " + eth::to_checksum(account) + " holds " + format_amount(balance) + "; this needs " +
+                    format_amount(needed) + " (" + format_amount(value) + " sent with it and up to " + format_amount(gas_cost) +
+                    " for gas)";
+    if (needed > balance) s += ": send it at least " + format_amount(needed - balance) + " more";
+    return s;
+}
+
+}  // namespace
+
+/// The RPC's "insufficient funds for gas * price + value" as a sentence with the account's balance
+/// and what the transaction needs; any other error unchanged.
+Error NodeContext::explain_funds(const Error& e, const eth::TxRequest& request) {
+    if (!is_insufficient_funds(e)) return e;
+    const auto balance = rpc->get_balance(me);
+    if (!balance) return e;
+    std::uint64_t gas = request.gas_limit ? *request.gas_limit : 0;
+    if (gas == 0) {
+        // Estimated as a call the account could pay for; a call that needs the value cannot be
+        // estimated without it, so a bound (a worker's registration costs ~250k gas) stands in.
+        auto est = rpc->estimate_gas(eth::CallRequest{me, request.to, request.data, std::nullopt, std::nullopt});
+        gas = est ? *est : kGasBoundWhenUnestimated;
+    }
+    u256 fee = 0;
+    if (auto f = rpc->suggest_fees()) fee = f->max_fee;
+    return Error{e.code(), insufficient_funds_sentence(me, *balance, request.value, u256{gas} * fee)};
 }
 
 eth::BroadcastHook NodeContext::journal_hook(std::uint64_t agreement, const std::string& action) {

@@ -144,9 +144,14 @@ public:
     Result<nlohmann::json> agreement(std::uint64_t id, bool brief = false);
     /// Buys an agreement for `request` and returns its id; the node carries it on from there.
     Result<std::uint64_t> submit_run(const RunRequest& request);
+    /// What submit_run would refuse, said before anything is sent: the image (found, its ports),
+    /// the probe, and the terms against the market now (purchase_check.hpp). {"ok", "refusals":
+    /// [{"code", "message"}], "deposit", "eligible_workers", "active_workers", "workers_needed", "cheapest"?}
+    Result<nlohmann::json> check_run(const RunRequest& request);
     /// Keeps an uploaded image archive (the dashboard's upload) after checking it like any archive
     /// (hostile entries, digests); returns {"path", "config_digest", "bytes"} to run it from.
-    Result<nlohmann::json> store_upload(std::string_view archive_bytes);
+    /// `file_name` (the uploader's, reduced to a safe base name) names the copy.
+    Result<nlohmann::json> store_upload(std::string_view archive_bytes, std::string_view file_name = "image.tar");
     /// The client ends its agreement: stops it when running, cancels it before.
     Result<nlohmann::json> stop_agreement(std::uint64_t id);
     /// This node's worker registration: change the offer (unset fields keep their value), pause,

@@ -13,10 +13,17 @@
 #include "zeppelin/probe/probe.hpp"
 #include "zeppelin/runtime/work.hpp"
 #include "zeppelin/transfer/client.hpp"
+#include "zeppelin/node/purchase_check.hpp"
 
 namespace zeppelin::node {
 
 using namespace std::chrono_literals;
+
+namespace {
+// What buyContract's gas is bounded by for the balance check (the real limit is estimated when
+// it is sent): its cost with 5 verifiers in contracts/gas-report.sh's figures, with head-room.
+constexpr std::uint64_t kBuyContractGas = 400'000;
+}  // namespace
 
 Result<json> NodeContext::payments(std::uint64_t id) {
     const auto v = ZP_TRY(dispatcher->get_agreement(id));
@@ -32,6 +39,9 @@ Result<json> NodeContext::payments(std::uint64_t id) {
     const u256 reward = u256{v.price_per_second} * v.period_seconds * config.verifier_fee_bps / 10000;
     u256 worker = 0, client = 0, verifiers = 0, slashed = 0;
     std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> reports;  // verifier -> (periods, ok)
+    // verifier -> what it reported of each period: "ok", "failed", or null (not reported)
+    std::map<std::uint64_t, json> by_period;
+    const std::uint64_t periods = v.billable_periods;  // a stopped agreement bills only those begun
     bool settled = false;
     for (const auto& rec : events) {
         if (rec.removed) continue;
@@ -45,13 +55,21 @@ Result<json> NodeContext::payments(std::uint64_t id) {
             auto& r = reports[e->verifier_id];
             for (u256 b = e->reported_bits; b != 0; b &= b - 1) ++r.first;
             for (u256 b = e->ok_bits; b != 0; b &= b - 1) ++r.second;
+            auto& marks = by_period[e->verifier_id];
+            if (marks.is_null()) marks = json::array();
+            while (marks.size() < periods) marks.push_back(nullptr);
+            for (unsigned i = 0; i < 256 && e->first_period + i < periods; ++i) {
+                if (((e->reported_bits >> i) & 1) == 0) continue;
+                marks[e->first_period + i] = ((e->ok_bits >> i) & 1) != 0 ? "ok" : "failed";
+            }
         }
     }
     json vs = json::array();
     for (const auto& [vid, r] : reports) {
         const u256 paid = reward * r.first;
         verifiers += paid;
-        vs.push_back(json{{"verifier_id", vid}, {"periods_reported", r.first}, {"periods_ok", r.second}, {"reward", to_dec(paid)}});
+        vs.push_back(json{{"verifier_id", vid}, {"periods_reported", r.first}, {"periods_ok", r.second}, {"reward", to_dec(paid)},
+                          {"periods", by_period[vid]}});
     }
     const bool closed = (v.status == AgreementStatus::settled && v.worker_redeemed && v.client_refunded) ||
                         (v.status == AgreementStatus::refunded && v.client_refunded);
@@ -177,55 +195,129 @@ Result<json> Node::agreement(std::uint64_t id, bool brief) {
     return j;
 }
 
-Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
-    auto& n = *ctx_;
-    // 1. The image: an archive on this machine, or one the local engine holds (exported).
-    fs::path archive = r.image;
+namespace {
+
+/// The image of a run request, inspected: an archive on this machine, or one the local engine
+/// holds (exported). An archive inspected before and unchanged since (same size and mtime, as
+/// git's index trusts) is not hashed again; the worker verifies every byte it receives anyway.
+struct PreparedImage {
+    fs::path archive;
+    transfer::ImageInfo info;
+    std::uintmax_t size{0};
+    fs::file_time_type mtime{};
+    bool stat_ok{false};
+};
+
+Result<PreparedImage> prepare_image(NodeContext& n, const std::string& image) {
+    fs::path archive = image;
     std::error_code ec;
     if (!fs::is_regular_file(archive, ec)) {
-        const bool looks_like_path = r.image.find('/') == 0 || r.image.starts_with("./") || r.image.starts_with("../") ||
-                                     r.image.ends_with(".tar") || r.image.ends_with(".tar.gz");
+        const bool looks_like_path = image.find('/') == 0 || image.starts_with("./") || image.starts_with("../") ||
+                                     image.ends_with(".tar") || image.ends_with(".tar.gz");
         if (looks_like_path)
-            return make_error(Errc::not_found, "no image archive at " + r.image + " (on the node's machine)");
+            return make_error(Errc::not_found, "no image archive at " + image + " (on the node's machine)");
         if (!n.engine)
-            return make_error(Errc::not_found, "'" + r.image + "' is no archive file, and no container engine is reachable to export an image of that name");
+            return make_error(Errc::not_found, "'" + image + "' is no archive file, and no container engine is reachable to export an image of that name");
         std::string safe;
-        for (char c : r.image) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
+        for (char c : image) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
         archive = n.opt.data_dir / "images" / (safe + ".tar");
         fs::create_directories(archive.parent_path(), ec);
-        auto exported = n.engine->export_image(r.image, archive);
-        if (!exported) return exported.error().wrap("image '" + r.image + "'");
+        auto exported = n.engine->export_image(image, archive);
+        if (!exported) return exported.error().wrap("image '" + image + "'");
     }
     std::error_code stat_ec;
-    const auto size_before = fs::file_size(archive, stat_ec);
-    const auto mtime_before = fs::last_write_time(archive, stat_ec);
-    // An archive inspected before and unchanged since (same size and mtime, as git's index trusts) is
-    // not hashed again; the worker verifies every byte it receives anyway.
+    PreparedImage p;
+    p.archive = archive;
+    p.size = fs::file_size(archive, stat_ec);
+    p.mtime = fs::last_write_time(archive, stat_ec);
+    p.stat_ok = !stat_ec;
     const auto key = fs::absolute(archive).lexically_normal().string();
     std::optional<transfer::ImageInfo> seen;
-    if (!stat_ec) {
+    if (p.stat_ok) {
         std::lock_guard lock{n.mu};
-        if (auto it = n.inspected_files.find(key); it != n.inspected_files.end() && it->second.size == size_before &&
-                                                   it->second.mtime == mtime_before)
+        if (auto it = n.inspected_files.find(key); it != n.inspected_files.end() && it->second.size == p.size &&
+                                                   it->second.mtime == p.mtime)
             seen = it->second.info;
     }
-    const auto info = seen ? std::move(*seen) : ZP_TRY(transfer::inspect_image(archive));
-    if (!seen && !stat_ec) {
+    p.info = seen ? std::move(*seen) : ZP_TRY(transfer::inspect_image(archive));
+    if (!seen && p.stat_ok) {
         std::lock_guard lock{n.mu};
         if (n.inspected_files.size() >= 64) n.inspected_files.erase(n.inspected_files.begin());
-        n.inspected_files[key] = NodeContext::Inspected{info, size_before, mtime_before};
+        n.inspected_files[key] = NodeContext::Inspected{p.info, p.size, p.mtime};
     }
-    const auto ports = exposed_ports(info.config);
-    if (r.port) {
-        if (std::find(ports.begin(), ports.end(), *r.port) == ports.end()) {
-            std::string list;
-            for (auto p : ports) list += (list.empty() ? "" : ", ") + std::to_string(p);
-            return make_error(Errc::invalid_argument, "the image does not expose port " + std::to_string(*r.port) +
-                                                          (list.empty() ? std::string{" (it exposes none: add EXPOSE to its config)"} : " (it exposes " + list + ")"));
-        }
-    } else if (ports.empty()) {
-        return make_error(Errc::invalid_argument, "the image exposes no TCP port (its config has no ExposedPorts): a service needs one");
+    return p;
+}
+
+PurchasePlan plan_of(const RunRequest& r) {
+    PurchasePlan p;
+    p.duration = r.duration;
+    p.period = r.period;
+    p.verifiers = r.verifiers;
+    p.max_price_per_second = r.max_price_per_second;
+    p.cpu_millicores = r.cpu_millicores;
+    p.memory_mb = r.memory_mb;
+    p.min_reputation = r.min_reputation;
+    p.port = r.port;
+    return p;
+}
+
+/// The market now (the assignable workers' offers, this account's balance, the gas price) and
+/// the checks of purchase_check.hpp over it.
+Result<PurchaseVerdict> check_against_market(NodeContext& n, const PurchasePlan& plan) {
+    MarketSnapshot m;
+    m.client_worker_id = n.worker_id.load();
+    const auto count = ZP_TRY(n.dispatcher->worker_count());
+    for (std::uint64_t id = 1; id <= count && id <= 1000; ++id) {
+        const auto w = ZP_TRY(n.dispatcher->get_worker(id));
+        if (!w.assignable) continue;
+        WorkerOffer o{id, w.price_per_second, w.max_duration, w.cpu_millicores, w.memory_mb, 500};
+        if (plan.min_reputation != 0) o.reputation = ZP_TRY(n.dispatcher->reputation_of(id));
+        m.workers.push_back(o);
     }
+    m.balance = ZP_TRY(n.rpc->get_balance(n.me));
+    if (auto fees = n.rpc->suggest_fees()) m.gas_cost = u256{market::buy_contract_gas_limit(kBuyContractGas)} * fees->max_fee;
+    return check_purchase(plan, m, PurchaseRules::v1(n.config.verifier_fee_bps));
+}
+
+}  // namespace
+
+Result<json> Node::check_run(const RunRequest& r) {
+    auto& n = *ctx_;
+    auto plan = plan_of(r);
+    std::vector<Refusal> own;  // the image and the probe, which the market does not judge
+    if (auto image = prepare_image(n, r.image)) {
+        plan.exposed_ports = exposed_ports(image->info.config);
+    } else {
+        own.push_back(Refusal{"image_unusable", image.error().message()});
+    }
+    if (auto spec = probe::parse_spec(r.probe); !spec) own.push_back(Refusal{"probe_invalid", spec.error().message()});
+    auto v = ZP_TRY(check_against_market(n, plan));
+    v.refusals.insert(v.refusals.begin(), own.begin(), own.end());
+    json refusals = json::array();
+    for (const auto& x : v.refusals) refusals.push_back(json{{"code", x.code}, {"message", x.message}});
+    json out{{"ok", v.ok()},
+             {"refusals", refusals},
+             {"deposit", to_dec(v.deposit)},
+             {"eligible_workers", v.eligible_workers},
+             {"active_workers", v.active_workers},
+             {"workers_needed", v.workers_needed}};
+    if (v.cheapest) out["cheapest"] = json{{"worker_id", v.cheapest->id}, {"price_per_second", std::to_string(v.cheapest->price_per_second)}};
+    return out;
+}
+
+Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
+    auto& n = *ctx_;
+    // 1. The image, and every requirement checked against the market before anything is sent.
+    const auto image = ZP_TRY(prepare_image(n, r.image));
+    const auto& archive = image.archive;
+    const auto& info = image.info;
+    const auto size_before = image.size;
+    const auto mtime_before = image.mtime;
+    const bool stat_ok = image.stat_ok;
+    auto plan = plan_of(r);
+    plan.exposed_ports = exposed_ports(info.config);
+    const auto verdict = ZP_TRY(check_against_market(n, plan));
+    if (!verdict.ok()) return make_error(Errc::invalid_argument, verdict.text());
     // 2. The probe spec, whose hash goes on chain.
     const auto spec = ZP_TRY(probe::parse_spec(r.probe));
     const auto spec_json = probe::canonical_json(spec);
@@ -243,15 +335,16 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
     req.preferred_worker = r.preferred_worker;
     req.image_digest = info.config_digest;
     req.probe_spec_hash = eth::keccak256(spec_json);
-    auto tx = ZP_TRY(n.dispatcher->buy_contract_tx(n.me, req));
+    auto tx = n.dispatcher->buy_contract_tx(n.me, req);
+    if (!tx) return n.explain_funds(tx.error(), n.dispatcher->tx(market::calls::buy_contract(req), verdict.deposit));
     const auto action = "buy:" + to_hex(info.config_digest, false).substr(0, 12) + ":" + std::to_string(now_ms());
-    const auto bought = ZP_TRY(n.transact(0, action, std::move(tx)));
+    const auto bought = ZP_TRY(n.transact(0, action, std::move(*tx)));
     std::uint64_t id = 0;
     for (const auto& rec : ZP_TRY(market::decode_events(n.opt.dispatcher, bought.logs)))
         if (const auto* c = std::get_if<market::AgreementCreated>(&rec.event)) id = c->agreement_id;
     if (id == 0) return make_error(Errc::internal, "buyContract was mined but announced no agreement");
     ZP_CHECK(n.store->set_tx_agreement(bought.transaction_hash, id));
-    if (!stat_ec) {
+    if (stat_ok) {
         std::lock_guard lock{n.mu};
         n.inspected[id] = NodeContext::Inspected{info, size_before, mtime_before};
     }
@@ -263,7 +356,10 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
         a.id = id;
         a.role = Role::client;
         a.rec.image = fs::absolute(archive).string();
-        a.rec.image_name = r.image;
+        // An uploaded archive is named by its own file name, not the node's copy's path.
+        const auto uploads = (n.opt.data_dir / "uploads").lexically_normal().string();
+        const bool uploaded = fs::absolute(archive).lexically_normal().string().starts_with(uploads + "/");
+        a.rec.image_name = uploaded ? archive.filename().string() : r.image;
         a.rec.image_digest = transfer::digest_string(info.config_digest);
         a.rec.spec = spec_json;
         a.rec.submitted_ms = now_ms();
@@ -275,7 +371,7 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
     return id;
 }
 
-Result<json> Node::store_upload(std::string_view bytes) {
+Result<json> Node::store_upload(std::string_view bytes, std::string_view file_name) {
     auto& n = *ctx_;
     const auto dir = n.opt.data_dir / "uploads";
     std::error_code ec;
@@ -292,10 +388,16 @@ Result<json> Node::store_upload(std::string_view bytes) {
         fs::remove(tmp, ec);
         return info.error().wrap("the uploaded file is not an acceptable image archive");
     }
-    const auto path = dir / (to_hex(info->config_digest, false) + ".tar");
+    // Kept under its own file name (people know it by that), in a directory of its digest.
+    std::string name;
+    for (char c : fs::path{std::string{file_name}}.filename().string())
+        if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') name += c;
+    if (name.empty() || name.front() == '.' || name.size() > 100) name = "image.tar";
+    const auto path = dir / to_hex(info->config_digest, false).substr(0, 16) / name;
+    fs::create_directories(path.parent_path(), ec);
     fs::rename(tmp, path, ec);
     if (ec) return make_error(Errc::io, "cannot keep the upload: " + ec.message());
-    return json{{"path", path.string()}, {"config_digest", transfer::digest_string(info->config_digest)}, {"bytes", bytes.size()}};
+    return json{{"path", path.string()}, {"name", name}, {"config_digest", transfer::digest_string(info->config_digest)}, {"bytes", bytes.size()}};
 }
 
 Result<json> Node::stop_agreement(std::uint64_t id) {
@@ -305,6 +407,7 @@ Result<json> Node::stop_agreement(std::uint64_t id) {
     const auto v = ZP_TRY(n.dispatcher->get_agreement(id));
     if (v.status == AgreementStatus::running) {
         ZP_TRY(n.call(id, "stop", market::calls::stop_agreement(id)));
+        ZP_CHECK(n.set_state(id, Phase::stopping));  // until it settles (client_role.cpp keeps it)
     } else if (v.status == AgreementStatus::assigned || v.status == AgreementStatus::accepted) {
         ZP_TRY(n.call(id, "cancel", market::calls::cancel_agreement(id)));
     } else {

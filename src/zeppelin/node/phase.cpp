@@ -28,6 +28,7 @@ constexpr std::array kNames{
     Names{Phase::waiting_for_start, "waiting_for_start", "waiting for the start"},
     Names{Phase::verifying, "verifying", "verifying"},
     Names{Phase::running, "running", "running"},
+    Names{Phase::stopping, "stopping", "stopping"},
     Names{Phase::cancelled, "cancelled", "cancelled"},
     Names{Phase::done, "done", "done"},
 };

@@ -5,7 +5,8 @@
 // ("waiting for the service"). Labels may change wording; values never do.
 //
 //   client    waiting_for_acceptance -> waiting_for_worker -> transferring -> waiting_for_service
-//             -> starting -> running -> done            (cancelled: image refused or unusable)
+//             -> starting -> running [-> stopping] -> done   (cancelled: image refused or unusable;
+//             stopping: the client stopped it, the periods served are being settled)
 //   worker    assigned -> accepted -> waiting_for_image -> starting_work -> running -> done
 //             (image_refused: the client's image failed the worker's checks)
 //   verifier  assigned -> waiting_for_start -> verifying -> done
@@ -30,6 +31,7 @@ enum class Phase {
     waiting_for_start,
     verifying,
     running,
+    stopping,
     cancelled,
     done,
 };

@@ -307,6 +307,24 @@ TEST_F(Roles, ClientClaimsItsRefundAtTheEndAndOnlyOnce) {
     EXPECT_EQ(row().phase, Phase::done);
 }
 
+TEST_F(Roles, ClientStoppedAgreementIsStoppingUntilItSettles) {
+    own(Role::client, Phase::running);
+    chain->view.status = AgreementStatus::running;
+    chain->view.started_at = static_cast<std::uint64_t>(now_s() - 15);
+    edit([](AgreementRecord& r) { r.service = HostPort{"127.0.0.1", 8080}; });
+    step().value();
+    EXPECT_EQ(row().phase, Phase::running);
+    // `zeppelin stop`: the contract cut the billable periods to those begun.
+    chain->view.billable_periods = 2;
+    step().value();
+    EXPECT_EQ(row().phase, Phase::stopping);
+    EXPECT_EQ(phase_label(Phase::stopping), "stopping");
+    chain->view.status = AgreementStatus::settled;
+    chain->view.client_refunded = true;
+    step().value();
+    EXPECT_EQ(row().phase, Phase::done);
+}
+
 TEST_F(Roles, ClientMeasuresTheFirstAnswerOfTheService) {
     own(Role::client, Phase::starting);
     chain->view.status = AgreementStatus::running;

@@ -1,0 +1,115 @@
+// Every custom error of both contract versions has a sentence: the errors are enumerated from the
+// ABIs themselves (v1: the embedded artifact; v2: forge's artifacts in contracts/out, built with
+// the market library), so a new error without words fails here.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "zeppelin/core/hex.hpp"
+#include "zeppelin/eth/abi.hpp"
+#include "zeppelin/market/artifacts.hpp"
+#include "zeppelin/market/dispatcher.hpp"
+#include "zeppelin/market/revert_words.hpp"
+
+namespace zeppelin::market {
+namespace {
+
+/// Revert data for `e` with every argument `word` (all the contracts' error arguments are static).
+Bytes revert_data(const eth::abi::ErrorDef& e, std::uint8_t word) {
+    const auto sel = e.selector();
+    Bytes data(sel.begin(), sel.end());
+    for (std::size_t i = 0; i < e.inputs.size(); ++i) {
+        Bytes w(32, 0);
+        w[31] = word;
+        data.insert(data.end(), w.begin(), w.end());
+    }
+    return data;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in{path};
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+void every_error_has_a_sentence(const std::vector<eth::abi::ErrorDef>& errors, Protocol p) {
+    ASSERT_GT(errors.size(), 20U);
+    eth::RevertDecoder decoder;
+    for (const auto& e : errors) decoder.add(e);
+    for (const auto& e : errors) {
+        SCOPED_TRACE(e.signature());
+        const auto r = decoder.decode(revert_data(e, 1));
+        ASSERT_EQ(r.kind, eth::Revert::Kind::custom);
+        const auto s = revert_sentence(r, p);
+        ASSERT_TRUE(s.has_value()) << e.name << " has no sentence";
+        EXPECT_GT(s->size(), 20U);
+        EXPECT_EQ(s->find(e.name), std::string::npos) << "the sentence repeats the error's name: " << *s;
+        // Every numeric argument appears in words and numbers (1 here), unless it is a time or an enum.
+        if (!e.inputs.empty()) {
+            EXPECT_NE(s->find_first_of("0123456789"), std::string::npos) << *s;
+        }
+    }
+}
+
+TEST(RevertWords, EveryErrorOfTheV1ContractHasASentence) {
+    every_error_has_a_sentence(worker_dispatcher_abi().errors, Protocol::v1);
+}
+
+TEST(RevertWords, EveryErrorOfTheV2ContractHasASentence) {
+    std::vector<eth::abi::ErrorDef> errors;
+    for (const char* file : {"WorkerDispatcherV2.sol/WorkerDispatcherV2.json", "IWorkerDispatcherV2.sol/IWorkerDispatcherV2.json",
+                             "RegistryModuleV2.sol/RegistryModuleV2.json"}) {
+        const auto path = std::string{ZEPPELIN_SOURCE_DIR} + "/contracts/out/" + file;
+        const auto text = read_text(path);
+        ASSERT_FALSE(text.empty()) << path << " is missing: contracts/scripts/build.sh builds it";
+        auto abi = eth::abi::parse_json_abi(text);
+        ASSERT_TRUE(abi) << path;
+        for (auto& e : abi->errors) {
+            bool seen = false;
+            for (const auto& k : errors) seen = seen || k.signature() == e.signature();
+            if (!seen) errors.push_back(std::move(e));
+        }
+    }
+    every_error_has_a_sentence(errors, Protocol::v2);
+}
+
+TEST(RevertWords, ArgumentsAreInWordsAndNumbers) {
+    auto decode = [](std::string_view sig, std::vector<u256> args) {
+        eth::RevertDecoder d;
+        d.add_signature(sig).value();
+        const auto sel = d.errors().back().selector();
+        Bytes data(sel.begin(), sel.end());
+        for (const auto& a : args) {
+            const auto w = to_be32(a);
+            data.insert(data.end(), w.begin(), w.end());
+        }
+        return d.decode(data);
+    };
+    const auto no_worker = decode("NoEligibleWorker(uint256 activeWorkers)", {3});
+    EXPECT_EQ(explain_revert(no_worker),
+              "no active worker fits the requirements (3 worker(s) active): raise the highest price, ask for less CPU or memory "
+              "or a shorter duration (`zeppelin market workers` lists the offers) [NoEligibleWorker(activeWorkers: 3)]");
+    EXPECT_EQ(*revert_sentence(decode("NotEnoughVerifiers(uint256 needed, uint256 activeWorkers)", {3, 3})),
+              "3 verifier(s) need 4 active workers besides you (one to work, 3 to verify); the market has 3: ask for fewer verifiers");
+    // The same code means another rule in each version.
+    const auto code2 = decode("InvalidRequirements(uint256 code)", {2});
+    EXPECT_EQ(*revert_sentence(code2, Protocol::v1), "the period must be at least 10 s and divide the duration, which must not be 0");
+    EXPECT_EQ(*revert_sentence(code2, Protocol::v2), "the period must be at least 10 s");
+    EXPECT_EQ(*revert_sentence(decode("WrongPayment(uint256 sent, uint256 required)", {1, 1'500'000'000'000'000'000ULL})),
+              "the payment sent, 1 wei, is not the escrow the agreement needs, 1.5 ETH (1500000000000000000 wei)");
+    EXPECT_EQ(*revert_sentence(decode("DeadlinePassed(uint256 agreementId, uint256 deadline)", {7, 1'796'659'200})),
+              "agreement 7's deadline passed at 2026-12-07 16:00:00 UTC: it is too late for this");
+    // v1 only, or v2 only.
+    EXPECT_FALSE(revert_sentence(decode("AgreementTooSmall(uint256 verifierPay, uint256 minimum)", {1, 2}), Protocol::v1));
+    EXPECT_TRUE(revert_sentence(decode("AgreementTooSmall(uint256 verifierPay, uint256 minimum)", {1, 2}), Protocol::v2));
+    // Not a custom error: the decoder's words stay.
+    eth::RevertDecoder d;
+    const auto empty = d.decode({});
+    EXPECT_FALSE(revert_sentence(empty));
+    EXPECT_EQ(explain_revert(empty), empty.text);
+}
+
+}  // namespace
+}  // namespace zeppelin::market
