@@ -7,6 +7,7 @@
 #include "zeppelin/eth/address.hpp"
 #include "zeppelin/market/abi_reader.hpp"
 #include "zeppelin/market/artifacts.hpp"
+#include "zeppelin/market/revert_words.hpp"
 
 namespace zeppelin::market::v2 {
 namespace {
@@ -462,7 +463,8 @@ Result<std::vector<Value>> Dispatcher::view(std::string_view name, std::vector<V
     if (!out) {
         if (out.error().code() == Errc::reverted) {  // name the contract's custom error
             auto sim = simulate(Address{}, data);
-            if (sim && sim->reverted) return Error{Errc::reverted, fn.name + " reverted: " + sim->revert.text};
+            if (sim && sim->reverted)
+                return Error{Errc::reverted, fn.name + " reverted: " + explain_revert(sim->revert, Protocol::v2)};
         }
         return out.error().wrap(fn.name + " on " + eth::to_checksum(address_));
     }
@@ -618,7 +620,8 @@ Result<eth::TxRequest> Dispatcher::buy_contract_tx(const Address& from, const Re
     const u256 value = ZP_TRY(quote(req));
     Bytes data = calls::buy_contract(req);
     auto sim = ZP_TRY(simulate(from, data, value));
-    if (sim.reverted) return Error{Errc::reverted, "buyContract would revert: " + sim.revert.text};
+    if (sim.reverted)
+        return Error{Errc::reverted, "buyContract would revert: " + explain_revert(sim.revert, Protocol::v2)};
     return eth::TxRequest{address_, value, std::move(data), std::nullopt};
 }
 
