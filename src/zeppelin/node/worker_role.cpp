@@ -202,7 +202,12 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
                 std::lock_guard lock{mu};
                 if (auto it = received.find(id); it != received.end()) got = it->second;
             }
-            if (!got) return offer_posted();
+            if (!got) {
+                ZP_CHECK(offer_posted());
+                if (auto cur = local(id); cur && !cur->rec.offered.empty())
+                    watch_first_contact(id, cur->rec.hello || arriving.has_value());
+                return {};
+            }
             if (!*got) {
                 ZP_CHECK(offer_posted());
                 const auto reason = got->error().message();
