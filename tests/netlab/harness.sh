@@ -125,7 +125,7 @@ setup_parties() {
   podman_home() { nsenter --net="/run/netns/${ZPL_PREFIX}home" podman --root "$r/root" --runroot "$r/runroot" \
                     --runtime runc --cgroup-manager cgroupfs --events-backend file "$@"; }
   podman_home import --change 'CMD ["/bin/busybox","httpd","-f","-p","8080","-h","/www"]' --change 'EXPOSE 8080' \
-    "$T/rootfs.tar" localhost/zplw-web:1 >/dev/null
+    "$T/rootfs.tar" localhost/zplw-web:1 >/dev/null 2>&1
   podman_home save --format docker-archive -o "$T/web.tar" localhost/zplw-web:1 2>/dev/null
   podman_home rmi localhost/zplw-web:1 >/dev/null  # the worker must receive it, not find it
 }
