@@ -410,6 +410,7 @@ function reachabilityFacts(r) {
   return [
     ['Reachable', r.reachable ? `yes (${r.state}), at ${r.announced_host}` : `no: ${r.reason}`],
     ...(mapped.length ? [['Port mappings', mapped.join(', ')]] : []),
+    ...(r.unreached ? [['Not reached', r.unreached]] : []),
   ];
 }
 

@@ -156,6 +156,7 @@ if want 4; then
   api home worker /api/status | jq -r '.reachability.unreached // ""' | grep -q "no client has connected to this worker's transfer port ($WAN:$TRANSFER_PORT" \
     || fail "the worker does not say that no client reached it"
   grep -q "reachability after the check" "$T/worker/node.log" || fail "the worker did not check its reachability again"
+  node_cli home worker node status | grep -q "^unreached:  agreement" || fail "zeppelin node status does not say it"
   echo "   worker: $(api home worker /api/status | jq -r .reachability.unreached)"
 fi
 

@@ -185,6 +185,10 @@ void node_status(const std::string& data_dir) {
         fmt::print("identity:   ok (genesis {}, dispatcher code {})\n", text(ci["recorded"], "genesis"),
                    text(ci["recorded"], "code_hash"));
     }
+    // A worker: whether parties reach it, and a client that did not (reachability.cpp).
+    const auto r = st.value("reachability", nlohmann::json::object());
+    if (r.contains("reason")) fmt::print("reachable:  {} ({})\n", r.value("reachable", false) ? "yes" : "NO", text(r, "reason"));
+    if (r.contains("unreached")) fmt::print("unreached:  {}\n", text(r, "unreached"));
 }
 
 /// Options from a TOML file, for every option the command line did not set. (CLI11's own config
