@@ -255,6 +255,9 @@ struct NodeContext {
     /// (the sender numbers them; each waits for its own receipt), each once: a message already mined
     /// is not sent again, and an endpoint announced already is not announced twice.
     Result<void> announce_service(const LocalAgreement& a, const market::AgreementView& v, std::uint16_t port);
+    /// Every announcement of `port` is signed (journaled, so its nonce is taken): a transaction sent
+    /// now is mined no earlier than they are.
+    bool announcements_signed(std::uint64_t id, const market::AgreementView& v, std::uint16_t port);
     Result<void> record_received(std::uint64_t id, const Bytes& config_bytes, const std::vector<transfer::Digest>& ids);
 
     // ---- images into the engine (image_delivery.cpp)
