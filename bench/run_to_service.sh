@@ -12,8 +12,7 @@
 #
 # As root, one more row (LAB=0 leaves it out): the same run on the network lab, on a chain mining
 # every 2 s with the worker on its own host behind a NAT router (bench/run_to_service_lab.sh), with
-# the block waits its path needs (each transaction the next step waits for; the local devnet mines
-# them at once).
+# the blocks that mined its path's transactions (the local devnet mines them at once).
 # Usage: [ROUNDS=3] [LAB=1] bash bench/run_to_service.sh [MB]   (default 100; needs a build: bash scripts/build.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,7 +106,7 @@ if [ "${LAB:-1}" != 0 ] && [ "$(id -u)" = 0 ]; then
   row=$(bash bench/run_to_service_lab.sh "$IMAGE" 2>"$ZEPPELIN_HOME/lab.err") || { tail -n 20 "$ZEPPELIN_HOME/lab.err" >&2; row=; }
   if [ -n "$row" ]; then
     printf '%-52s %10s %12s %8s %s\n' "the same, 2 s blocks, worker behind NAT (lab)" "${row%% *}" "$BASE local" \
-      "$(ratio "${row%% *}" "$BASE")" "block waits: ${row#* }"
+      "$(ratio "${row%% *}" "$BASE")" "blocks on the path: ${row#* }"
   else
     echo "network-lab row: failed (above)"
   fi

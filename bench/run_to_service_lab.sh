@@ -3,7 +3,8 @@
 # chain mining every 2 s (anvil --block-time 2), the worker on its own host behind the lab's NAT
 # router (it maps its ports by UPnP IGD), the client and two verifiers on their own public hosts
 # (tests/netlab/lab.sh, its harness.sh). The worker's engine holds nothing: the image travels.
-# Prints one line: "SECONDS BLOCK_WAITS (action@block ...)". Root only (network namespaces).
+# Prints one line: "SECONDS BLOCKS (action@block ...)": the blocks that mined the path's
+# transactions (harness.sh path_blocks). Root only (network namespaces).
 # Usage: bash bench/run_to_service_lab.sh IMAGE.tar     (ZEPPELIN_CLI: the binary; default: on PATH)
 set -euo pipefail
 IMAGE=$(realpath "${1:?usage: $0 IMAGE.tar}")

@@ -57,7 +57,7 @@ agreement() {
   [ "$(echo "$out" | jq -r .host)" = "$WAN" ] || fail "the client was not told the router's external address"
   port=$(echo "$out" | jq -r .port)
   [ "$($LAB exec client curl -sf -m 3 "http://$WAN:$port/")" = served-through-the-nat ] || fail "the service is not reached through the router"
-  echo "   $label: run -> endpoint $secs s; $((b1 - b0)) blocks mined meanwhile; block waits on the path: $(path_blocks "$ID")"
+  echo "   $label: run -> endpoint $secs s; $((b1 - b0)) blocks mined meanwhile; blocks on the path: $(path_blocks "$ID")"
   if [ "$mode" = cut ]; then
     sleep 12  # into the second period
     step "   the worker's uplink cut for 25 s"

@@ -137,9 +137,11 @@ node_cli() {  # HOST NAME ARGS...: the CLI against the node NAME on HOST
   $LAB exec "$host" env ZEPPELIN_NODE_DIR="$T/$name" "$CLI" "$@"
 }
 
-# The block waits on the way from `run` to the service: the distinct blocks that mined the
-# agreement's transactions of the client and the worker up to the worker's start (the purchase
-# counts as one more when the journal files it under no agreement yet). Prints "N (action@block ...)".
+# The blocks on the way from `run` to the service: the distinct blocks that mined the agreement's
+# transactions of the client and the worker up to the worker's start (the purchase counts as one
+# more when the journal files it under no agreement yet). An upper bound of the block waits: a
+# block mined while something else ran (a big image loading) was not waited for. Prints
+# "N (action@block ...)".
 path_blocks() {
   local id=$1 lines start
   lines=$( { node_cli client client --json inspect "$id"; node_cli home worker --json inspect "$id"; } 2>/dev/null |
