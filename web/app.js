@@ -266,7 +266,8 @@ function stepOf(d) {
 function renderAgreement(d) {
   const box = $('#agreement');
   box.hidden = false;
-  $('#agreement-title').textContent = `Agreement #${d.id}: ${d.state_label ?? d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}`;
+  // A failing transfer says why, with the worker's announced address (`problem`).
+  $('#agreement-title').textContent = `Agreement #${d.id}: ${d.state_label ?? d.state}${d.problem ? `: ${d.problem}` : ''}${d.chain ? ` (on chain: ${d.chain.status})` : ''}`;
   const at = stepOf(d);
   $('#agreement-steps').replaceChildren(...STEPS.map((s, i) => el('li', {
     class: i < at ? 'done' : i === at ? 'current' : 'todo', 'aria-current': i === at ? 'step' : undefined,
@@ -422,6 +423,7 @@ function reachabilityFacts(r) {
   return [
     ['Reachable', r.reachable ? `yes (${r.state}), at ${r.announced_host}` : `no: ${r.reason}`],
     ...(mapped.length ? [['Port mappings', mapped.join(', ')]] : []),
+    ...(r.unreached ? [['Not reached', r.unreached]] : []),
   ];
 }
 

@@ -19,107 +19,14 @@
 # a lab a developer has up; everything it starts lives in the lab's namespaces and goes with `down`.
 set -euo pipefail
 cd "$(dirname "$0")"
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: the network lab needs root"; exit 77; fi
-CLI=${ZEPPELIN_CLI:?set ZEPPELIN_CLI to the zeppelin binary}
-ROOT=$(cd ../.. && pwd)
-ANVIL=$ROOT/node_modules/.bin/anvil
-[ -x "$ANVIL" ] || { echo "SKIP: no anvil at $ANVIL (run scripts/setup.sh)"; exit 77; }
 MODE=${1:-lab}
 
 export ZPL_PREFIX=${ZPL_PREFIX:-zplw-} ZPL_RUN_DIR=${ZPL_RUN_DIR:-/tmp/zplw-lab}
-LAB="bash ./lab.sh"
-T=$(mktemp -d /tmp/zplw-test.XXXXXX)
-PIDS=()
-cleanup() {
-  local rc=$?
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  if [ $rc -ne 0 ]; then
-    for f in "$T"/*/node.log; do [ -f "$f" ] && { echo "---- $f (tail)"; tail -n 40 "$f"; }; done
-  fi
-  $LAB down >/dev/null 2>&1 || true
-  rm -rf "$T"
-  exit $rc
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-step() { echo "== $* ($(date -u +%T))"; }
-# Bounded wait: until CMD succeeds, at most $1 tenths of a second.
-until_ok() { local n=$1; shift; for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
-
-# anvil's PUBLIC, well-known test keys (mnemonic "test test ... junk"): never of any value.
-K0=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
-K1=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
-K2=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
-K3=0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
-K4=0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a
-A1=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
-
-CHAIN=198.51.100.10
-WAN=198.51.100.1
-RPC=http://$CHAIN:8545
-TRANSFER_PORT=40080
-LOG_PORT=40090
-
-rpc() {  # METHOD [PARAMS_JSON] -> result (from the client host)
-  $LAB exec client curl -sf -m 3 -H 'content-type: application/json' \
-    --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$1\",\"params\":${2:-[]}}" "$RPC" | jq -r .result
-}
-
-# Starts `zeppelin node` for account KEY on HOST with data dir NAME; extra flags follow.
-start_node() {
-  local host=$1 name=$2 key=$3; shift 3
-  local dir=$T/$name
-  mkdir -p "$dir"
-  rm -f "$dir/api.json"
-  local engine=()
-  [ -f "$T/engine-$host" ] && engine=("ZEPPELIN_DOCKER_HOST=$(cat "$T/engine-$host")")
-  $LAB exec "$host" env "${engine[@]}" ZP_KEY="$key" ZEPPELIN_HOME="$dir" "$CLI" node --data-dir "$dir" \
-    --deployment "$T/deployment.json" --private-key-env ZP_KEY --poll-ms 200 --cpu 4000 --memory 4096 \
-    "$@" >>"$dir/node.log" 2>&1 &
-  echo $! > "$dir/pid"
-  PIDS+=("$!")
-  # Up once its API answers (discovery and registration first: bounded to 60 s).
-  for _ in $(seq 600); do
-    [ -f "$dir/api.json" ] && return 0
-    kill -0 "$(cat "$dir/pid")" 2>/dev/null || { tail -n 30 "$dir/node.log"; fail "node $name exited"; }
-    sleep 0.1
-  done
-  tail -n 30 "$dir/node.log"; fail "node $name did not come up within 60 s"
-}
-stop_node() {  # NAME [SIGNAL]
-  local pid; pid=$(cat "$T/$1/pid")
-  kill "-${2:-TERM}" "$pid" 2>/dev/null || true
-  for _ in $(seq 150); do
-    # gone, or a zombie this shell has not reaped yet
-    if ! kill -0 "$pid" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
-      wait "$pid" 2>/dev/null || true
-      return 0
-    fi
-    sleep 0.1
-  done
-  fail "node $1 did not stop within 15 s"
-}
-api() {  # HOST NAME PATH -> JSON (GET, from the node's own host)
-  local port; port=$(jq -r .port "$T/$2/api.json")
-  $LAB exec "$1" curl -sf -m 30 "http://127.0.0.1:$port$3"
-}
-# The router's port forwards (miniupnpd's DNAT rules) as "external_port" lines.
-router_forwards() {
-  $LAB exec router nft list chain inet zpl_router prerouting_miniupnpd | grep -o 'dport [0-9]*' | awk '{print $2}' | sort -n
-}
-reaches() {  # from the public client: does a TCP connection to HOST:PORT open?
-  $LAB exec client timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
-}
+VERIFIER_FLAGS=()
+source ./harness.sh
 
 step "lab up, anvil on the chain host, the contract deployed"
-$LAB up >/dev/null
-$LAB exec chain setsid "$ANVIL" --host "$CHAIN" --port 8545 --silent </dev/null >"$T/anvil.log" 2>&1 &
-PIDS+=("$!")
-until_ok 300 rpc eth_chainId || fail "anvil did not answer on $RPC"
-$LAB exec client "$CLI" contracts deploy --rpc-url "$RPC" --private-key "$K0" --out "$T/deployment.json" \
-  --min-stake 1ether --accept-window 30 --start-window 180 --report-window 30 --cool-down 10 >/dev/null
-[ -s "$T/deployment.json" ] || fail "no deployment record"
-$LAB engine home | sed 's/^export ZEPPELIN_DOCKER_HOST=//' > "$T/engine-home"
+lab_up_with_chain
 
 WORKER_FLAGS=(--transfer-host 0.0.0.0 --transfer-port $TRANSFER_PORT --log-port $LOG_PORT
               --service-ip 0.0.0.0 --service-ports 40100-40120 --port-mapping-lease 20)
@@ -166,29 +73,9 @@ reaches "$WAN" $TRANSFER_PORT || fail "not reachable once the first lease ran ou
 
 # A whole agreement with the worker behind the NAT: `zeppelin run` on the public client, two
 # verifiers on their own public hosts; the service answers through the router; payments add up.
-setup_parties() {
-  # Verifiers are workers too: on their own hosts with their own engines and public addresses.
-  for v in verifier1 verifier2; do $LAB engine $v | sed 's/^export ZEPPELIN_DOCKER_HOST=//' > "$T/engine-$v"; done
-  start_node verifier1 v1 "$K2" --transfer-host 0.0.0.0 --service-ip 0.0.0.0
-  start_node verifier2 v2 "$K3" --transfer-host 0.0.0.0 --service-ip 0.0.0.0
-  [ "$(api verifier1 v1 /api/status | jq -r .reachability.state)" = public_address ] || fail "verifier1 not public"
-  start_node client client "$K4" --client-only
-  # The image: busybox httpd, built on the home engine and saved as an archive for the client.
-  local img=$T/img r=$ZPL_RUN_DIR/engine-home
-  mkdir -p "$img/bin" "$img/www"
-  cp "$(command -v busybox)" "$img/bin/busybox"
-  echo served-through-the-nat > "$img/www/index.html"
-  tar -C "$img" -cf "$T/rootfs.tar" .
-  podman_home() { nsenter --net="/run/netns/${ZPL_PREFIX}home" podman --root "$r/root" --runroot "$r/runroot" \
-                    --runtime runc --cgroup-manager cgroupfs --events-backend file "$@"; }
-  podman_home import --change 'CMD ["/bin/busybox","httpd","-f","-p","8080","-h","/www"]' --change 'EXPOSE 8080' \
-    "$T/rootfs.tar" localhost/zplw-web:1 >/dev/null
-  podman_home save --format docker-archive -o "$T/web.tar" localhost/zplw-web:1 2>/dev/null
-  podman_home rmi localhost/zplw-web:1 >/dev/null  # the worker must receive it, not find it
-}
 agreement_round() {  # the protocol the worker's mappings must use; "kill": SIGKILL the worker mid-agreement
   [ "$(api home worker /api/status | jq -r .reachability.gateway.protocol)" = "$1" ] || fail "the worker is not mapped by $1"
-  local t1 out id port p closed=
+  local t1 out id port
   t1=$(date +%s.%N)
   out=$($LAB exec client env ZEPPELIN_NODE_DIR="$T/client" "$CLI" --json run --timeout 240s "$T/web.tar" \
           --duration 30s --period 10s --verifiers 2 --max-price 2gwei/s --probe http:/ --worker "$A1" 2>/dev/null) \
@@ -209,16 +96,9 @@ agreement_round() {  # the protocol the worker's mappings must use; "kill": SIGK
     [ "$(api home worker /api/status | jq '.reachability.mappings | length')" = 3 ] || fail "the running service was not mapped again"
     [ "$($LAB exec client curl -sf -m 3 "http://$WAN:$port/")" = served-through-the-nat ] || fail "the service is not reached after the restart"
   fi
-  for _ in $(seq 180); do
-    p=$($LAB exec client env ZEPPELIN_NODE_DIR="$T/client" "$CLI" --json inspect "$id" 2>/dev/null | jq -c .payments || true)
-    if [ "$(echo "$p" | jq -r .closed 2>/dev/null)" = true ]; then closed=$p; break; fi
-    sleep 1
-  done
-  [ -n "$closed" ] || fail "agreement $id did not close within 180 s: $p"
-  echo "   payments: $closed"
-  [ "$(echo "$closed" | jq -r .balanced)" = true ] || fail "payments do not add up"
-  [ "$(echo "$closed" | jq -r .worker)" = 30000000000 ] || fail "the worker was not paid for three verified periods"
-  [ "$(echo "$closed" | jq -r .slashed)" = 0 ] || fail "the worker was slashed"
+  wait_closed "$id" 180
+  [ "$(echo "$CLOSED" | jq -r .worker)" = 30000000000 ] || fail "the worker was not paid for three verified periods"
+  [ "$(echo "$CLOSED" | jq -r .slashed)" = 0 ] || fail "the worker was slashed"
   # The service port's mapping went with the work (bounded: the worker ends it on its next step).
   for _ in $(seq 100); do [ "$(router_forwards | wc -l)" = 2 ] && break; sleep 0.1; done
   [ "$(router_forwards | wc -l)" = 2 ] || fail "the service mapping was not removed when the work ended: $(router_forwards | tr '\n' ' ')"

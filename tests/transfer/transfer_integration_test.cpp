@@ -304,14 +304,47 @@ TEST_F(Fixture, ResumesAfterCutConnection) {
     SendOptions opt;
     opt.compress = false;
     opt.test_drop_after_bytes = info.layers[0].size + (1 << 20) + 2000;  // inside the 2nd layer
+    std::vector<std::string> errors;  // each failed attempt, told as it fails
+    std::string last_error = "?";
+    opt.progress = [&](const Progress& p) {
+        if (!p.error.empty() && (errors.empty() || errors.back() != p.error)) errors.push_back(p.error);
+        last_error = p.error;
+    };
     auto stats = send_image(endpoint(), "cut", secret_of(4), img.path, info, opt).value();
     EXPECT_EQ(stats.attempts, 2);
+    ASSERT_EQ(errors.size(), 1U);
+    EXPECT_NE(errors[0].find("transfer to 127.0.0.1:"), std::string::npos) << errors[0];
+    EXPECT_NE(errors[0].find("(attempt 1 of 5)"), std::string::npos) << errors[0];
+    EXPECT_EQ(last_error, "") << "the finished transfer shows no failure";
     EXPECT_GT(stats.resumed_from, 0U);  // resumed inside the partly sent layer
     // finished layers were not sent again: total layer bytes streamed <= image + one chunk
     EXPECT_LE(stats.layer_bytes_sent, info.total_bytes() + (1 << 20));
     auto got = server->wait("cut", 10s).value();
     EXPECT_EQ(got.connections, 2U);
     EXPECT_EQ(inspect_image(got.archive).value().diff_ids(), info.diff_ids());
+}
+
+TEST_F(Fixture, EveryFailedConnectIsToldAsItFails) {
+    // A worker nobody can connect to (here: a port nothing listens on): each attempt's failure
+    // reaches the progress callback at once, naming the address, not only the last one's.
+    auto img = image3("img.tar");
+    auto info = inspect_image(img.path).value();
+    const auto closed = endpoint().port;
+    server->stop();
+    SendOptions opt;
+    opt.max_attempts = 3;
+    opt.retry_delay = 1ms;
+    std::vector<std::string> errors;
+    opt.progress = [&](const Progress& p) {
+        if (!p.error.empty() && (errors.empty() || errors.back() != p.error)) errors.push_back(p.error);
+    };
+    EXPECT_ERROR(send_image(Endpoint{"127.0.0.1", closed}, "nobody", secret_of(12), img.path, info, opt), Errc::io,
+                 "failed after 3 attempts");
+    ASSERT_EQ(errors.size(), 3U);
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_NE(errors[i].find("cannot connect to 127.0.0.1:" + std::to_string(closed)), std::string::npos) << errors[i];
+        EXPECT_NE(errors[i].find("(attempt " + std::to_string(i + 1) + " of 3)"), std::string::npos) << errors[i];
+    }
 }
 
 TEST_F(Fixture, WrongKeyRefused) {

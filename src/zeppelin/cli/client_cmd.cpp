@@ -148,9 +148,12 @@ void run(const RunOptions& o) {
         const auto a = or_throw(api_call(node, "GET", "/api/agreements/" + std::to_string(id) + "?brief=1"));
         const auto state = a.value("state", std::string{});
         const auto& local = a["local"];
-        if (state != last_state) {
-            fmt::print(stderr, "agreement {}: {}\n", id, a.value("state_label", state));
-            last_state = state;
+        // A failing transfer shows each new reason at once (with the worker's address).
+        const auto problem = a.value("problem", std::string{});
+        if (state + problem != last_state) {
+            if (problem.empty()) fmt::print(stderr, "agreement {}: {}\n", id, a.value("state_label", state));
+            else fmt::print(stderr, "agreement {}: {}: {}\n", id, a.value("state_label", state), problem);
+            last_state = state + problem;
         }
         if (a.contains("progress") && state == "transferring") {
             transfer::Progress p;
@@ -217,6 +220,7 @@ void ps(bool all) {
         if (a.contains("service")) service = a["service"]["host"].get<std::string>() + ":" + std::to_string(a["service"]["port"].get<unsigned>());
         fmt::print("{:<6} {:<9} {:<26} {:<22} {}\n", a["id"].get<std::uint64_t>(), cell(a, "role"), cell(a, a.contains("state_label") ? "state_label" : "state"),
                    service, cell(a, "image"));
+        if (a.contains("problem")) fmt::print("{:<6} {}\n", "", a["problem"].get<std::string>());  // why, under its row
     }
 }
 

@@ -59,6 +59,7 @@ struct NodeCmdOptions {
     std::string service_ports;
     std::string port_mapping{"auto"};
     std::uint32_t port_mapping_lease_s{3600};
+    std::uint32_t unreached_after_s{60};
     std::string image_delivery{"pull"};
     std::size_t keep_images{8};
     std::string api_host{"127.0.0.1"};
@@ -128,6 +129,7 @@ void run_node(const NodeCmdOptions& o) {
     if (!o.service_ports.empty()) no.service_ports = or_throw(node::parse_port_range(o.service_ports), "--service-ports");
     no.port_mapping = *node::parse_port_mapping(o.port_mapping);  // checked by CLI11
     no.port_mapping_lease = std::chrono::seconds{o.port_mapping_lease_s};
+    no.unreached_after = std::chrono::seconds{o.unreached_after_s};
     no.transfer_host = o.transfer_host;
     no.transfer_port = o.transfer_port;
     no.service_ip = o.service_ip;
@@ -183,6 +185,10 @@ void node_status(const std::string& data_dir) {
         fmt::print("identity:   ok (genesis {}, dispatcher code {})\n", text(ci["recorded"], "genesis"),
                    text(ci["recorded"], "code_hash"));
     }
+    // A worker: whether parties reach it, and a client that did not (reachability.cpp).
+    const auto r = st.value("reachability", nlohmann::json::object());
+    if (r.contains("reason")) fmt::print("reachable:  {} ({})\n", r.value("reachable", false) ? "yes" : "NO", text(r, "reason"));
+    if (r.contains("unreached")) fmt::print("unreached:  {}\n", text(r, "unreached"));
 }
 
 /// Options from a TOML file, for every option the command line did not set. (CLI11's own config
@@ -255,6 +261,11 @@ void add_node_commands(CLI::App& app) {
     cmd->add_option("--port-mapping-lease", o->port_mapping_lease_s,
                     "Lease asked of the router for each mapping, seconds (renewed halfway)")
         ->check(CLI::Range(10U, 86400U))
+        ->capture_default_str();
+    cmd->add_option("--unreached-after", o->unreached_after_s,
+                    "Seconds after a transfer offer with no connection from the client: then the worker says so and "
+                    "checks its own reachability again")
+        ->check(CLI::Range(5U, 3600U))
         ->capture_default_str();
     cmd->add_option("--service-ip", o->service_ip, "Where work's service ports are published (0.0.0.0: all interfaces)")->capture_default_str();
     cmd->add_option("--image-delivery", o->image_delivery,

@@ -1,6 +1,7 @@
 #include "zeppelin/node/context.hpp"
 
 #include <algorithm>
+#include <future>
 
 #include <spdlog/spdlog.h>
 
@@ -73,12 +74,19 @@ Result<void> NodeContext::claim(std::uint64_t id) {
 
 Result<void> NodeContext::send_probe_spec(const LocalAgreement& a, const market::AgreementView& v) {
     if (!a.rec.spec || a.rec.spec->empty()) return {};
-    const auto& spec = *a.rec.spec;
-    for (const auto vid : v.verifier_ids) {
-        const auto [addr, key] = ZP_TRY(chain->worker_identity(vid));
-        ZP_CHECK(chain->post(a.id, addr, key, msg::ProbeSpec{spec}, "post:probe:" + lower_hex(addr)));
-    }
-    return {};
+    const msg::ProbeSpec spec{*a.rec.spec};
+    // To every verifier together (the sender numbers them): one block for all, not one each.
+    std::vector<std::pair<Address, eth::PublicKey>> to;
+    for (const auto vid : v.verifier_ids) to.push_back(ZP_TRY(chain->worker_identity(vid)));
+    std::vector<std::future<Result<void>>> posts;
+    for (const auto& [addr, key] : to)
+        posts.push_back(std::async(std::launch::async, [this, id = a.id, addr = addr, key = key, &spec] {
+            return chain->post(id, addr, key, spec, "post:probe:" + lower_hex(addr));
+        }));
+    Result<void> all{};
+    for (auto& f : posts)
+        if (auto r = f.get(); !r && all) all = r.error();
+    return all;
 }
 
 Result<void> NodeContext::client_transfer(const LocalAgreement& a, const market::AgreementView& v) {
@@ -91,8 +99,16 @@ Result<void> NodeContext::client_transfer(const LocalAgreement& a, const market:
     ZP_CHECK(set_state(id, Phase::transferring));
     transfer::SendOptions so;
     so.progress = [this, id](const transfer::Progress& p) {
-        std::lock_guard lock{mu};
-        progress[id] = p;
+        std::string failed;  // a new failed attempt: shown at once (`run`, `ps`), not after the last
+        {
+            std::lock_guard lock{mu};
+            auto& last = progress[id];
+            if (!p.error.empty() && p.error != last.error) failed = p.error;
+            last = p;
+        }
+        if (failed.empty()) return;
+        spdlog::warn("agreement {}: transfer: {}", id, failed);
+        (void)update(id, [&](LocalAgreement& la) { la.rec.transfer_error = failed; });
     };
     std::optional<transfer::ImageInfo> known;
     {

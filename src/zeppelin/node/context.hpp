@@ -258,6 +258,9 @@ struct NodeContext {
     /// (the sender numbers them; each waits for its own receipt), each once: a message already mined
     /// is not sent again, and an endpoint announced already is not announced twice.
     Result<void> announce_service(const LocalAgreement& a, const market::AgreementView& v, std::uint16_t port);
+    /// Every announcement of `port` is signed (journaled, so its nonce is taken): a transaction sent
+    /// now is mined no earlier than they are.
+    bool announcements_signed(std::uint64_t id, const market::AgreementView& v, std::uint16_t port);
     Result<void> record_received(std::uint64_t id, const Bytes& config_bytes, const std::vector<transfer::Digest>& ids);
 
     // ---- images into the engine (image_delivery.cpp)
@@ -289,6 +292,13 @@ struct NodeContext {
                            std::int64_t period_ms, std::uint32_t period_s);
     Result<void> report(const LocalAgreement& a, std::uint64_t id, std::uint64_t index, const market::AgreementView& v, std::int64_t start_ms,
                         std::int64_t period_ms);
+    /// Runs report() as a job of its own on the step pool (key id | kReportKey) when there is a
+    /// report to send or the agreement to finish: a report waits for its receipt, a block or more
+    /// (12 s on mainnet), and must never hold this agreement's probes. Without a pool (the roles'
+    /// unit tests that step by hand) it runs in the step.
+    Result<void> report_aside(const LocalAgreement& a, std::uint64_t index, const market::AgreementView& v,
+                              std::int64_t start_ms, std::int64_t period_ms);
+    static constexpr std::uint64_t kReportKey = 1ULL << 63;
 
     // ---- reachability (reachability.cpp): the worker's ports on the router in front of it
     std::unique_ptr<Reachability> reach;  // workers only
@@ -310,6 +320,14 @@ struct NodeContext {
     void unmap_service(std::uint64_t id);
     void stop_reachability();
     json reachability_json();
+    /// A worker waiting for its client's transfer (`contacted`: the client's HELLO came): once
+    /// opt.unreached_after has passed since the offer with no connection, it says so (log, the
+    /// agreement's last_error, `unreached` in its reachability) and checks its reachability again,
+    /// once per agreement.
+    void watch_first_contact(std::uint64_t id, bool contacted);
+    std::map<std::uint64_t, std::int64_t> offer_seen_ms;  // when the wait for the client began; guarded by mu
+    std::string unreached;                                // the last such warning; guarded by mu
+    std::mutex reach_check_mu;                            // one check_reachability at a time
 
     // ---- for the API (node_api.cpp)
     Result<json> payments(std::uint64_t id);

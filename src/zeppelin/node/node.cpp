@@ -42,6 +42,7 @@ void NodeContext::wake(std::uint64_t id) {
             view_epochs.erase(id);
             plans.erase(id);
             failures.erase(id);
+            offer_seen_ms.erase(id);
             return;
         }
         if (!r) wake_in(id, failed ? std::min<std::chrono::milliseconds>(2s * (1U << std::min(fails - 1, 5U)), 60s) : 2s);

@@ -85,6 +85,9 @@ struct NodeOptions {
     std::optional<PortRange> service_ports;  // host ports of services are drawn from here (unset: any free)
     PortMapping port_mapping{PortMapping::automatic};
     std::chrono::seconds port_mapping_lease{3600};  // asked of the router; renewed halfway
+    // A worker no client has connected to this long after its transfer offer says so and checks
+    // its own reachability again (reachability.cpp: watch_first_contact).
+    std::chrono::seconds unreached_after{60};
     std::uint64_t max_image_bytes{8ULL << 30};
     // How received images reach the engine: pulled from this node's loopback registry while they
     // arrive (true), or loaded as an archive once complete, for an engine that cannot reach this

@@ -141,11 +141,24 @@ Result<json> Node::status() {
     return j;
 }
 
+namespace {
+/// An agreement's state for `ps`, `run` and the dashboard. A transfer whose attempts fail says so
+/// at once, with the reason and the worker's announced address ("problem"), not only when it ends.
+json state_json(const LocalAgreement& a) {
+    json j{{"id", a.id}, {"role", to_string(a.role)}, {"state", phase_value(a.phase)}, {"state_label", phase_label(a.phase)}, {"updated_at", a.updated_at}};
+    if (a.phase == Phase::transferring && !a.rec.transfer_error.empty()) {
+        j["state_label"] = "transfer failing";
+        j["problem"] = a.rec.transfer_error;
+    }
+    return j;
+}
+}  // namespace
+
 Result<json> Node::agreements() {
     auto& n = *ctx_;
     json out = json::array();
     for (const auto& a : ZP_TRY(n.store->list(true))) {
-        json j{{"id", a.id}, {"role", to_string(a.role)}, {"state", phase_value(a.phase)}, {"state_label", phase_label(a.phase)}, {"updated_at", a.updated_at}};
+        json j = state_json(a);
         if (!a.rec.image_name.empty()) j["image"] = a.rec.image_name;
         if (a.rec.service) j["service"] = json{{"host", a.rec.service->host}, {"port", a.rec.service->port}};
         out.push_back(std::move(j));
@@ -156,7 +169,7 @@ Result<json> Node::agreements() {
 Result<json> Node::agreement(std::uint64_t id, bool brief) {
     auto& n = *ctx_;
     const auto a = ZP_TRY(n.local(id));
-    json j{{"id", a.id}, {"role", to_string(a.role)}, {"state", phase_value(a.phase)}, {"state_label", phase_label(a.phase)}, {"updated_at", a.updated_at}};
+    json j = state_json(a);
     // What a person may see: never the transfer secret.
     j["local"] = public_json(a.rec);
     if (auto v = n.dispatcher->get_agreement(id)) j["chain"] = view_json(*v);
@@ -172,10 +185,11 @@ Result<json> Node::agreement(std::uint64_t id, bool brief) {
     if (brief) return j;  // what a poller following the agreement needs: no log scan, no engine call
     if (auto k = n.store->get_known(id); k && *k) j["requirements"] = (*k)->requirements;
     if (auto p = n.payments(id)) j["payments"] = std::move(*p);
-    // This node's own transactions for it (from the journal), each with its hash.
+    // This node's own transactions for it (from the journal), each with its hash and its journal
+    // key (the action it performs: at most one mined per key).
     json txs = json::array();
     for (const auto& t : ZP_TRY(n.store->txs_of(id)))
-        txs.push_back(json{{"action", NodeContext::action_kind(t.action)}, {"hash", to_hex(t.hash)}, {"nonce", t.nonce},
+        txs.push_back(json{{"action", NodeContext::action_kind(t.action)}, {"key", t.action}, {"hash", to_hex(t.hash)}, {"nonce", t.nonce},
                            {"status", to_string(t.status)}});
     j["transactions"] = std::move(txs);
     if (a.role == Role::worker && n.engine && !a.rec.container.empty() && a.phase == Phase::running) {

@@ -428,6 +428,7 @@ Result<void> NodeContext::start_reachability() {
 }
 
 void NodeContext::check_reachability() {
+    std::lock_guard one{reach_check_mu};  // the re-check thread and a step's (watch_first_contact)
     const auto plan = plan_mapping(opt);
     if (!plan.map) {
         reach->set_state(plan.otherwise, plan.reason, opt.public_host);
@@ -576,7 +577,41 @@ void NodeContext::stop_reachability() {
 
 json NodeContext::reachability_json() {
     if (!reach) return json{{"state", "client_only"}, {"reachable", false}};
-    return reach->view();
+    auto j = reach->view();
+    std::lock_guard lock{mu};
+    if (!unreached.empty()) j["unreached"] = unreached;
+    return j;
+}
+
+void NodeContext::watch_first_contact(std::uint64_t id, bool contacted) {
+    const auto now = world->now_ms();
+    const auto bound_ms = std::int64_t{opt.unreached_after.count()} * 1000;
+    std::string warning;
+    {
+        std::lock_guard lock{mu};
+        if (contacted) {
+            offer_seen_ms.erase(id);
+            return;
+        }
+        const auto [it, fresh] = offer_seen_ms.emplace(id, now);
+        if (it->second < 0) return;  // said once already
+        if (now - it->second < bound_ms) {
+            wake_at_ms(id, it->second + bound_ms);
+            return;
+        }
+        const auto [host, port] = public_endpoint("transfer", transfer->port());
+        warning = fmt::format("agreement {}: no client has connected to this worker's transfer port ({}:{}, as announced) "
+                              "within {} s of its offer: it may not be reachable there; checking reachability again",
+                              id, host, port, opt.unreached_after.count());
+        it->second = -1;
+        unreached = warning;
+    }
+    spdlog::warn("{}", warning);
+    (void)update(id, [&](LocalAgreement& la) { la.rec.last_error = warning; });
+    if (!reach) return;
+    check_reachability();
+    enforce_reachability();
+    spdlog::info("reachability after the check: {}", reach->reason());
 }
 
 }  // namespace zeppelin::node

@@ -6,6 +6,8 @@
 // The store is a real SQLite file and the worker's transfer server really listens on loopback; the
 // chain, the engine, the clock and the probed services are fakes. No test depends on the wall clock.
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <map>
 #include <set>
 #include <string>
@@ -48,6 +50,14 @@ struct FakeChain final : ChainPort {
         return view;
     }
     Result<eth::Receipt> send(std::uint64_t, const std::string& action, Bytes data) override {
+        if (action.rfind("report", 0) == 0) {
+            // A held report waits for its "receipt" until released (5 s at most: then an error).
+            std::unique_lock lock{mu};
+            ++reports_sending;
+            if (!held.wait_for(lock, 5s, [&] { return !hold_reports; }))
+                return Error{Errc::timeout, "the report's receipt did not come"};
+        }
+        std::lock_guard lock{mu};
         for (const auto& [prefix, e] : failing)
             if (action.rfind(prefix, 0) == 0) return e;
         if (std::find(sent.begin(), sent.end(), action) == sent.end()) sent.push_back(action);
@@ -83,7 +93,17 @@ struct FakeChain final : ChainPort {
         return static_cast<std::size_t>(
             std::count_if(posts.begin(), posts.end(), [&](const auto& p) { return p.first.rfind(prefix, 0) == 0; }));
     }
+    void release_reports() {
+        {
+            std::lock_guard lock{mu};
+            hold_reports = false;
+        }
+        held.notify_all();
+    }
     std::mutex mu;
+    std::condition_variable held;
+    bool hold_reports{false};  // guarded by mu
+    int reports_sending{0};    // guarded by mu
 };
 
 /// The engine: images held by reference, one container per agreement.
@@ -131,7 +151,7 @@ struct FakeWork final : WorkPort {
 
 /// The clock and the services: time moves only when a test says so; a probe answers as told.
 struct FakeWorld final : WorldPort {
-    std::int64_t now{kT0};
+    std::atomic<std::int64_t> now{kT0};  // read by report jobs on the step pool too
     bool service_up{true};
     bool own_link_up{true};  // false: this node's own network is cut (nothing answers it)
     int probes{0};
@@ -377,6 +397,26 @@ TEST_F(Roles, WorkerAcceptsOffersTheTransferAndWaitsForTheImage) {
     EXPECT_EQ(chain->posts_starting("post:transfer:"), 1U) << "offered once";
 }
 
+TEST_F(Roles, WorkerThatNoClientReachesSaysSo) {
+    own(Role::worker);
+    start_transfer_server();
+    n.opt.public_host = "203.0.113.9";
+    n.opt.unreached_after = 60s;
+    chain->view.status = AgreementStatus::assigned;
+    step().value();
+    chain->view.status = AgreementStatus::accepted;
+    world->now += 59'000;
+    step().value();
+    EXPECT_EQ(row().rec.last_error, "") << "still within the bound";
+    world->now += 2'000;
+    step().value();
+    const auto said = row().rec.last_error;
+    EXPECT_NE(said.find("no client has connected to this worker's transfer port (203.0.113.9:" +
+                        std::to_string(n.transfer->port()) + ", as announced) within 60 s"),
+              std::string::npos)
+        << said;
+}
+
 TEST_F(Roles, WorkerRefusesAnImageThatFailedVerification) {
     own(Role::worker, Phase::accepted);
     start_transfer_server();
@@ -530,6 +570,37 @@ TEST_F(VerifierRoles, ProbesEveryPeriodAndReportsThemTogether) {
     EXPECT_GE(world->probes, 6) << "two probes per period";
     EXPECT_EQ(chain->sent, std::vector<std::string>{"report:0:0x7"}) << "periods 0-2 in one transaction";
     EXPECT_EQ(chain->ok_bits_of("report:0:0x7"), 0x7U);
+}
+
+TEST_F(VerifierRoles, ProbesOnWhileItsReportWaitsForItsReceipt) {
+    // On a chain with 12 s blocks a report waits 12 s or more for its receipt. It runs as a job of
+    // its own on the step pool: the steps go on probing meanwhile, and no period goes unprobed.
+    n.pool = std::make_unique<StepPool>(2);
+    n.opt.report_interval = 60s;
+    chain->hold_reports = true;
+    walk(0, 62);  // at 61 s: period 0 ended, its report is sent and held
+    for (int i = 0; i < 500; ++i) {  // until the report job is in its send (bounded: 5 s)
+        {
+            std::lock_guard lock{chain->mu};
+            if (chain->reports_sending == 1) break;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    walk(62, 122);  // period 1, while the report of period 0 still waits
+    {
+        std::lock_guard lock{chain->mu};
+        EXPECT_EQ(chain->reports_sending, 1) << "the report of period 0 is waiting";
+        EXPECT_TRUE(chain->sent.empty()) << "nothing mined yet";
+    }
+    EXPECT_TRUE(probed_periods().contains(1)) << "period 1 probed while the report waited";
+    chain->release_reports();
+    // The held report, then the one of period 1 after it (bounded: 5 s).
+    for (int i = 0; i < 500 && n.pool->busy() != 0; ++i) std::this_thread::sleep_for(10ms);
+    n.pool.reset();
+    ASSERT_TRUE(chain->did("report:0:0x1"));
+    ASSERT_TRUE(chain->did("report:0:0x2"));
+    EXPECT_EQ(chain->ok_bits_of("report:0:0x2"), 0x2U) << "period 1 reported served";
+    EXPECT_EQ(row().rec.reported_through, 2U);
 }
 
 TEST_F(VerifierRoles, ReportsAFailedPeriodAsFailed) {

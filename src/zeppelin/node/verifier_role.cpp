@@ -35,7 +35,30 @@ Result<void> NodeContext::verifier_step(const LocalAgreement& a, const market::A
     } else {
         wake_at_ms(id, start_ms);
     }
-    return report(a, id, index, v, start_ms, period_ms);
+    return report_aside(a, index, v, start_ms, period_ms);
+}
+
+Result<void> NodeContext::report_aside(const LocalAgreement& a, std::uint64_t index, const market::AgreementView& v,
+                                       std::int64_t start_ms, std::int64_t period_ms) {
+    const auto id = a.id;
+    if (!pool) return report(a, id, index, v, start_ms, period_ms);
+    const auto plan = plan_report(world->now_ms(), start_ms, period_ms, v.billable_periods, a.rec.reported_through,
+                                  periods_per_report(opt.report_interval.count() * 1000, period_ms));
+    if (plan.next_ms != 0) wake_at_ms(id, plan.next_ms);
+    if (!plan.send && !plan.last) return {};
+    // Every probe of the periods it covers is stored: they were due before this step's end, and
+    // this agreement's steps run one at a time. If a report job runs still, this one follows it.
+    pool->post(id | kReportKey, [this, id, index, v, start_ms, period_ms] {
+        auto row = local(id);
+        auto r = row ? report(*row, id, index, v, start_ms, period_ms) : Result<void>{row.error()};
+        if (!r) {
+            if (!is_not_yet(r.error())) spdlog::warn("agreement {}: report: {}", id, r.error().message());
+            wake_in(id, 2s);  // the step posts it again
+        } else if (auto now = local(id); now && now->finished()) {
+            wake(id);  // the step forgets what the node kept for it
+        }
+    });
+    return {};
 }
 
 Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, std::uint64_t cur, std::int64_t start_ms,

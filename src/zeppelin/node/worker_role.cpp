@@ -202,7 +202,12 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
                 std::lock_guard lock{mu};
                 if (auto it = received.find(id); it != received.end()) got = it->second;
             }
-            if (!got) return offer_posted();
+            if (!got) {
+                ZP_CHECK(offer_posted());
+                if (auto cur = local(id); cur && !cur->rec.offered.empty())
+                    watch_first_contact(id, cur->rec.hello || arriving.has_value());
+                return {};
+            }
             if (!*got) {
                 ZP_CHECK(offer_posted());
                 const auto reason = got->error().message();
@@ -256,6 +261,14 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
             ZP_CHECK(map_service(id, host_port));
             auto announced = std::async(std::launch::async, [this, &cur, &v, host_port] { return announce_service(cur, v, host_port); });
             auto started = work->start(spec);
+            // Once the container runs and every announcement is signed, the start may go: it gets a
+            // higher nonce, so it is mined in the announcements' block or after, never before (one
+            // block less on the way to the service). Below, the start is then found mined.
+            while (started && announced.wait_for(20ms) != std::future_status::ready) {
+                if (!announcements_signed(id, v, host_port)) continue;
+                (void)chain->send(id, "start", market::calls::start_agreement(id));  // a failure: sent again below
+                break;
+            }
             const auto told = announced.get();
             if (!started) {
                 // Only a port taken meanwhile calls for another port (and another announcement);
@@ -279,11 +292,25 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
     if (cur.rec.offered.empty()) return worker_prepare(cur, v, req);
 
     // 6. The client and every verifier know where the service is (told above, or now after a
-    // restart); then the paid clock starts. Not together: a verifier may probe the moment the
-    // clock starts, and must know where by then.
+    // restart); then the paid clock starts. Never before: a verifier may probe the moment the
+    // clock starts, and must know where by then (in the same block is fine: the announcements'
+    // lower nonces put them first, and nodes handle a block's events in order).
     ZP_CHECK(announce_service(cur, v, cur.rec.service_port));
     ZP_TRY(chain->send(id, "start", market::calls::start_agreement(id)));
     return set_state(id, Phase::running);
+}
+
+bool NodeContext::announcements_signed(std::uint64_t id, const market::AgreementView& v, std::uint16_t port) {
+    std::vector<Address> to{v.client};
+    for (const auto vid : v.verifier_ids) {
+        auto who = chain->worker_identity(vid);
+        if (!who) return false;
+        to.push_back(who->first);
+    }
+    return std::all_of(to.begin(), to.end(), [&](const Address& a) {
+        const auto t = store->txs_for(id, "post:service:" + lower_hex(a) + ":" + std::to_string(port));
+        return t && !t->empty();
+    });
 }
 
 /// Sends the service endpoint (this host, `port`) to the client and to every verifier, together

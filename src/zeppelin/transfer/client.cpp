@@ -268,10 +268,17 @@ Result<SendStats> send_image(const Endpoint& worker, const std::string& agreemen
         stats.attempts = attempt;
         progress.attempt = attempt;
         if (attempt > 1) std::this_thread::sleep_for(options.retry_delay);
-        auto conn_r = TlsConnection::connect(worker, agreement_id, secret, options.io_timeout);
+        // Each failed attempt is told at once (the caller shows it), not only after the last.
+        const auto attempt_failed = [&](const Error& e, std::string_view where) {
+            last_error = e;
+            progress.error = std::string{where} + e.message() + " (attempt " + std::to_string(attempt) + " of " +
+                             std::to_string(std::max(1, options.max_attempts)) + ")";
+            if (options.progress) options.progress(progress);
+        };
+        auto conn_r = TlsConnection::connect(worker, agreement_id, secret, options.io_timeout, options.connect_timeout);
         if (!conn_r) {
             if (conn_r.error().code() == Errc::auth_failed) return conn_r.error();
-            last_error = conn_r.error();
+            attempt_failed(conn_r.error(), "");  // it names the address
             continue;
         }
         auto& conn = **conn_r;
@@ -322,6 +329,7 @@ Result<SendStats> send_image(const Endpoint& worker, const std::string& agreemen
         if (r) {
             stats.seconds = std::chrono::duration<double>(Clock::now() - started).count();
             progress.finished = true;
+            progress.error.clear();
             progress.bytes_done = progress.bytes_total;
             progress.wire_bytes = stats.wire_bytes;
             progress.eta_seconds = 0;
@@ -329,7 +337,7 @@ Result<SendStats> send_image(const Endpoint& worker, const std::string& agreemen
             return stats;
         }
         if (r.error().code() != Errc::io && r.error().code() != Errc::timeout) return r.error();
-        last_error = r.error();
+        attempt_failed(r.error(), "transfer to " + worker.host + ":" + std::to_string(worker.port) + ": ");
     }
     return last_error->wrap("transfer to " + worker.host + ":" + std::to_string(worker.port) + " failed after " +
                             std::to_string(stats.attempts) + " attempts");

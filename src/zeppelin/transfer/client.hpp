@@ -27,6 +27,9 @@ namespace zeppelin::transfer {
 
 struct SendOptions {
     std::chrono::milliseconds io_timeout{30'000};
+    /// The TCP connect alone: a worker whose router drops the connection (a NAT without the port
+    /// forwarded) is known unreachable after this, not after io_timeout.
+    std::chrono::milliseconds connect_timeout{10'000};
     bool compress = true;
     int zstd_level = 1;  ///< fast level: on a LAN the link, not the ratio, limits
     int zstd_workers = -1;  ///< -1: auto (half the cores when there are >= 4, else 0)

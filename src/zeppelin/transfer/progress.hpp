@@ -27,6 +27,7 @@ struct Progress {
     double rate{0};                ///< layer bytes per second in this run (not money: a display figure)
     double eta_seconds{-1};        ///< -1 when unknown
     int attempt{1};
+    std::string error;  ///< why the last attempt failed, with the worker's address ("" while none did)
     bool finished{false};
     std::vector<LayerProgress> layers;  ///< one per distinct layer, in image order
 };

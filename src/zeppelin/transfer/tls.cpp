@@ -131,7 +131,9 @@ Error TlsConnection::ssl_error(int rc, const char* what) {
 }
 
 Result<std::unique_ptr<TlsConnection>> TlsConnection::connect(const Endpoint& to, const std::string& identity,
-                                                              const Secret& secret, std::chrono::milliseconds timeout) {
+                                                              const Secret& secret, std::chrono::milliseconds timeout,
+                                                              std::chrono::milliseconds connect_timeout) {
+    if (connect_timeout.count() <= 0) connect_timeout = timeout;
     ignore_sigpipe();
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
@@ -148,7 +150,7 @@ Result<std::unique_ptr<TlsConnection>> TlsConnection::connect(const Endpoint& to
         int rc = ::connect(fd, ai->ai_addr, ai->ai_addrlen);
         if (rc != 0 && errno == EINPROGRESS) {
             pollfd p{fd, POLLOUT, 0};
-            rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
+            rc = ::poll(&p, 1, static_cast<int>(connect_timeout.count()));
             int soerr = rc == 0 ? ETIMEDOUT : 0;
             socklen_t sl = sizeof soerr;
             if (rc > 0) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);

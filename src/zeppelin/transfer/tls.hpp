@@ -41,9 +41,11 @@ class TlsConnection final {
     TlsConnection& operator=(const TlsConnection&) = delete;
 
     /// Connects and completes the PSK handshake. Errc::auth_failed if the worker does not
-    /// accept the key, Errc::io / Errc::timeout for network problems.
+    /// accept the key, Errc::io / Errc::timeout for network problems. `connect_timeout` bounds the
+    /// TCP connect alone (0: `timeout`, which bounds every read and write after it).
     static Result<std::unique_ptr<TlsConnection>> connect(const Endpoint& to, const std::string& identity,
-                                                          const Secret& secret, std::chrono::milliseconds timeout);
+                                                          const Secret& secret, std::chrono::milliseconds timeout,
+                                                          std::chrono::milliseconds connect_timeout = {});
 
     /// Sends data (encrypted): it has reached the socket when this returns.
     Result<void> write_all(ByteView data);

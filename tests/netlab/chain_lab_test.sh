@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Whole agreements across the lab (tests/netlab/lab.sh) on a chain that mines at a steady pace, as
+# real chains do (anvil --block-time): the client, two verifiers and the chain on their own public
+# hosts, the worker behind the home NAT router, mapped by UPnP IGD. In one lab session:
+#   1. 2 s blocks (an L2): the agreement completes, the payments add up, the worker is not slashed;
+#      run -> endpoint seconds and the block waits on that path are printed.
+#   2. 2 s blocks, a partition: the worker's uplink is cut for 25 s mid-agreement; the verifiers
+#      report those periods failed, the client gets them back (and the slashed stake); the link
+#      comes back, service and verification resume; no node sent a transaction twice.
+#   3. 12 s blocks (mainnet's pace) with 10 s periods, verifiers reporting every period: a report
+#      waits a block for its receipt (up to 11 s here), and no probe is skipped meanwhile (the issue
+#      saw a whole period unprobed and the honest worker slashed); all eight periods paid.
+#   4. 2 s blocks, a worker that announces an address nobody can reach (--public-host, nothing
+#      forwarded): the client's `run` and `ps` say "transfer failing" with the worker's address
+#      within the first connect timeout (10 s), not after the five attempts' 150 s; the worker,
+#      reached by nobody within --unreached-after, says so and checks its reachability again.
+# ZPL_ROUNDS="3" runs only the rounds named (default "1 2 3 4"). Exit 77 (CTest
+# SKIP_RETURN_CODE) when not root. Its own lab prefix (zplc-).
+set -euo pipefail
+cd "$(dirname "$0")"
+export ZPL_PREFIX=${ZPL_PREFIX:-zplc-} ZPL_RUN_DIR=${ZPL_RUN_DIR:-/tmp/zplc-lab}
+VERIFIER_FLAGS=(--report-interval 10)  # a report every period: on 12 s blocks each waits a block
+ACCEPT_WINDOW=120 REPORT_WINDOW=120    # wide enough for 12 s blocks
+source ./harness.sh
+
+PERIOD_WEI=10000000000  # the worker's price (1 gwei/s) times the 10 s period
+want() { [[ " ${ZPL_ROUNDS:-1 2 3 4} " == *" $1 "* ]]; }
+
+# Every node's transactions for agreement ID: none sent twice (one mined per journal key), none
+# left pending; each verifier reported every period exactly once (the chain's events). Prints
+# "name:count ...".
+no_duplicates() {
+  local id=$1 out="" host name j
+  for hn in client:client home:worker verifier1:v1 verifier2:v2; do
+    host=${hn%%:*} name=${hn#*:}
+    j=$(node_cli "$host" "$name" --json inspect "$id" 2>/dev/null) || fail "inspect $id on $name"
+    dups=$(echo "$j" | jq -r '[.transactions[] | select(.status=="mined") | .key] | group_by(.) | map(select(length>1)[0]) | join(",")')
+    [ -z "$dups" ] || fail "$name sent a transaction twice for agreement $id: $dups"
+    [ "$(echo "$j" | jq '[.transactions[] | select(.status=="pending")] | length')" = 0 ] || fail "$name has a transaction of $id left pending"
+    out="$out $name:$(echo "$j" | jq '[.transactions[] | select(.status=="mined")] | length')"
+  done
+  local periods; periods=$(node_cli client client --json inspect "$id" | jq -r '.chain.periods // empty')
+  [ -z "$periods" ] || [ "$(echo "$CLOSED" | jq -r "[.verifiers[].periods_reported] | unique | join(\",\")")" = "$periods" ] \
+    || fail "a verifier's reports do not cover each of the $periods periods once: $(echo "$CLOSED" | jq -c .verifiers)"
+  echo "${out# }"
+}
+
+# A whole agreement with the NAT worker. LABEL DURATION_S [cut]; sets ID and CLOSED (payments).
+agreement() {
+  local label=$1 duration=$2 mode=${3:-} out secs b0 b1 port p
+  b0=$(head_block)
+  out=$(client --json run --timeout 300s "$T/web.tar" --duration "${duration}s" --period 10s --verifiers 2 \
+          --max-price 2gwei/s --probe http:/ --worker "$A1" 2>"$T/run.err") || { cat "$T/run.err"; fail "zeppelin run failed: $out"; }
+  b1=$(head_block)
+  ID=$(echo "$out" | jq -r .id)
+  secs=$(echo "$out" | jq -r '.seconds * 10 | round / 10')
+  [ "$(echo "$out" | jq -r .host)" = "$WAN" ] || fail "the client was not told the router's external address"
+  port=$(echo "$out" | jq -r .port)
+  [ "$($LAB exec client curl -sf -m 3 "http://$WAN:$port/")" = served-through-the-nat ] || fail "the service is not reached through the router"
+  echo "   $label: run -> endpoint $secs s; $((b1 - b0)) blocks mined meanwhile; blocks on the path: $(path_blocks "$ID")"
+  if [ "$mode" = cut ]; then
+    sleep 12  # into the second period
+    step "   the worker's uplink cut for 25 s"
+    $LAB cut home >/dev/null
+    $LAB exec client curl -sf -m 3 "http://$WAN:$port/" >/dev/null 2>&1 && fail "the service answers through a cut link"
+    sleep 22
+    $LAB heal home >/dev/null
+    until_ok 100 $LAB exec client curl -sf -m 2 "http://$WAN:$port/" || fail "the service does not answer within 10 s of the link coming back"
+    echo "   link back: the service answers again"
+  fi
+  wait_closed "$ID" $((duration + 300))
+  echo "   transactions per node (each action once): $(no_duplicates "$ID")"
+}
+paid_periods() { echo $(( $(echo "$CLOSED" | jq -r .worker) / PERIOD_WEI )); }
+# The verifier NAME's probes of agreement ID in PERIOD: "ok" if all passed, "failed" if any failed.
+probes_of() {
+  node_cli "$1" "$2" --json inspect "$3" | jq -r --argjson p "$4" \
+    '[.probes[] | select(.period==$p) | .ok] | if length==0 then "none" elif all then "ok" else "failed" end'
+}
+
+step "lab up, anvil mining every 2 s, the contract deployed"
+lab_up_with_chain --block-time 2
+WORKER_FLAGS=(--transfer-host 0.0.0.0 --transfer-port $TRANSFER_PORT --log-port $LOG_PORT
+              --service-ip 0.0.0.0 --service-ports 40100-40120)
+start_node home worker "$K1" "${WORKER_FLAGS[@]}"
+[ "$(api home worker /api/status | jq -r .reachability.state)" = mapped ] || fail "the NAT worker is not mapped"
+setup_parties
+
+if want 1; then
+  step "1. 2 s blocks: a whole agreement (three 10 s periods)"
+  agreement "2 s blocks" 30
+  [ "$(paid_periods)" = 3 ] || fail "the worker was not paid for its three periods"
+  [ "$(echo "$CLOSED" | jq -r .slashed)" = 0 ] || fail "the honest worker was slashed"
+fi
+
+if want 2; then
+  step "2. 2 s blocks, a partition mid-agreement (six 10 s periods)"
+  agreement "2 s blocks, partition" 60 cut
+  paid=$(paid_periods)
+  echo "   paid periods: $paid of 6; verifier1 saw: $(for q in 0 1 2 3 4 5; do printf '%s ' "$(probes_of verifier1 v1 "$ID" $q)"; done)"
+  [ "$paid" -ge 2 ] && [ "$paid" -le 4 ] || fail "expected 2-4 paid periods around a 25 s cut, got $paid"
+  [ "$(echo "$CLOSED" | jq -r .slashed)" != 0 ] || fail "no period of the cut was reported failed by both verifiers"
+  # The client gets back every unpaid period's price and the slashed stake (besides the price margin).
+  refund=$(echo "$CLOSED" | jq -r .client_refund) slashed=$(echo "$CLOSED" | jq -r .slashed)
+  [ "$refund" -ge $(( (6 - paid) * PERIOD_WEI + slashed )) ] || fail "the client was not refunded the failed periods: $refund"
+  for v in verifier1:v1 verifier2:v2; do
+    [ "$(probes_of "${v%%:*}" "${v#*:}" "$ID" 5)" = ok ] || fail "${v#*:}: the last period is not verified served after the link came back"
+  done
+fi
+
+if want 3; then
+  step "3. 12 s blocks (evm_setIntervalMining), 10 s periods, a report every period"
+  rpc evm_setIntervalMining '[12]' >/dev/null
+  sleep 13  # the 2 s pace's last block behind
+  # Eight periods: blocks come every 12 s from the start, periods end every 10 s, so the wait for a
+  # report's block grows by 2 s a period (1, 3, 5, 7, 9, 11 s): from the fifth period on, a report
+  # waited for inside the probing step would outlast the next period's probe instants.
+  agreement "12 s blocks" 80
+  for v in verifier1:v1 verifier2:v2; do
+    seen=$(for q in 0 1 2 3 4 5 6 7; do printf '%s ' "$(probes_of "${v%%:*}" "${v#*:}" "$ID" $q)"; done)
+    reports=$(node_cli "${v%%:*}" "${v#*:}" --json inspect "$ID" | jq '[.transactions[] | select(.action=="report")] | length')
+    echo "   ${v#*:}: periods $seen; $reports report transaction(s)"
+    [ "$reports" -ge 4 ] || fail "${v#*:} sent few reports while the agreement ran: the test would not see a report hold a probe"
+    [[ "$seen" != *none* ]] || fail "${v#*:}: a period went unprobed while a report waited for its block"
+  done
+  [ "$(paid_periods)" = 8 ] || fail "the worker was not paid for its eight periods"
+  [ "$(echo "$CLOSED" | jq -r .slashed)" = 0 ] || fail "the honest worker was slashed on 12 s blocks"
+fi
+
+if want 4; then
+  step "4. 2 s blocks, a worker announcing an address nobody reaches: the client and the worker say so"
+  rpc evm_setIntervalMining '[2]' >/dev/null
+  stop_node worker
+  start_node home worker "$K1" "${WORKER_FLAGS[@]}" --public-host "$WAN" --port-mapping off --unreached-after 15
+  [ "$(api home worker /api/status | jq -r .reachability.state)" = manual ] || fail "the worker is not on --public-host"
+  t1=$(date +%s.%N)
+  client run --timeout 40s "$T/web.tar" --duration 30s --period 10s --verifiers 2 --max-price 2gwei/s \
+    --probe http:/ --worker "$A1" >"$T/run4.out" 2>"$T/run4.err" &
+  run_pid=$!
+  shown=
+  for _ in $(seq 400); do
+    if client ps 2>/dev/null | grep -q "transfer failing"; then shown=$(date +%s.%N); break; fi
+    sleep 0.1
+  done
+  [ -n "$shown" ] || { cat "$T/run4.err"; fail "zeppelin ps does not show the failing transfer within 40 s"; }
+  echo "   zeppelin ps says so $(awk "BEGIN{printf \"%.1f\", $shown - $t1}") s after run began:"
+  client ps | sed 's/^/     /'
+  client ps | grep -q "cannot connect to $WAN:$TRANSFER_PORT" || fail "ps does not name the worker's announced address"
+  wait "$run_pid" && fail "run succeeded against an unreachable worker"
+  grep -q "transfer failing: cannot connect to $WAN:$TRANSFER_PORT" "$T/run4.err" || { cat "$T/run4.err"; fail "run did not say why"; }
+  grep "transfer failing" "$T/run4.err" | head -n 1 | sed 's/^/   run: /'
+  for _ in $(seq 300); do
+    api home worker /api/status | jq -r '.reachability.unreached // ""' | grep -q "no client has connected" && break
+    sleep 0.1
+  done
+  api home worker /api/status | jq -r '.reachability.unreached // ""' | grep -q "no client has connected to this worker's transfer port ($WAN:$TRANSFER_PORT" \
+    || fail "the worker does not say that no client reached it"
+  grep -q "reachability after the check" "$T/worker/node.log" || fail "the worker did not check its reachability again"
+  node_cli home worker node status | grep -q "^unreached:  agreement" || fail "zeppelin node status does not say it"
+  echo "   worker: $(api home worker /api/status | jq -r .reachability.unreached)"
+fi
+
+stop_node client; stop_node v1; stop_node v2; stop_node worker
+$LAB down >/dev/null
+! ip netns list | grep -q "^$ZPL_PREFIX" || fail "namespaces left after down"
+echo "chain_lab_test: all checks passed"
