@@ -6,6 +6,7 @@
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/eth/address.hpp"
 #include "zeppelin/market/abi_reader.hpp"
+#include "zeppelin/market/contract_io.hpp"
 #include "zeppelin/market/artifacts.hpp"
 #include "zeppelin/market/revert_words.hpp"
 
@@ -36,10 +37,6 @@ Value requirements_value(const Requirements& r) {
                          Value::fixed_bytes(r.image_digest), Value::fixed_bytes(r.spec_commit)});
 }
 
-std::vector<Value> offer_values(const WorkerOffer& o) {
-    return {u(o.price_per_second, 64), u(o.max_duration, 32), u(o.cpu_millicores, 32), u(o.memory_mb, 32),
-            Value::bytes(o.public_key)};
-}
 
 Value words(const std::vector<u256>& ws) {
     std::vector<Value> items;
@@ -64,31 +61,14 @@ Requirements read_requirements(Reader& outer) {
     return q;
 }
 
-WorkerOffer read_offer(Reader& r) {
-    WorkerOffer o;
-    o.price_per_second = r.num<u64>();
-    o.max_duration = r.num<std::uint32_t>();
-    o.cpu_millicores = r.num<std::uint32_t>();
-    o.memory_mb = r.num<std::uint32_t>();
-    o.public_key = r.bytes();
-    return o;
-}
 
-struct EventDecoder {
-    const eth::abi::Event* event;
-    std::function<Event(Reader&)> build;
-};
+using detail::offer_values;
+using detail::read_offer;
+using EventTable = detail::EventTable<Event>;
 
-// One entry per alternative of Event, in the variant's order (event_name indexes by it).
-std::vector<EventDecoder> make_decoders() {
-    const auto& abi = dispatcher_v2_abi();
-    std::vector<EventDecoder> d;
-    auto add = [&](std::string_view name, std::function<Event(Reader&)> build) {
-        const auto* e = abi.event(name);
-        if (e == nullptr)
-            throw Exception{Error{Errc::internal, "the embedded WorkerDispatcherV2 ABI has no event " + std::string{name}}};
-        d.push_back({e, std::move(build)});
-    };
+EventTable make_decoders() {
+    EventTable d{dispatcher_v2_abi(), "WorkerDispatcherV2"};
+    auto add = [&](std::string_view name, EventTable::Build build) { d.add(name, std::move(build)); };
     add("WorkerRegistered", [](Reader& r) -> Event {
         WorkerRegistered e;
         e.worker_id = r.num<u64>();
@@ -261,8 +241,8 @@ std::vector<EventDecoder> make_decoders() {
     return d;
 }
 
-const std::vector<EventDecoder>& decoders() {
-    static const std::vector<EventDecoder> d = make_decoders();
+const EventTable& decoders() {
+    static const EventTable d = make_decoders();
     return d;
 }
 
@@ -402,43 +382,19 @@ Bytes settle(std::uint64_t a) { return encode("settle", {id(a)}); }
 }  // namespace calls
 
 std::string_view event_name(const Event& e) noexcept {
-    const auto& d = decoders();
-    return e.index() < d.size() ? std::string_view{d[e.index()].event->name} : std::string_view{"?"};
+    return decoders().name_of(e);
 }
 
 Result<Event> decode_event(const eth::Log& log) {
-    if (log.topics.empty()) return Error{Errc::not_found, "the log has no topics (not a WorkerDispatcherV2 event)"};
-    const auto& all = decoders();
-    for (std::size_t i = 0; i < all.size(); ++i) {
-        const auto& d = all[i];
-        if (d.event->topic0() != log.topics[0]) continue;
-        auto decoded = eth::abi::decode_log(*d.event, log.topics, log.data);
-        if (!decoded) return decoded.error().wrap("cannot decode " + d.event->name + " event");
-        Reader r{decoded->values, d.event->name};
-        Event e = d.build(r);
-        ZP_CHECK(r.done());
-        return e;
-    }
-    return Error{Errc::not_found, "topic " + to_hex(log.topics[0]) + " is not a WorkerDispatcherV2 event"};
+    return decoders().decode(log);
 }
 
 Result<std::vector<EventRecord>> decode_events(const Address& dispatcher, const std::vector<eth::Log>& logs) {
-    std::vector<EventRecord> out;
-    for (const auto& log : logs) {
-        if (log.address != dispatcher) continue;
-        auto e = decode_event(log);
-        if (!e)
-            return e.error().wrap("log " + std::to_string(log.log_index) + " of block " + std::to_string(log.block_number));
-        out.push_back({std::move(e).value(), log.block_number, log.block_hash, log.transaction_hash, log.log_index,
-                       log.removed});
-    }
-    return out;
+    return decoders().decode_all<EventRecord>(dispatcher, logs);
 }
 
 std::vector<Hash32> event_topics() {
-    std::vector<Hash32> t;
-    for (const auto& d : decoders()) t.push_back(d.event->topic0());
-    return t;
+    return decoders().topics();
 }
 
 const eth::RevertDecoder& revert_decoder() {
@@ -457,23 +413,8 @@ Result<void> add_errors_to(eth::RpcClient& rpc) { return rpc.add_error_abi(dispa
 // ------------------------------------------------------------------------------ Dispatcher
 
 Result<std::vector<Value>> Dispatcher::view(std::string_view name, std::vector<Value> args, const Tag& at) const {
-    const auto& fn = function(name);
-    const Bytes data = eth::abi::encode_call(fn, args).value();
-    auto out = rpc_.call(eth::CallRequest{std::nullopt, address_, data, std::nullopt, std::nullopt}, at);
-    if (!out) {
-        if (out.error().code() == Errc::reverted) {  // name the contract's custom error
-            auto sim = simulate(Address{}, data);
-            if (sim && sim->reverted)
-                return Error{Errc::reverted, fn.name + " reverted: " + explain_revert(sim->revert, Protocol::v2)};
-        }
-        return out.error().wrap(fn.name + " on " + eth::to_checksum(address_));
-    }
-    if (out->empty())
-        return Error{Errc::not_found,
-                     "no contract answers at " + eth::to_checksum(address_) + " (empty reply to " + fn.name + ")"};
-    auto values = eth::abi::decode_output(fn, *out);
-    if (!values) return values.error().wrap("cannot decode the reply of " + fn.name);
-    return values;
+    return detail::call_view(rpc_, address_, function(name), args, at, revert_decoder(),
+                             [](const eth::Revert& r) { return explain_revert(r, Protocol::v2); });
 }
 
 Result<Config> Dispatcher::config(const Tag& at) const {
@@ -626,16 +567,7 @@ Result<eth::TxRequest> Dispatcher::buy_contract_tx(const Address& from, const Re
 }
 
 Result<Deployed> deploy(eth::RpcClient& rpc, eth::TxSender& sender, const Config& config) {
-    auto sent = sender.send(eth::TxRequest{std::nullopt, 0, deploy_data(config), std::nullopt});
-    if (!sent) return sent.error().wrap("cannot deploy WorkerDispatcherV2");
-    const auto& receipt = sent->receipt;
-    if (!receipt.status)
-        return Error{Errc::reverted, "the WorkerDispatcherV2 deployment " + to_hex(receipt.transaction_hash) + " reverted"};
-    if (!receipt.contract_address) return Error{Errc::rpc_bad_reply, "the deployment receipt has no contract address"};
-    const auto code = ZP_TRY(rpc.get_code(*receipt.contract_address));
-    if (code.empty())
-        return Error{Errc::not_found, "no code at " + eth::to_checksum(*receipt.contract_address) + " after deployment"};
-    return Deployed{*receipt.contract_address, receipt.block_number, receipt.transaction_hash, receipt.gas_used};
+    return detail::deploy_contract(rpc, sender, deploy_data(config), "WorkerDispatcherV2");
 }
 
 }  // namespace zeppelin::market::v2
