@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 export ZPL_PREFIX=${ZPL_PREFIX:-zplc-} ZPL_RUN_DIR=${ZPL_RUN_DIR:-/tmp/zplc-lab}
-VERIFIER_FLAGS=(--report-interval 10)  # a report every period: on 12 s blocks each waits a block
+VERIFIER_FLAGS=()  # v2: one report per batch, after its end
 ACCEPT_WINDOW=120 REPORT_WINDOW=120    # wide enough for 12 s blocks
 source ./harness.sh
 

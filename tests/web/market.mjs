@@ -70,7 +70,7 @@ export class Market {
       CLIENT_NODE_ARGS: `--web-dir ${web}`,
       // Verifiers report every period (by default they gather 10 minutes' worth in one transaction),
       // so that the dashboard's "verified" step shows while a 40 s agreement runs.
-      WORKER_NODE_ARGS: `--web-dir ${web} --report-interval 10`,
+      WORKER_NODE_ARGS: `--web-dir ${web}`,
     };
     const m = new Market(home, env);
     try {

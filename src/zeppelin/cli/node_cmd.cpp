@@ -69,7 +69,6 @@ struct NodeCmdOptions {
     std::uint64_t confirmations{0};
     unsigned probes_per_period{2};
     unsigned poll_ms{0};
-    std::uint32_t report_interval_s{600};
     std::string log_level{"info"};
     bool reset_chain{false};
 };
@@ -137,7 +136,6 @@ void run_node(const NodeCmdOptions& o) {
     no.keep_images = o.keep_images;
     no.confirmations = o.confirmations;
     no.probes_per_period = o.probes_per_period;
-    no.report_interval = std::chrono::seconds{o.report_interval_s};
     if (o.poll_ms != 0) no.poll = std::chrono::milliseconds{o.poll_ms};
 
     const auto dir = no.data_dir;
@@ -282,9 +280,6 @@ void add_node_commands(CLI::App& app) {
     cmd->add_option("--web-dir", o->web_dir, "Serve the dashboard's static files from here");
     cmd->add_option("--confirmations", o->confirmations, "Blocks behind the head before events are acted on");
     cmd->add_option("--probes-per-period", o->probes_per_period, "Probes a verifier makes per period")->capture_default_str();
-    cmd->add_option("--report-interval", o->report_interval_s,
-                    "Seconds between a verifier's reports (each covers every period ended since; the rest at the end)")
-        ->capture_default_str();
     cmd->add_option("--poll-ms", o->poll_ms, "How often to ask the chain for blocks and receipts (default 50 on chain 31337, else 1000)");
     cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")->capture_default_str();
     cmd->add_flag("--reset-chain", o->reset_chain,

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "zeppelin/core/hex.hpp"
+#include "zeppelin/core/units.hpp"
 #include "zeppelin/probe/probe.hpp"
 #include "zeppelin/transfer/client.hpp"
 
@@ -13,83 +14,108 @@ namespace zeppelin::node {
 
 using namespace std::chrono_literals;
 
-Result<void> NodeContext::client_step(const LocalAgreement& a, const market::AgreementView& v) {
+namespace {
+// A purchase is drawn by the drawn worker's accept. When none comes this long after the purchase
+// (the worker is offline), the client draws itself: that records the worker and starts its accept
+// deadline, or ends the agreement with a full refund when nobody is eligible.
+constexpr std::int64_t kDrawAfterMs = 20'000;
+// The worker settles as soon as every report is in (it wants its pay); the client only after the
+// report window closed and this much more, so that both do not pay for the same settlement.
+constexpr std::uint64_t kClientSettleGrace = 30;
+}  // namespace
+
+Result<void> NodeContext::client_step(const LocalAgreement& a, const v2::AgreementView& v) {
     const auto id = a.id;
     const auto now = world_s();
     switch (v.status) {
+        case AgreementStatus::purchased: {
+            ZP_CHECK(set_state(id, Phase::waiting_for_acceptance));
+            const auto waited = a.rec.submitted_ms == 0 ? kDrawAfterMs : world->now_ms() - a.rec.submitted_ms;
+            if (waited < kDrawAfterMs) {
+                wake_in(id, std::chrono::milliseconds{kDrawAfterMs - waited});
+                return {};
+            }
+            wake_in(id, 5s);
+            auto r = chain->send(id, "draw:" + std::to_string(v.draw_block), v2::calls::draw(id));
+            if (!r && !is_not_yet(r.error())) return r.error();
+            return {};
+        }
         case AgreementStatus::assigned:
             ZP_CHECK(set_state(id, Phase::waiting_for_acceptance));
-            wake_at_ms(id, static_cast<std::int64_t>(v.accept_deadline + 2) * 1000);  // then the worker is replaced
-            ZP_CHECK(send_probe_spec(a, v));
-            if (now > v.accept_deadline + 1) {
-                auto r = chain->send(id, "reassign:" + std::to_string(v.accept_deadline), market::calls::reassign_agreement(id));
+            wake_at_ms(id, static_cast<std::int64_t>(v.deadline + 2) * 1000);  // then the worker is replaced
+            if (now > v.deadline + 1) {
+                auto r = chain->send(id, "reassign:" + std::to_string(v.deadline), v2::calls::reassign_agreement(id));
                 if (!r && !is_not_yet(r.error())) return r.error();
             }
             return {};
         case AgreementStatus::accepted: {
-            wake_at_ms(id, static_cast<std::int64_t>(v.start_deadline + 2) * 1000);  // then the deposit comes back
-            ZP_CHECK(send_probe_spec(a, v));
+            wake_at_ms(id, static_cast<std::int64_t>(v.deadline + 2) * 1000);  // then the deposit comes back
             if (a.rec.image_refused) {
                 spdlog::warn("agreement {}: the worker refused the image: {}", id, *a.rec.image_refused);
-                ZP_TRY(chain->send(id, "cancel", market::calls::cancel_agreement(id)));
+                ZP_TRY(chain->send(id, "cancel", v2::calls::cancel_agreement(id)));
                 return set_state(id, Phase::cancelled);
             }
-            if (now > v.start_deadline + 1) {
-                auto r = chain->send(id, "expire", market::calls::expire_agreement(id));
+            if (now > v.deadline + 1) {
+                auto r = chain->send(id, "expire", v2::calls::expire_agreement(id));
                 if (!r && !is_not_yet(r.error())) return r.error();
                 return {};
             }
-            if (a.rec.transfer && !a.rec.transferred) return client_transfer(a, v);
-            return set_state(id, a.rec.transferred ? Phase::waiting_for_service : Phase::waiting_for_worker);
+            // The spec goes while the image travels: the worker checks its service against it
+            // as soon as the container runs.
+            auto revealed = std::async(std::launch::async, [this, &a, &v] { return reveal_spec(a, v); });
+            Result<void> sent{};
+            if (a.rec.transfer && !a.rec.transferred) sent = client_transfer(a, v);
+            ZP_CHECK(revealed.get());
+            ZP_CHECK(sent);
+            const auto cur = ZP_TRY(local(id));
+            if (cur.finished() || cur.phase == Phase::cancelled) return {};
+            return set_state(id, cur.rec.transferred ? Phase::waiting_for_service : Phase::waiting_for_worker);
         }
+        case AgreementStatus::starting:
+            // The worker's service passed the spec; verifiers are drawn from the next block.
+            return set_state(id, Phase::starting);
         case AgreementStatus::running: {
-            ZP_CHECK(send_probe_spec(a, v));
             if (a.rec.service && !a.rec.first_ok_ms) {
                 auto spec = probe::from_json(a.rec.spec.value_or(""));
                 const auto out = world->probe(spec ? *spec : tcp_spec(), {a.rec.service->host, a.rec.service->port}, 2s);
                 if (out.ok) ZP_CHECK(update(id, [t = world->now_ms()](LocalAgreement& la) { la.rec.first_ok_ms = t; }));
                 else wake_in(id, 1s);  // the service's first answer is measured to the second
             }
-            wake_at_ms(id, static_cast<std::int64_t>(end_of(v)) * 1000);
             // Stopped by the client (`zeppelin stop`): its last period runs out, then it settles.
             const bool stopped = a.phase == Phase::stopping || v.billable_periods < v.periods;
             ZP_CHECK(set_state(id, stopped ? Phase::stopping : a.rec.service ? Phase::running : Phase::starting));
-            if (now >= end_of(v)) return claim(id);
+            const auto settle_at = settle_by(v) + kClientSettleGrace;
+            wake_at_ms(id, static_cast<std::int64_t>(now < v.end_of_service() ? v.end_of_service() : settle_at) * 1000);
+            if (now >= settle_at) return settle(id);
             return {};
         }
         case AgreementStatus::settled:
-        case AgreementStatus::refunded:
-            if (!v.client_refunded) ZP_CHECK(claim(id));
-            return set_state(id, Phase::done);
+        case AgreementStatus::ended:
+            ZP_CHECK(withdraw_credit(id));
+            return set_state(id, a.phase == Phase::cancelled ? Phase::cancelled : Phase::done);
         case AgreementStatus::none: return set_state(id, Phase::done);
     }
     return {};
 }
 
-Result<void> NodeContext::claim(std::uint64_t id) {
-    auto r = chain->send(id, "claim", market::calls::claim_refund(id));
-    if (!r) return r.error();
+Result<void> NodeContext::withdraw_credit(std::uint64_t id) {
+    const auto credit = ZP_TRY(chain->credit());
+    if (credit == 0) return {};  // nothing back, or taken out with another agreement's
+    ZP_TRY(chain->send(id, "withdraw", v2::calls::withdraw()));
+    spdlog::info("agreement {}: {} withdrawn", id, format_amount(credit));
     return {};
 }
 
-Result<void> NodeContext::send_probe_spec(const LocalAgreement& a, const market::AgreementView& v) {
-    if (!a.rec.spec || a.rec.spec->empty()) return {};
-    const msg::ProbeSpec spec{*a.rec.spec};
-    // To every verifier together (the sender numbers them): one block for all, not one each.
-    std::vector<std::pair<Address, eth::PublicKey>> to;
-    for (const auto vid : v.verifier_ids) to.push_back(ZP_TRY(chain->worker_identity(vid)));
-    std::vector<std::future<Result<void>>> posts;
-    for (const auto& [addr, key] : to)
-        posts.push_back(std::async(std::launch::async, [this, id = a.id, addr = addr, key = key, &spec] {
-            return chain->post(id, addr, key, spec, "post:probe:" + lower_hex(addr));
-        }));
-    Result<void> all{};
-    for (auto& f : posts)
-        if (auto r = f.get(); !r && all) all = r.error();
-    return all;
+Result<void> NodeContext::reveal_spec(const LocalAgreement& a, const v2::AgreementView& v) {
+    if (!a.rec.spec || !a.rec.salt) return {};
+    const auto [owner, key] = ZP_TRY(chain->worker_identity(v.worker_id));
+    const auto packed = ZP_TRY(seal(a.id, {msg::Sealed{owner, key, msg::SpecReveal{*a.rec.spec, *a.rec.salt}}}));
+    ZP_TRY(chain->send(a.id, "post:spec:" + std::to_string(v.worker_id),
+                       v2::calls::post_message(a.id, u256{v2::kWorkerBit}, packed)));
+    return {};
 }
 
-Result<void> NodeContext::client_transfer(const LocalAgreement& a, const market::AgreementView& v) {
+Result<void> NodeContext::client_transfer(const LocalAgreement& a, const v2::AgreementView& v) {
     const auto id = a.id;
     const auto& t = *a.rec.transfer;
     if (t.worker_id != v.worker_id) return {};  // an offer of a former worker
@@ -124,7 +150,7 @@ Result<void> NodeContext::client_transfer(const LocalAgreement& a, const market:
         ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.transfer_error = stats.error().message(); }));
         if (is_permanent_transfer_error(stats.error().code())) {
             spdlog::warn("agreement {}: transfer failed for good: {}; cancelling", id, stats.error().message());
-            ZP_TRY(chain->send(id, "cancel", market::calls::cancel_agreement(id)));
+            ZP_TRY(chain->send(id, "cancel", v2::calls::cancel_agreement(id)));
             return set_state(id, Phase::cancelled);
         }
         return stats.error().wrap("image transfer");

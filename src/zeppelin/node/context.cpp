@@ -22,7 +22,7 @@ std::uint64_t now_s() { return static_cast<std::uint64_t>(now_ms() / 1000); }
 
 std::string lower_hex(const Address& a) { return to_hex(a, false); }
 
-json requirements_json(const market::Requirements& r) {
+json requirements_json(const v2::Requirements& r) {
     return json{{"cpu_millicores", r.cpu_millicores},
                 {"memory_mb", r.memory_mb},
                 {"duration", r.duration},
@@ -30,12 +30,11 @@ json requirements_json(const market::Requirements& r) {
                 {"max_price_per_second", std::to_string(r.max_price_per_second)},
                 {"verifiers", r.verifiers},
                 {"min_reputation", r.min_reputation},
-                {"preferred_worker", to_hex(r.preferred_worker)},
                 {"image_digest", to_hex(r.image_digest)},
-                {"probe_spec_hash", to_hex(r.probe_spec_hash)}};
+                {"spec_commit", to_hex(r.spec_commit)}};
 }
 
-std::string_view status_name(AgreementStatus s) { return market::to_string(s); }
+std::string_view status_name(AgreementStatus s) { return v2::to_string(s); }
 
 bool is_not_yet(const Error& e) { return e.code() == Errc::too_early; }
 
@@ -93,7 +92,7 @@ probe::Spec tcp_spec() {
     return s;
 }
 
-json view_json(const market::AgreementView& v) {
+json view_json(const v2::AgreementView& v) {
     return json{{"status", status_name(v.status)},
                 {"client", eth::to_checksum(v.client)},
                 {"worker_id", v.worker_id},
@@ -103,30 +102,33 @@ json view_json(const market::AgreementView& v) {
                 {"period_seconds", v.period_seconds},
                 {"periods", v.periods},
                 {"billable_periods", v.billable_periods},
-                {"accept_deadline", v.accept_deadline},
-                {"start_deadline", v.start_deadline},
-                {"started_at", v.started_at},
-                {"deposit", to_dec(v.deposit)},
-                {"paid_periods", v.paid_periods},
-                {"client_refund", to_dec(v.client_refund)},
-                {"worker_redeemed", v.worker_redeemed},
-                {"client_refunded", v.client_refunded}};
+                {"draw_block", v.draw_block},
+                {"accept_deadline", v.status == AgreementStatus::assigned ? v.deadline : 0},
+                {"start_deadline", v.status == AgreementStatus::accepted ? v.deadline : 0},
+                {"started_at", v.started_at()},
+                {"end_of_service", v.end_of_service()},
+                {"escrow", to_dec(v.escrow)},
+                {"worker_lock", to_dec(v.worker_lock)},
+                {"verifier_bond", to_dec(v.verifier_bond)},
+                {"reassignments", v.reassignments}};
 }
 
-json worker_json(std::uint64_t id, const market::WorkerView& w, const market::Reputation& r) {
+json worker_json(std::uint64_t id, const v2::WorkerView& w, const v2::Reputation& r) {
     return json{{"id", id},
                 {"owner", eth::to_checksum(w.owner)},
-                {"status", market::to_string(w.status)},
+                {"status", v2::to_string(w.status)},
                 {"price_per_second", std::to_string(w.price_per_second)},
                 {"max_duration", w.max_duration},
                 {"cpu_millicores", w.cpu_millicores},
                 {"memory_mb", w.memory_mb},
                 {"stake", to_dec(w.stake)},
-                {"open_agreements", w.open_agreements},
+                {"locked", to_dec(w.locked)},
                 {"verified_periods", r.verified_periods},
                 {"failed_periods", r.failed_periods},
                 {"completed_agreements", r.completed_agreements},
-                {"failed_agreements", r.failed_agreements}};
+                {"failed_agreements", r.failed_agreements},
+                {"declined", r.declined},
+                {"specs_rejected", r.specs_rejected}};
 }
 
 

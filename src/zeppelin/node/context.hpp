@@ -39,7 +39,8 @@
 #include "zeppelin/core/result.hpp"
 #include "zeppelin/eth/rpc.hpp"
 #include "zeppelin/eth/sender.hpp"
-#include "zeppelin/market/dispatcher.hpp"
+#include "zeppelin/market/dispatcher_v2.hpp"
+#include "zeppelin/market/protocol_v2.hpp"
 #include "zeppelin/node/chain_identity.hpp"
 #include "zeppelin/node/db.hpp"
 #include "zeppelin/node/follower.hpp"
@@ -62,7 +63,9 @@ namespace zeppelin::node {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using market::AgreementStatus;
+// The node speaks protocol v2 (contracts/src/v2): its bindings and off-chain formats.
+namespace v2 = market::v2;
+using v2::AgreementStatus;
 
 std::int64_t now_ms();
 std::uint64_t now_s();
@@ -75,7 +78,7 @@ template <class... F>
 overloaded(F...) -> overloaded<F...>;
 
 std::string lower_hex(const Address& a);
-json requirements_json(const market::Requirements& r);
+json requirements_json(const v2::Requirements& r);
 std::string_view status_name(AgreementStatus s);
 /// A failure that only means "not yet" (the step will try again later).
 bool is_not_yet(const Error& e);
@@ -87,8 +90,8 @@ Result<std::uint16_t> free_port(const std::string& ip);
 /// The TCP ports an image config exposes ("ExposedPorts": {"8080/tcp": {}}), in order.
 std::vector<std::uint16_t> exposed_ports(ByteView config);
 probe::Spec tcp_spec();
-json view_json(const market::AgreementView& v);
-json worker_json(std::uint64_t id, const market::WorkerView& w, const market::Reputation& r);
+json view_json(const v2::AgreementView& v);
+json worker_json(std::uint64_t id, const v2::WorkerView& w, const v2::Reputation& r);
 
 /// A verifier's plan for the current period of one agreement (memory only: a restarted verifier
 /// draws a new plan, which an observer cannot predict either).
@@ -108,8 +111,8 @@ struct NodeContext {
     ChainGuard chain_guard;  // the chain and deployment this node works with, and whether it stopped acting (chain_identity.hpp)
     std::unique_ptr<eth::RpcClient> rpc;
     std::unique_ptr<eth::TxSender> sender;
-    std::unique_ptr<market::Dispatcher> dispatcher;
-    market::DispatcherConfig config;
+    std::unique_ptr<v2::Dispatcher> dispatcher;
+    v2::Config config;
     std::unique_ptr<Store> store;
     std::optional<Database> follower_db;
     std::optional<Follower> follower;
@@ -162,7 +165,7 @@ struct NodeContext {
     // transaction that does emits an event naming the agreement: an event (or this node's own
     // transaction) drops the copy, and a copy older than kSafetyStep is read again.
     struct CachedView {
-        market::AgreementView view;
+        v2::AgreementView view;
         std::chrono::steady_clock::time_point read;
     };
     std::map<std::uint64_t, CachedView> views;            // guarded by mu
@@ -203,18 +206,26 @@ struct NodeContext {
     void recover_journal();
 
     // ---- messages and events (inbox.cpp)
-    Result<void> post(std::uint64_t id, const Address& to, const eth::PublicKey& key, const msg::Payload& payload,
-                      const std::string& action);
+    /// Seals one payload per recipient (in recipient-bit order) and packs them as v2's messages
+    /// carry them (accept, start, drawVerifiers, postMessage).
+    Result<Bytes> seal(std::uint64_t id, const std::vector<msg::Sealed>& to);
     Result<std::pair<Address, eth::PublicKey>> worker_identity(std::uint64_t worker);
     /// The client's public key, recovered once from the signature of its buyContract transaction
     /// and kept with the agreement (every message to the client needs it).
     Result<eth::PublicKey> client_key(std::uint64_t id);
     void ignore_message(std::uint64_t id, std::string_view reason);
-    void on_message(const market::EventRecord& rec, const market::MessagePosted& m);
+    void on_message(const v2::EventRecord& rec, const v2::MessagePosted& m);
     static std::string fmt_reason(const msg::Payload& p, Role role);
+    /// Records this node's role in an agreement when it has one (a new row), or that it lost it.
     void on_roles(std::uint64_t id, std::optional<Address> client, std::uint64_t worker,
                   const std::vector<std::uint32_t>& verifiers);
-    void on_event(const market::EventRecord& rec);
+    void on_event(const v2::EventRecord& rec);
+    // A purchase is drawn from the hash of a later block: every worker node looks, once that block
+    // is mined, whether the draw picks it (previewWorker at "pending"). Purchases waiting for their
+    // draw block, by agreement id; guarded by mu.
+    std::map<std::uint64_t, std::uint64_t> draws;
+    /// Looks at the purchases whose draw block is mined: the one drawn takes the worker's role.
+    void check_draws();
 
     // ---- steps (node.cpp)
     /// Schedules a step for an agreement now (no-op if one is queued; once more if one is running).
@@ -223,7 +234,7 @@ struct NodeContext {
     void wake_at_ms(std::uint64_t id, std::int64_t unix_ms);
     void wake_in(std::uint64_t id, std::chrono::milliseconds delay);
     /// The agreement's chain view: the cached copy unless an event concerned it since.
-    Result<market::AgreementView> view_of(std::uint64_t id);
+    Result<v2::AgreementView> view_of(std::uint64_t id);
     /// Drops the cached view of `id` (an event concerned it, or this node sent a transaction for it).
     void invalidate(std::uint64_t id);
     /// Wakes the agreements whose moment came, and the open ones nobody asked about for a while.
@@ -232,37 +243,41 @@ struct NodeContext {
     /// regular blocks of at least two polls, until the next block is due.
     std::chrono::milliseconds follow_delay() const;
     Result<void> step(std::uint64_t id);
-    std::uint64_t end_of(const market::AgreementView& v) const;
+    /// The first second settle() is accepted without every report in: the last batch's report
+    /// window closed (with every report in, at once).
+    std::uint64_t settle_by(const v2::AgreementView& v) const;
+    /// settle(id): any party may; a "not yet" (SettlementTooEarly) comes back as Errc::too_early.
+    Result<void> settle(std::uint64_t id);
 
     // ---- client (client_role.cpp)
-    Result<void> client_step(const LocalAgreement& a, const market::AgreementView& v);
-    Result<void> claim(std::uint64_t id);
-    Result<void> send_probe_spec(const LocalAgreement& a, const market::AgreementView& v);
-    Result<void> client_transfer(const LocalAgreement& a, const market::AgreementView& v);
+    Result<void> client_step(const LocalAgreement& a, const v2::AgreementView& v);
+    /// The spec and its salt to the worker (a worker-bit message), once the worker accepted.
+    Result<void> reveal_spec(const LocalAgreement& a, const v2::AgreementView& v);
+    Result<void> client_transfer(const LocalAgreement& a, const v2::AgreementView& v);
+    /// Takes out this account's credits (refunds) once its agreement is settled or ended.
+    Result<void> withdraw_credit(std::uint64_t id);
 
     // ---- worker (worker_role.cpp)
     bool can_serve(const json& req);
     Result<void> end_work(std::uint64_t id);
-    Result<void> worker_step(const LocalAgreement& a, const market::AgreementView& v);
+    Result<void> worker_step(const LocalAgreement& a, const v2::AgreementView& v);
     /// An ended agreement's transfer: the server's expectation and partial files, and what this
     /// node kept in memory about it.
     void forget_transfer(std::uint64_t id);
-    Result<void> redeem(std::uint64_t id);
-    /// Steps 1-3 of worker_prepare: a transfer secret (drawn once, stored before anything is sent),
-    /// the transfer server expecting the image (again after a restart), and the offer to the client
-    /// (again if this process listens on other ports). Returns the offer being posted, if one is:
-    /// it is mined while the caller goes on.
-    Result<std::future<Result<void>>> offer_transfer(std::uint64_t id, const market::AgreementView& v, const json& req);
-    Result<void> worker_prepare(const LocalAgreement& a_in, const market::AgreementView& v, const json& req);
-    /// Sends the service endpoint (this host, `port`) to the client and to every verifier, together
-    /// (the sender numbers them; each waits for its own receipt), each once: a message already mined
-    /// is not sent again, and an endpoint announced already is not announced twice.
-    Result<void> announce_service(const LocalAgreement& a, const market::AgreementView& v, std::uint16_t port);
-    /// Every announcement of `port` is signed (journaled, so its nonce is taken): a transaction sent
-    /// now is mined no earlier than they are.
-    bool announcements_signed(std::uint64_t id, const market::AgreementView& v, std::uint16_t port);
+    /// The transfer offer sealed to the client, for acceptAgreement: a transfer secret (drawn
+    /// once, stored before anything is sent) and the transfer server expecting the image.
+    Result<Bytes> offer_envelope(std::uint64_t id, const v2::AgreementView& v, const json& req);
+    /// The transfer server expects the image (again after a restart).
+    Result<void> expect_image(std::uint64_t id, const LocalAgreement& a, const json& req);
+    Result<void> worker_prepare(const LocalAgreement& a_in, const v2::AgreementView& v, const json& req);
+    /// The paid clock may start once the worker's own probe of its service passes the client's
+    /// spec (checked against the agreement's commit): startAgreement with the endpoint sealed to
+    /// the client. A spec the service fails is revealed with rejectSpec (no penalty).
+    Result<void> check_and_start(const LocalAgreement& a, const v2::AgreementView& v);
+    /// Once the verifier draw block is mined: drawVerifiers with one brief per verifier drawn
+    /// (spec, salt, endpoint), sealed to the keys of previewVerifiers' list.
+    Result<void> brief_verifiers(const LocalAgreement& a, const v2::AgreementView& v);
     Result<void> record_received(std::uint64_t id, const Bytes& config_bytes, const std::vector<transfer::Digest>& ids);
-
     // ---- images into the engine (image_delivery.cpp)
     /// Records that an image this node brought into the engine was used now. Images the engine held
     /// before (the operator's own) are not recorded, so never removed, unless `brought`.
@@ -287,17 +302,18 @@ struct NodeContext {
     void restake();
 
     // ---- verifier (verifier_role.cpp)
-    Result<void> verifier_step(const LocalAgreement& a, const market::AgreementView& v);
+    Result<void> verifier_step(const LocalAgreement& a, const v2::AgreementView& v);
     Result<void> probe_due(const LocalAgreement& a, std::uint64_t id, std::uint64_t cur, std::int64_t start_ms,
                            std::int64_t period_ms, std::uint32_t period_s);
-    Result<void> report(const LocalAgreement& a, std::uint64_t id, std::uint64_t index, const market::AgreementView& v, std::int64_t start_ms,
-                        std::int64_t period_ms);
-    /// Runs report() as a job of its own on the step pool (key id | kReportKey) when there is a
-    /// report to send or the agreement to finish: a report waits for its receipt, a block or more
-    /// (12 s on mainnet), and must never hold this agreement's probes. Without a pool (the roles'
-    /// unit tests that step by hand) it runs in the step.
-    Result<void> report_aside(const LocalAgreement& a, std::uint64_t index, const market::AgreementView& v,
-                              std::int64_t start_ms, std::int64_t period_ms);
+    /// Reports every batch whose report window is open and this verifier has not reported:
+    /// confirmBatch when it observed every period ok, else submitReport with its votes (a period
+    /// without a conclusive probe is an abstention).
+    Result<void> report(const LocalAgreement& a, std::uint64_t index, const v2::AgreementView& v);
+    /// Runs report() as a job of its own on the step pool (key id | kReportKey) when a batch is
+    /// due: a report waits for its receipt, a block or more (12 s on mainnet), and must never hold
+    /// this agreement's probes. Without a pool (the roles' unit tests that step by hand) it runs in
+    /// the step.
+    Result<void> report_aside(const LocalAgreement& a, std::uint64_t index, const v2::AgreementView& v);
     static constexpr std::uint64_t kReportKey = 1ULL << 63;
 
     // ---- reachability (reachability.cpp): the worker's ports on the router in front of it

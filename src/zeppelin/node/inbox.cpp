@@ -5,19 +5,14 @@
 #include <spdlog/spdlog.h>
 
 #include "zeppelin/core/hex.hpp"
-#include "zeppelin/eth/keccak.hpp"
 #include "zeppelin/probe/spec.hpp"
+#include "zeppelin/market/protocol_v2.hpp"
 
 namespace zeppelin::node {
 
 using namespace std::chrono_literals;
 
-Result<void> NodeContext::post(std::uint64_t id, const Address& to, const eth::PublicKey& key, const msg::Payload& payload,
-                  const std::string& action) {
-    const auto envelope = ZP_TRY(msg::seal(key, id, me, to, payload));
-    ZP_TRY(call(id, action, market::calls::post_message(id, to, envelope)));
-    return {};
-}
+Result<Bytes> NodeContext::seal(std::uint64_t id, const std::vector<msg::Sealed>& to) { return msg::seal_all(id, me, to); }
 
 Result<std::pair<Address, eth::PublicKey>> NodeContext::worker_identity(std::uint64_t worker) {
     {
@@ -48,21 +43,44 @@ void NodeContext::ignore_message(std::uint64_t id, std::string_view reason) {
     metrics.counter("zeppelin_messages_ignored_total", "Messages ignored (not decryptable, wrong sender, replayed)").inc();
 }
 
-void NodeContext::on_message(const market::EventRecord& rec, const market::MessagePosted& m) {
+void NodeContext::on_message(const v2::EventRecord& rec, const v2::MessagePosted& m) {
+    const auto id = m.agreement_id;
+    auto la = store->get(id);
+    if (!la) return;
+    auto view = dispatcher->get_agreement(id);
+    if (!view) return ignore_message(id, view.error().message());
+    // A verifier learns its role from VerifiersDrawn, logged in the same transaction as the
+    // briefs: whichever comes first makes the row.
+    const auto mine = worker_id.load();
+    const auto vit = std::find(view->verifier_ids.begin(), view->verifier_ids.end(), mine);
+    if (!*la && mine != 0 && vit != view->verifier_ids.end()) {
+        on_roles(id, std::nullopt, 0, view->verifier_ids);
+        la = store->get(id);
+        if (!la) return;
+    }
+    if (!*la) return;  // not an agreement of this node
+    const Role role = (*la)->role;
+    std::uint64_t bit = 0;
+    switch (role) {
+        case Role::client: bit = v2::kClientBit; break;
+        case Role::worker: bit = v2::kWorkerBit; break;
+        case Role::verifier:
+            if (vit != view->verifier_ids.end()) bit = v2::verifier_bit(static_cast<std::size_t>(vit - view->verifier_ids.begin()));
+            break;
+    }
+    if (bit == 0 || (m.recipients & u256{bit}) == 0) return;  // addressed to other parties
     const auto key = to_hex(rec.transaction_hash) + ":" + std::to_string(rec.log_index);
     auto seen = store->seen(key);
-    if (!seen || *seen) return ignore_message(m.agreement_id, "replayed or already handled");
-    auto payload = msg::open((*opt.key), m.agreement_id, m.sender, me, m.ciphertext);
-    if (!payload) return ignore_message(m.agreement_id, payload.error().message());
-    auto la = store->get(m.agreement_id);
-    if (!la || !*la) return ignore_message(m.agreement_id, "not an agreement of this node");
-    auto view = dispatcher->get_agreement(m.agreement_id);
-    if (!view) return ignore_message(m.agreement_id, view.error().message());
-    auto worker = dispatcher->get_worker(view->worker_id);
+    if (!seen || *seen) return ignore_message(id, "replayed or already handled");
+    const auto recipients = static_cast<std::uint64_t>(m.recipients & u256{~std::uint64_t{0}});
+    auto envelope = v2::envelope_for(recipients, bit, m.envelopes);
+    if (!envelope) return ignore_message(id, envelope.error().message());
+    if (!*envelope) return;
+    auto payload = msg::open((*opt.key), id, m.sender, me, **envelope);
+    if (!payload) return ignore_message(id, payload.error().message());
+    auto worker = view->worker_id != 0 ? dispatcher->get_worker(view->worker_id) : Result<v2::WorkerView>{Error{Errc::not_found, ""}};
     const bool from_worker = worker && worker->owner == m.sender;
     const bool from_client = view->client == m.sender;
-    const Role role = (*la)->role;
-    const auto id = m.agreement_id;
     bool taken = false;
     std::visit(overloaded{
                    [&](const msg::TransferOffer& t) {
@@ -73,7 +91,7 @@ void NodeContext::on_message(const market::EventRecord& rec, const market::Messa
                        });
                    },
                    [&](const msg::ServiceReady& s) {
-                       if (role == Role::worker || !from_worker) return;
+                       if (role != Role::client || !from_worker) return;
                        taken = true;
                        (void)update(id, [&](LocalAgreement& row) { row.rec.service = HostPort{s.host, s.port}; });
                    },
@@ -82,19 +100,28 @@ void NodeContext::on_message(const market::EventRecord& rec, const market::Messa
                        taken = true;
                        (void)update(id, [&](LocalAgreement& row) { row.rec.image_refused = r.reason; });
                    },
-                   [&](const msg::ProbeSpec& p) {
-                       if (role != Role::verifier || !from_client) return;
-                       auto known = store->get_known(id);
-                       if (!known || !*known) return;
-                       const auto want = (*known)->requirements.value("probe_spec_hash", std::string{});
-                       if (to_hex(eth::keccak256(p.spec_json)) != want) return;
-                       if (!probe::from_json(p.spec_json)) return;
+                   [&](const msg::SpecReveal& r) {
+                       if (role != Role::worker || !from_client) return;
+                       // Believed only if it opens the purchase's salted commit, and parses.
+                       if (!msg::matches_commit(r.spec_json, r.salt, view->spec_commit) || !probe::from_json(r.spec_json)) return;
                        taken = true;
-                       (void)update(id, [&](LocalAgreement& row) { row.rec.spec = p.spec_json; });
+                       (void)update(id, [&](LocalAgreement& row) {
+                           row.rec.spec = r.spec_json;
+                           row.rec.salt = r.salt;
+                       });
                    },
-                   // Protocol v2's messages: a v1 agreement has no salted commit to check them
-                   // against, so they are not taken (and said so).
-                   [&](const msg::SpecReveal&) {}, [&](const msg::VerifierBrief&) {}},
+                   [&](const msg::VerifierBrief& b) {
+                       if (role != Role::verifier || !from_worker) return;
+                       if (!msg::matches_commit(b.spec_json, b.salt, view->spec_commit) || !probe::from_json(b.spec_json)) return;
+                       taken = true;
+                       (void)update(id, [&](LocalAgreement& row) {
+                           row.rec.spec = b.spec_json;
+                           row.rec.salt = b.salt;
+                           row.rec.service = HostPort{b.host, b.port};
+                       });
+                   },
+                   // v1's probe spec to verifiers: v2 briefs them through the worker.
+                   [&](const msg::ProbeSpec&) {}},
                *payload);
     if (!taken) return ignore_message(id, fmt_reason(*payload, role));
     (void)store->mark_seen(key);
@@ -109,7 +136,7 @@ std::string NodeContext::fmt_reason(const msg::Payload& p, Role role) {
 }
 
 void NodeContext::on_roles(std::uint64_t id, std::optional<Address> client, std::uint64_t worker,
-              const std::vector<std::uint32_t>& verifiers) {
+                           const std::vector<std::uint32_t>& verifiers) {
     const auto mine = worker_id.load();
     std::optional<Role> role;
     if (client && *client == me) role = Role::client;
@@ -130,39 +157,98 @@ void NodeContext::on_roles(std::uint64_t id, std::optional<Address> client, std:
         return;
     }
     auto& a = **cur;
-    if (a.role == Role::client || a.finished()) return;
-    if (role && *role == a.role) return;
-    // Reassigned: the old role ends (the worker step cleans up), a new one may begin.
+    if (a.role == Role::client) return;
+    if (role && *role == a.role && !a.rec.lost_role) return;
     if (role) {
+        // Drawn again after it was replaced, or drawn as a verifier once its worker's role ended.
+        if (!a.finished() && !a.rec.lost_role && a.role != *role) return;
         a.role = *role;
         a.phase = Phase::assigned;
         a.rec = AgreementRecord{};
+    } else if (worker != 0 && a.role == Role::worker && !a.finished()) {
+        a.rec.lost_role = true;  // another worker was drawn: the worker step cleans up and ends
     } else {
-        a.rec.lost_role = true;
+        return;
     }
     (void)store->put(a);
 }
 
-void NodeContext::on_event(const market::EventRecord& rec) {
+void NodeContext::check_draws() {
+    const auto mine = worker_id.load();
+    if (mine == 0 || !follower || !follower->head()) return;
+    const auto latest = follower->head()->number;
+    std::vector<std::uint64_t> ready;
+    {
+        std::lock_guard lock{mu};
+        for (auto it = draws.begin(); it != draws.end();) {
+            if (it->second <= latest) {
+                ready.push_back(it->first);
+                it = draws.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (const auto id : ready) {
+        auto drawn = dispatcher->preview_worker(id);
+        if (!drawn) {
+            spdlog::warn("agreement {}: cannot preview its draw: {}", id, drawn.error().message());
+            std::lock_guard lock{mu};
+            draws.emplace(id, latest + 1);  // looked at again with the next block
+            continue;
+        }
+        if (*drawn != mine) continue;
+        spdlog::info("agreement {}: the draw of block {} picks this worker", id, latest);
+        on_roles(id, std::nullopt, mine, {});
+        wake(id);
+    }
+}
+
+void NodeContext::on_event(const v2::EventRecord& rec) {
     std::visit([&](const auto& e) {
         if constexpr (requires { e.agreement_id; }) invalidate(e.agreement_id);
     }, rec.event);
+    const auto mine = worker_id.load();
+    const auto await_draw = [&](std::uint64_t id, std::uint64_t block) {
+        if (mine == 0) return;
+        std::lock_guard lock{mu};
+        draws.insert_or_assign(id, block);
+    };
     std::visit(overloaded{
-                   [&](const market::AgreementCreated& e) {
+                   [&](const v2::AgreementPurchased& e) {
                        (void)store->put_known(KnownAgreement{e.agreement_id, rec.transaction_hash, rec.block_number,
                                                              requirements_json(e.requirements)});
-                       on_roles(e.agreement_id, e.client, e.worker_id, e.verifier_ids);
+                       on_roles(e.agreement_id, e.client, 0, {});
+                       if (e.client != me) await_draw(e.agreement_id, e.draw_block);
                        wake(e.agreement_id);
                    },
-                   [&](const market::AgreementReassigned& e) {
-                       on_roles(e.agreement_id, std::nullopt, e.worker_id, e.verifier_ids);
+                   [&](const v2::DrawRescheduled& e) {
+                       await_draw(e.agreement_id, e.draw_block);
                        wake(e.agreement_id);
                    },
-                   [&](const market::MessagePosted& e) {
-                       if (e.recipient == me) on_message(rec, e);
+                   [&](const v2::AgreementDeclined& e) {
+                       if (e.worker_id == mine) {  // this worker's decline (or its silence) ends its role
+                           if (auto row = store->get(e.agreement_id); row && *row && (*row)->role == Role::worker)
+                               (void)update(e.agreement_id, [](LocalAgreement& la) { la.rec.lost_role = true; });
+                       }
+                       await_draw(e.agreement_id, e.redraw_block);
+                       wake(e.agreement_id);
                    },
-                   [&](const market::WorkerSlashed& e) {
-                       if (e.worker_id == worker_id.load()) pool->post(0, [this] { restake(); });
+                   [&](const v2::WorkerDrawn& e) {
+                       {
+                           std::lock_guard lock{mu};
+                           draws.erase(e.agreement_id);
+                       }
+                       on_roles(e.agreement_id, std::nullopt, e.worker_id, {});
+                       wake(e.agreement_id);
+                   },
+                   [&](const v2::VerifiersDrawn& e) {
+                       on_roles(e.agreement_id, std::nullopt, 0, e.verifier_ids);
+                       wake(e.agreement_id);
+                   },
+                   [&](const v2::MessagePosted& e) { on_message(rec, e); },
+                   [&](const v2::StakeBurned& e) {
+                       if (e.worker_id == mine) pool->post(0, [this] { restake(); });
                        wake(e.agreement_id);
                    },
                    [&](const auto& e) {

@@ -41,8 +41,9 @@ Result<eth::Receipt> NodeContext::transact(std::uint64_t agreement, const std::s
         // Decided on the decoded custom error, never on its text: these only mean "not yet".
         const auto& name = sim.revert.error_name;
         const bool not_yet = sim.revert.kind == eth::Revert::Kind::custom &&
-                             (name == "SettlementTooEarly" || name == "DeadlineNotPassed" || name == "PeriodNotStarted");
-        return make_error(not_yet ? Errc::too_early : Errc::reverted, market::explain_revert(sim.revert));
+                             (name == "SettlementTooEarly" || name == "DeadlineNotPassed" || name == "DrawNotReady" ||
+                              name == "ReportTooEarly");
+        return make_error(not_yet ? Errc::too_early : Errc::reverted, market::explain_revert(sim.revert, market::Protocol::v2));
     }
     request.before_broadcast = journal_hook(agreement, action);
     auto sent = sender->send(request);

@@ -73,7 +73,7 @@ void NodeContext::wake_due() {
     for (const auto id : deadlines.take_due(std::chrono::steady_clock::now())) wake(id);
 }
 
-Result<market::AgreementView> NodeContext::view_of(std::uint64_t id) {
+Result<v2::AgreementView> NodeContext::view_of(std::uint64_t id) {
     const auto now = std::chrono::steady_clock::now();
     std::uint64_t epoch = 0;
     {
@@ -108,8 +108,14 @@ Result<void> NodeContext::step(std::uint64_t id) {
     return {};
 }
 
-std::uint64_t NodeContext::end_of(const market::AgreementView& v) const {
-    return v.started_at + std::uint64_t{v.billable_periods} * v.period_seconds;
+std::uint64_t NodeContext::settle_by(const v2::AgreementView& v) const {
+    return v.end_of_service() + config.report_window;
+}
+
+Result<void> NodeContext::settle(std::uint64_t id) {
+    auto r = chain->send(id, "settle", v2::calls::settle(id));
+    if (!r) return r.error();
+    return {};
 }
 
 // ---------------------------------------------------------------------------------- Node
@@ -138,7 +144,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
 
     n.store = ZP_TRY(Store::open((n.opt.data_dir / "state.sqlite").string()));
     n.rpc = ZP_TRY(eth::RpcClient::connect(n.opt.rpc_url));
-    ZP_CHECK(market::add_errors_to(*n.rpc));
+    ZP_CHECK(v2::add_errors_to(*n.rpc));
     auto chain = n.rpc->chain_id();
     if (!chain) return chain.error().wrap("cannot reach the chain at " + n.opt.rpc_url);
     n.chain_id = *chain;
@@ -158,7 +164,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
     if (std::ofstream out{n.opt.data_dir / "runtime-id", std::ios::trunc}; out) out << n.runtime_id << "\n";
     n.follower_db.emplace(ZP_TRY(Database::open((n.opt.data_dir / "state.sqlite").string())));
 
-    n.dispatcher = std::make_unique<market::Dispatcher>(*n.rpc, n.opt.dispatcher);
+    n.dispatcher = std::make_unique<v2::Dispatcher>(*n.rpc, n.opt.dispatcher);
     const bool acting = !n.chain_guard.halted();  // on another chain: nothing below reads or writes it
     if (acting) n.config = ZP_TRY(n.dispatcher->config());
 
@@ -265,7 +271,7 @@ void Node::run(const std::atomic<bool>& stop) {
                 break;
             }
             if (!batch->has_range) break;  // caught up
-            auto events = market::decode_events(n.opt.dispatcher, batch->logs);
+            auto events = v2::decode_events(n.opt.dispatcher, batch->logs);
             if (!events) {
                 spdlog::error("cannot decode the dispatcher's events: {}", events.error().message());
                 break;
@@ -281,6 +287,8 @@ void Node::run(const std::atomic<bool>& stop) {
             n.metrics.gauge("zeppelin_processed_block", "Last block whose events the node handled").set(static_cast<double>(batch->to_block));
             if (batch->to_hash) break;  // it reached the head: asking again now would find nothing new
         }
+        // Purchases whose draw block is mined: is this worker the one drawn?
+        n.check_draws();
         if (std::chrono::steady_clock::now() >= next_follow) next_follow = std::chrono::steady_clock::now() + n.follow_delay();
         // 2. The agreements whose moment came; every open one now and then (and at start), in
         //    case a moment was missed. A step that needs nothing new from the chain reads nothing.

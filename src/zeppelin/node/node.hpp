@@ -99,10 +99,6 @@ struct NodeOptions {
 
     // verifier side
     unsigned probes_per_period{2};
-    // A verifier reports the periods it observed in one transaction every this often (the contract
-    // takes a range of periods at once), and all the rest as soon as the agreement ends: fewer
-    // transactions, the same pay. At least one period per report.
-    std::chrono::seconds report_interval{600};
 
     std::uint64_t confirmations{0};
     /// How often the chain is asked for new blocks and a pending transaction for its receipt.

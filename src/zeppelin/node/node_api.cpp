@@ -35,53 +35,94 @@ Result<json> NodeContext::payments(std::uint64_t id) {
     f.addresses = {opt.dispatcher};
     f.topics = {std::nullopt, std::vector<Hash32>{to_be32(u256{id})}};
     const auto logs = ZP_TRY(rpc->get_logs(f));
-    const auto events = ZP_TRY(market::decode_events(opt.dispatcher, logs));
-    const u256 reward = u256{v.price_per_second} * v.period_seconds * config.verifier_fee_bps / 10000;
-    u256 worker = 0, client = 0, verifiers = 0, slashed = 0;
-    std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> reports;  // verifier -> (periods, ok)
-    // verifier -> what it reported of each period: "ok", "failed", or null (not reported)
-    std::map<std::uint64_t, json> by_period;
+    const auto events = ZP_TRY(v2::decode_events(opt.dispatcher, logs));
+    u256 deposit = 0, worker = 0, client = 0, verifiers = 0, burned = 0, from_deposit_burned = 0;
+    std::uint64_t paid_periods = 0, failed_periods = 0;
+    bool settled = false, ended = false;
+    std::string end_reason;
+    // verifier -> what it reported of each period: "ok", "failed", or null (abstained / silent)
     const std::uint64_t periods = v.billable_periods;  // a stopped agreement bills only those begun
-    bool settled = false;
+    std::map<std::uint64_t, json> by_period;
+    std::map<std::uint64_t, json> settled_verifiers;
+    const auto marks_of = [&](std::uint64_t vid) -> json& {
+        auto& marks = by_period[vid];
+        if (marks.is_null()) marks = json::array();
+        while (marks.size() < periods) marks.push_back(nullptr);
+        return marks;
+    };
     for (const auto& rec : events) {
         if (rec.removed) continue;
-        if (const auto* e = std::get_if<market::PaymentRedeemed>(&rec.event)) worker += e->amount;
-        if (const auto* e = std::get_if<market::RefundClaimed>(&rec.event)) client += e->amount;
-        if (const auto* e = std::get_if<market::AgreementSettled>(&rec.event)) {
-            slashed += e->slashed;
-            settled = true;
-        }
-        if (const auto* e = std::get_if<market::VerificationProvided>(&rec.event)) {
-            auto& r = reports[e->verifier_id];
-            for (u256 b = e->reported_bits; b != 0; b &= b - 1) ++r.first;
-            for (u256 b = e->ok_bits; b != 0; b &= b - 1) ++r.second;
-            auto& marks = by_period[e->verifier_id];
-            if (marks.is_null()) marks = json::array();
-            while (marks.size() < periods) marks.push_back(nullptr);
-            for (unsigned i = 0; i < 256 && e->first_period + i < periods; ++i) {
-                if (((e->reported_bits >> i) & 1) == 0) continue;
-                marks[e->first_period + i] = ((e->ok_bits >> i) & 1) != 0 ? "ok" : "failed";
-            }
-        }
+        std::visit(overloaded{
+                       [&](const v2::AgreementPurchased& e) { deposit = e.deposit; },
+                       [&](const v2::AgreementSettled& e) {
+                           settled = true;
+                           worker = e.worker_payment;
+                           client = e.client_refund;
+                           burned += e.burned;
+                           paid_periods = e.paid_periods;
+                           failed_periods = e.failed_periods;
+                       },
+                       [&](const v2::VerifierSettled& e) {
+                           verifiers += e.reward;
+                           settled_verifiers[e.verifier_id] = json{{"reward", to_dec(e.reward)},
+                                                                   {"penalty", to_dec(e.penalty)},
+                                                                   {"silent_periods", e.silent_periods}};
+                       },
+                       [&](const v2::AgreementEnded& e) {
+                           ended = true;
+                           client = e.client_refund;
+                           burned += e.burned;
+                           end_reason = std::string{v2::to_string(e.reason)};
+                           // A cancellation's fee comes out of the deposit; other fees out of a stake.
+                           if (e.reason == v2::EndReason::cancelled) from_deposit_burned = e.burned;
+                       },
+                       [&](const v2::BatchConfirmed& e) {
+                           auto& marks = marks_of(e.verifier_id);
+                           for (auto p = e.batch * v2::kBatchPeriods; p < v2::batch_end(e.batch, periods); ++p) marks[p] = "ok";
+                       },
+                       [&](const v2::BatchReported& e) {
+                           auto& marks = marks_of(e.verifier_id);
+                           for (std::size_t w = 0; w < e.voted_words.size(); ++w)
+                               for (unsigned i = 0; i < v2::kWordPeriods; ++i) {
+                                   const auto p = e.batch * v2::kBatchPeriods + w * v2::kWordPeriods + i;
+                                   if (p >= periods || ((e.voted_words[w] >> i) & 1) == 0) continue;
+                                   marks[p] = ((e.ok_words[w] >> i) & 1) != 0 ? "ok" : "failed";
+                               }
+                       },
+                       [](const auto&) {}},
+                   rec.event);
     }
     json vs = json::array();
-    for (const auto& [vid, r] : reports) {
-        const u256 paid = reward * r.first;
-        verifiers += paid;
-        vs.push_back(json{{"verifier_id", vid}, {"periods_reported", r.first}, {"periods_ok", r.second}, {"reward", to_dec(paid)},
-                          {"periods", by_period[vid]}});
+    for (const auto vid : v.verifier_ids) {
+        auto& marks = marks_of(vid);
+        std::uint64_t reported = 0, ok = 0;
+        for (const auto& m : marks)
+            if (!m.is_null()) {
+                ++reported;
+                if (m == "ok") ++ok;
+            }
+        json row{{"verifier_id", vid}, {"periods_reported", reported}, {"periods_ok", ok}, {"periods", marks}};
+        if (auto it = settled_verifiers.find(vid); it != settled_verifiers.end()) row.update(it->second);
+        else row["reward"] = "0";
+        vs.push_back(row);
     }
-    const bool closed = (v.status == AgreementStatus::settled && v.worker_redeemed && v.client_refunded) ||
-                        (v.status == AgreementStatus::refunded && v.client_refunded);
-    return json{{"deposit", to_dec(v.deposit)},
-                {"worker", to_dec(worker)},
-                {"client_refund", to_dec(client)},
-                {"verifiers", vs},
-                {"verifiers_total", to_dec(verifiers)},
-                {"slashed", to_dec(slashed)},
-                {"settled", settled},
-                {"closed", closed},
-                {"balanced", closed && worker + client + verifiers == v.deposit + slashed}};
+    const bool closed = settled || ended;
+    // Every wei of the deposit went somewhere: the worker, the verifiers, back to the client, or
+    // (a cancellation's fee) burned.
+    const bool balanced = closed && worker + verifiers + client + from_deposit_burned == deposit;
+    json out{{"deposit", to_dec(deposit)},
+             {"worker", to_dec(worker)},
+             {"client_refund", to_dec(client)},
+             {"verifiers", vs},
+             {"verifiers_total", to_dec(verifiers)},
+             {"slashed", to_dec(burned)},
+             {"paid_periods", paid_periods},
+             {"failed_periods", failed_periods},
+             {"settled", settled},
+             {"closed", closed},
+             {"balanced", balanced}};
+    if (ended) out["ended"] = end_reason;
+    return out;
 }
 
 Result<void> NodeContext::worker_logs(std::uint64_t id, bool follow, const LogSinkFn& sink) {
@@ -283,14 +324,15 @@ Result<PurchaseVerdict> check_against_market(NodeContext& n, const PurchasePlan&
     const auto count = ZP_TRY(n.dispatcher->worker_count());
     for (std::uint64_t id = 1; id <= count && id <= 1000; ++id) {
         const auto w = ZP_TRY(n.dispatcher->get_worker(id));
-        if (!w.assignable) continue;
+        // Assignable: active with at least the minimum stake (the contract's draw checks the rest).
+        if (w.status != v2::WorkerStatus::active || w.stake < n.config.min_stake) continue;
         WorkerOffer o{id, w.price_per_second, w.max_duration, w.cpu_millicores, w.memory_mb, 500};
         if (plan.min_reputation != 0) o.reputation = ZP_TRY(n.dispatcher->reputation_of(id));
         m.workers.push_back(o);
     }
     m.balance = ZP_TRY(n.rpc->get_balance(n.me));
     if (auto fees = n.rpc->suggest_fees()) m.gas_cost = u256{market::buy_contract_gas_limit(kBuyContractGas)} * fees->max_fee;
-    return check_purchase(plan, m, PurchaseRules::v1(n.config.verifier_fee_bps));
+    return check_purchase(plan, m, PurchaseRules::v2(n.config.verifier_fee_bps, n.config.min_verifier_pay));
 }
 
 }  // namespace
@@ -332,13 +374,16 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
     plan.exposed_ports = exposed_ports(info.config);
     const auto verdict = ZP_TRY(check_against_market(n, plan));
     if (!verdict.ok()) return make_error(Errc::invalid_argument, verdict.text());
-    // 2. The probe spec, whose hash goes on chain.
+    // 2. The probe spec, committed on chain with a secret salt: nobody can guess it from the
+    // commit; the worker and the verifiers learn it from this node (the worker checks its own
+    // service against it before the paid clock starts).
     const auto spec = ZP_TRY(probe::parse_spec(r.probe));
     const auto spec_json = probe::canonical_json(spec);
+    const auto salt = ZP_TRY(random_secret());
     // 3. Buy.
     if (r.max_price_per_second > std::numeric_limits<std::uint64_t>::max())
         return make_error(Errc::invalid_argument, "--max-price is too large");
-    market::Requirements req;
+    v2::Requirements req;
     req.cpu_millicores = r.cpu_millicores;
     req.memory_mb = r.memory_mb;
     req.duration = r.duration;
@@ -346,16 +391,15 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
     req.max_price_per_second = static_cast<std::uint64_t>(r.max_price_per_second);
     req.verifiers = r.verifiers;
     req.min_reputation = r.min_reputation;
-    req.preferred_worker = r.preferred_worker;
     req.image_digest = info.config_digest;
-    req.probe_spec_hash = eth::keccak256(spec_json);
+    req.spec_commit = v2::spec_commit(ByteView{reinterpret_cast<const std::uint8_t*>(spec_json.data()), spec_json.size()}, salt);
     auto tx = n.dispatcher->buy_contract_tx(n.me, req);
-    if (!tx) return n.explain_funds(tx.error(), n.dispatcher->tx(market::calls::buy_contract(req), verdict.deposit));
+    if (!tx) return n.explain_funds(tx.error(), n.dispatcher->tx(v2::calls::buy_contract(req), verdict.deposit));
     const auto action = "buy:" + to_hex(info.config_digest, false).substr(0, 12) + ":" + std::to_string(now_ms());
     const auto bought = ZP_TRY(n.transact(0, action, std::move(*tx)));
     std::uint64_t id = 0;
-    for (const auto& rec : ZP_TRY(market::decode_events(n.opt.dispatcher, bought.logs)))
-        if (const auto* c = std::get_if<market::AgreementCreated>(&rec.event)) id = c->agreement_id;
+    for (const auto& rec : ZP_TRY(v2::decode_events(n.opt.dispatcher, bought.logs)))
+        if (const auto* c = std::get_if<v2::AgreementPurchased>(&rec.event)) id = c->agreement_id;
     if (id == 0) return make_error(Errc::internal, "buyContract was mined but announced no agreement");
     ZP_CHECK(n.store->set_tx_agreement(bought.transaction_hash, id));
     if (stat_ok) {
@@ -376,6 +420,7 @@ Result<std::uint64_t> Node::submit_run(const RunRequest& r) {
         a.rec.image_name = uploaded ? archive.filename().string() : r.image;
         a.rec.image_digest = transfer::digest_string(info.config_digest);
         a.rec.spec = spec_json;
+        a.rec.salt = salt;
         a.rec.submitted_ms = now_ms();
         ZP_CHECK(n.store->put(a));
     }
@@ -420,10 +465,11 @@ Result<json> Node::stop_agreement(std::uint64_t id) {
     if (a.role != Role::client) return make_error(Errc::invalid_argument, "only the client of agreement " + std::to_string(id) + " can stop it");
     const auto v = ZP_TRY(n.dispatcher->get_agreement(id));
     if (v.status == AgreementStatus::running) {
-        ZP_TRY(n.call(id, "stop", market::calls::stop_agreement(id)));
+        ZP_TRY(n.call(id, "stop", v2::calls::stop_agreement(id)));
         ZP_CHECK(n.set_state(id, Phase::stopping));  // until it settles (client_role.cpp keeps it)
-    } else if (v.status == AgreementStatus::assigned || v.status == AgreementStatus::accepted) {
-        ZP_TRY(n.call(id, "cancel", market::calls::cancel_agreement(id)));
+    } else if (v.status == AgreementStatus::purchased || v.status == AgreementStatus::assigned ||
+               v.status == AgreementStatus::accepted) {
+        ZP_TRY(n.call(id, "cancel", v2::calls::cancel_agreement(id)));
     } else {
         return make_error(Errc::invalid_argument, "agreement " + std::to_string(id) + " is already " + std::string{status_name(v.status)});
     }
@@ -449,10 +495,14 @@ Result<json> Node::worker_action(std::string_view action) {
     auto& n = *ctx_;
     if (n.worker_id.load() == 0) return make_error(Errc::invalid_argument, "this node is not a worker (it runs --client-only)");
     Bytes data;
-    if (action == "pause") data = market::calls::pause_worker();
-    else if (action == "resume") data = market::calls::resume_worker();
-    else if (action == "unregister") data = market::calls::unregister_worker();
-    else if (action == "withdraw") data = market::calls::withdraw_stake();
+    if (action == "pause") data = v2::calls::pause_worker();
+    else if (action == "resume") data = v2::calls::resume_worker();
+    else if (action == "unregister") data = v2::calls::unregister_worker();
+    else if (action == "withdraw") {
+        // What is not locked by open agreements: after `unregister` and its cool-down, the whole stake.
+        const auto w = ZP_TRY(n.dispatcher->get_worker(n.worker_id.load()));
+        data = v2::calls::withdraw_stake(w.stake - w.locked);
+    }
     else return make_error(Errc::invalid_argument, "unknown worker action '" + std::string{action} + "'");
     ZP_TRY(n.call(0, std::string{action} + ":" + std::to_string(now_ms()), std::move(data)));
     return status();
@@ -461,7 +511,12 @@ Result<json> Node::worker_action(std::string_view action) {
 Result<json> Node::quote(const u256& max_price, std::uint32_t duration, std::uint32_t period, std::uint8_t verifiers) {
     auto& n = *ctx_;
     if (max_price > std::numeric_limits<std::uint64_t>::max()) return make_error(Errc::invalid_argument, "max price too large");
-    const auto deposit = ZP_TRY(n.dispatcher->quote(static_cast<std::uint64_t>(max_price), duration, period, verifiers));
+    v2::Requirements req;
+    req.duration = duration;
+    req.period_seconds = period;
+    req.max_price_per_second = static_cast<std::uint64_t>(max_price);
+    req.verifiers = verifiers;
+    const auto deposit = ZP_TRY(n.dispatcher->quote(req));
     return json{{"deposit", to_dec(deposit)},
                 {"verifier_fee_bps", to_dec(n.config.verifier_fee_bps)},
                 {"min_stake", to_dec(n.config.min_stake)}};

@@ -25,6 +25,7 @@ constexpr std::array kNames{
     Names{Phase::waiting_for_image, "waiting_for_image", "waiting for the image"},
     Names{Phase::image_refused, "image_refused", "image refused"},
     Names{Phase::starting_work, "starting_work", "starting the work"},
+    Names{Phase::checking_spec, "checking_spec", "checking the service against the client's spec"},
     Names{Phase::waiting_for_start, "waiting_for_start", "waiting for the start"},
     Names{Phase::verifying, "verifying", "verifying"},
     Names{Phase::running, "running", "running"},

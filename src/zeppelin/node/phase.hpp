@@ -7,8 +7,9 @@
 //   client    waiting_for_acceptance -> waiting_for_worker -> transferring -> waiting_for_service
 //             -> starting -> running [-> stopping] -> done   (cancelled: image refused or unusable;
 //             stopping: the client stopped it, the periods served are being settled)
-//   worker    assigned -> accepted -> waiting_for_image -> starting_work -> running -> done
-//             (image_refused: the client's image failed the worker's checks)
+//   worker    assigned -> accepted -> waiting_for_image -> starting_work -> checking_spec -> running -> done
+//             (image_refused: the client's image failed the worker's checks; checking_spec: its own
+//             service probed with the client's spec before the paid clock starts)
 //   verifier  assigned -> waiting_for_start -> verifying -> done
 #pragma once
 
@@ -28,6 +29,7 @@ enum class Phase {
     waiting_for_image,
     image_refused,
     starting_work,
+    checking_spec,
     waiting_for_start,
     verifying,
     running,

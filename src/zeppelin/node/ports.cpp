@@ -13,21 +13,22 @@ namespace {
 class LiveChain final : public ChainPort {
   public:
     explicit LiveChain(NodeContext& n) : n_{n} {}
-    Result<market::AgreementView> agreement(std::uint64_t id) override { return n_.view_of(id); }
+    Result<market::v2::AgreementView> agreement(std::uint64_t id) override { return n_.view_of(id); }
     Result<eth::Receipt> send(std::uint64_t id, const std::string& action, Bytes data) override {
         return n_.call(id, action, std::move(data));
-    }
-    Result<void> post(std::uint64_t id, const Address& to, const eth::PublicKey& key, const msg::Payload& payload,
-                      const std::string& action) override {
-        return n_.post(id, to, key, payload, action);
     }
     Result<std::pair<Address, eth::PublicKey>> worker_identity(std::uint64_t worker) override {
         return n_.worker_identity(worker);
     }
     Result<eth::PublicKey> client_key(std::uint64_t id) override { return n_.client_key(id); }
-    Result<market::Dispatcher::Reports> reports(std::uint64_t id, std::uint64_t index, std::uint64_t first) override {
-        return n_.dispatcher->get_reports(id, index, first);
+    Result<bool> reported(std::uint64_t id, std::uint64_t batch, std::uint64_t index) override {
+        const auto r = ZP_TRY(n_.dispatcher->get_report(id, batch * market::v2::kBatchWords, index));
+        return r.submitted;
     }
+    Result<std::vector<std::uint32_t>> preview_verifiers(std::uint64_t id) override {
+        return n_.dispatcher->preview_verifiers(id);
+    }
+    Result<u256> credit() override { return n_.dispatcher->credit_of(n_.me); }
 
   private:
     NodeContext& n_;

@@ -17,7 +17,8 @@
 #include "zeppelin/core/result.hpp"
 #include "zeppelin/eth/secp256k1.hpp"
 #include "zeppelin/eth/rpc.hpp"
-#include "zeppelin/market/dispatcher.hpp"
+#include "zeppelin/core/u256.hpp"
+#include "zeppelin/market/dispatcher_v2.hpp"
 #include "zeppelin/node/messages.hpp"
 #include "zeppelin/probe/probe.hpp"
 #include "zeppelin/runtime/work.hpp"
@@ -25,25 +26,27 @@
 namespace zeppelin::node {
 
 /// The chain as a role sees it: one agreement's state, transactions sent at most once per
-/// (agreement, action), private messages, and the identities messages are encrypted to.
+/// (agreement, action) (messages travel in them, sealed by the role), the identities messages are
+/// sealed to, and the few reads a role needs beyond its agreement.
 class ChainPort {
   public:
     virtual ~ChainPort() = default;
     /// The agreement as the chain has it now (a cached copy, dropped by every event naming it).
-    virtual Result<market::AgreementView> agreement(std::uint64_t id) = 0;
+    virtual Result<market::v2::AgreementView> agreement(std::uint64_t id) = 0;
     /// Sends one dispatcher call for (agreement, action), at most once (journal.cpp's transact):
     /// a call that would revert is not sent and comes back as Errc::reverted, or Errc::too_early
     /// for the contract's "not yet" errors.
     virtual Result<eth::Receipt> send(std::uint64_t id, const std::string& action, Bytes data) = 0;
-    /// Posts one encrypted message about an agreement, at most once per (agreement, action).
-    virtual Result<void> post(std::uint64_t id, const Address& to, const eth::PublicKey& key, const msg::Payload& payload,
-                              const std::string& action) = 0;
     /// A registered worker's owner and public key (verifiers are workers).
     virtual Result<std::pair<Address, eth::PublicKey>> worker_identity(std::uint64_t worker) = 0;
     /// The agreement's client's public key (recovered from its purchase).
     virtual Result<eth::PublicKey> client_key(std::uint64_t id) = 0;
-    /// What verifier `index` reported for the 256 periods from `first`.
-    virtual Result<market::Dispatcher::Reports> reports(std::uint64_t id, std::uint64_t index, std::uint64_t first) = 0;
+    /// Whether verifier `index` of the agreement has reported (or confirmed) `batch`.
+    virtual Result<bool> reported(std::uint64_t id, std::uint64_t batch, std::uint64_t index) = 0;
+    /// The verifiers a verifier draw in the next block picks (empty: not ready, or too few).
+    virtual Result<std::vector<std::uint32_t>> preview_verifiers(std::uint64_t id) = 0;
+    /// What this node's account can take out with withdraw().
+    virtual Result<u256> credit() = 0;
 };
 
 /// The container engine as the worker sees it: images by content address, one container per agreement.

@@ -504,16 +504,16 @@ void NodeContext::enforce_reachability() {
     const bool paused_by_us = store->setting(kPausedSetting).value_or(std::nullopt).value_or("") == "1";
     if (!reachable()) {
         spdlog::warn("worker {} takes no work: {}", id, reach->reason());
-        if (w->status != market::WorkerStatus::active) return;
-        if (auto r = call(0, "pause:" + std::to_string(now_ms()), market::calls::pause_worker()); !r) {
+        if (w->status != v2::WorkerStatus::active) return;
+        if (auto r = call(0, "pause:" + std::to_string(now_ms()), v2::calls::pause_worker()); !r) {
             spdlog::error("worker {}: cannot pause the offer: {}", id, r.error().message());
             return;
         }
         (void)store->set(kPausedSetting, "1");
         spdlog::warn("worker {} paused in the market until it can be reached", id);
     } else if (paused_by_us) {
-        if (w->status == market::WorkerStatus::paused) {
-            if (auto r = call(0, "resume:" + std::to_string(now_ms()), market::calls::resume_worker()); !r) {
+        if (w->status == v2::WorkerStatus::paused) {
+            if (auto r = call(0, "resume:" + std::to_string(now_ms()), v2::calls::resume_worker()); !r) {
                 spdlog::error("worker {}: cannot resume the offer: {}", id, r.error().message());
                 return;
             }

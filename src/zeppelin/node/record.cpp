@@ -16,6 +16,7 @@ const std::set<std::string, std::less<>> kKnown{
     "image_name", "image_digest", "submitted_ms", "transfer",    "transferred", "transfer_stats", "transfer_error",
     "first_ok_ms", "secret",    "offered",     "hello",          "pull_tried", "received",     "exposed_ports",
     "planned_port", "service_port", "container", "announced",    "work_ended", "reported_through",
+    "salt", "spec_check_since_ms", "briefed",
     "rejected",  // before image_refused: the client kept the reason (a string), the worker `true`
 };
 
@@ -100,6 +101,9 @@ json to_json(const AgreementRecord& r) {
     if (r.announced != 0) j["announced"] = r.announced;
     if (r.work_ended) j["work_ended"] = true;
     if (r.reported_through != 0) j["reported_through"] = r.reported_through;
+    if (r.salt) j["salt"] = to_hex(*r.salt);
+    if (r.spec_check_since_ms != 0) j["spec_check_since_ms"] = r.spec_check_since_ms;
+    if (!r.briefed.empty()) j["briefed"] = r.briefed;
     return j;
 }
 
@@ -164,6 +168,9 @@ Result<AgreementRecord> record_from_json(const json& j) {
     ZP_CHECK(read(j, "announced", r.announced));
     ZP_CHECK(read(j, "work_ended", r.work_ended));
     ZP_CHECK(read(j, "reported_through", r.reported_through));
+    if (j.contains("salt")) r.salt = ZP_TRY(read_hash(j["salt"], "salt"));
+    ZP_CHECK(read(j, "spec_check_since_ms", r.spec_check_since_ms));
+    ZP_CHECK(read(j, "briefed", r.briefed));
     for (const auto& [key, value] : j.items())
         if (!kKnown.contains(key)) r.extra[key] = value;
     return r;
@@ -172,6 +179,7 @@ Result<AgreementRecord> record_from_json(const json& j) {
 json public_json(const AgreementRecord& r) {
     json j = to_json(r);
     j.erase("secret");
+    j.erase("salt");  // the client's until it reveals it
     if (j.contains("transfer")) j["transfer"].erase("secret");
     return j;
 }

@@ -57,7 +57,8 @@ struct AgreementRecord {
     std::string last_error;                 // the last failed step's reason ("" after none)
     bool lost_role{false};                  // reassigned away: the role's step cleans up and ends
     std::optional<std::string> client_key;  // hex, recovered once from the purchase
-    std::optional<std::string> spec;        // the probe specification (client: chosen; verifier: received)
+    std::optional<std::string> spec;        // the probe specification (client: chosen; worker, verifier: received)
+    std::optional<Hash32> salt;             // the salt of the spec's commit (client: drawn; worker, verifier: received)
     std::optional<HostPort> service;        // where the worker said the service is (client, verifier)
     /// Why the worker refused the image (client: from its message; worker: what it sent).
     std::optional<std::string> image_refused;
@@ -85,9 +86,11 @@ struct AgreementRecord {
     std::string container;
     std::uint16_t announced{0};     // the service port announced to the parties
     bool work_ended{false};
+    std::int64_t spec_check_since_ms{0};  // the first probe of its own service with the client's spec
+    std::vector<std::uint32_t> briefed;   // the verifiers the briefs were sealed to
 
     // ---- verifier
-    std::uint64_t reported_through{0};  // periods [0, reported_through) are reported
+    std::uint64_t reported_through{0};  // batches [0, reported_through) are reported (or their window closed)
 
     /// Keys this version does not know (written by a newer one): kept, never dropped.
     nlohmann::json extra = nlohmann::json::object();

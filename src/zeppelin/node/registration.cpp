@@ -23,24 +23,24 @@ Result<void> NodeContext::register_worker() {
     auto id = ZP_TRY(dispatcher->worker_id_of(me));
     if (id == 0) {
         const u256 stake = opt.stake == 0 ? config.min_stake : opt.stake;
-        ZP_TRY(call(0, "register:" + lower_hex(me), market::calls::register_worker(offer), stake));
+        ZP_TRY(call(0, "register:" + lower_hex(me), v2::calls::register_worker(offer), stake));
         id = ZP_TRY(dispatcher->worker_id_of(me));
         spdlog::info("registered as worker {} (stake {})", id, format_ether_human(stake));
     } else {
         const auto w = ZP_TRY(dispatcher->get_worker(id));
-        if (w.status == market::WorkerStatus::unregistering || w.status == market::WorkerStatus::removed)
+        if (w.status == v2::WorkerStatus::unregistering)
             return make_error(Errc::invalid_argument, "this account's worker " + std::to_string(id) + " is " +
-                                                          std::string{market::to_string(w.status)} +
+                                                          std::string{v2::to_string(w.status)} +
                                                           ": use another account for a node");
         const bool same = w.price_per_second == offer.price_per_second && w.max_duration == offer.max_duration &&
                           w.cpu_millicores == offer.cpu_millicores && w.memory_mb == offer.memory_mb &&
                           w.public_key == offer.public_key;
         if (!same) {
-            ZP_TRY(call(0, "update:" + std::to_string(now_ms()), market::calls::update_worker(offer)));
+            ZP_TRY(call(0, "update:" + std::to_string(now_ms()), v2::calls::update_worker(offer)));
             spdlog::info("worker {}: offer updated", id);
         }
-        if (w.status == market::WorkerStatus::paused && reachable())
-            ZP_TRY(call(0, "resume:" + std::to_string(now_ms()), market::calls::resume_worker()));
+        if (w.status == v2::WorkerStatus::paused && reachable())
+            ZP_TRY(call(0, "resume:" + std::to_string(now_ms()), v2::calls::resume_worker()));
     }
     worker_id = id;
     return {};
@@ -52,9 +52,9 @@ void NodeContext::restake() {
     const auto id = worker_id.load();
     if (id == 0) return;
     auto w = dispatcher->get_worker(id);
-    if (!w || w->status != market::WorkerStatus::active || w->stake >= config.min_stake) return;
+    if (!w || w->status != v2::WorkerStatus::active || w->stake >= config.min_stake) return;
     const u256 missing = config.min_stake - w->stake;
-    auto r = call(0, "restake:" + std::to_string(now_ms()), market::calls::add_stake(), missing);
+    auto r = call(0, "restake:" + std::to_string(now_ms()), v2::calls::add_stake(), missing);
     if (r) spdlog::info("stake topped up by {} to the minimum after a slash", format_ether_human(missing));
     else spdlog::error("cannot top the stake up to the minimum ({} missing): {}", format_ether_human(missing), r.error().message());
 }

@@ -28,29 +28,50 @@ constexpr std::uint64_t kId = 42;
 constexpr std::uint32_t kMe = 7;          // this node's worker id
 constexpr std::int64_t kT0 = 1'900'000'000'000;  // the fake clock's start, unix ms
 
-Address addr(std::uint8_t b) {
-    Address a{};
-    a.bytes[19] = b;
-    return a;
+eth::PrivateKey key(std::uint8_t n) {
+    Bytes secret(32, 0);
+    secret[31] = n;
+    return eth::PrivateKey::from_bytes(secret).value();
+}
+// The parties: the client, this node (worker id kMe) and the other workers (ids 8, 9, 10, 12),
+// each with a real key so that the tests open what the roles seal.
+const eth::PrivateKey& party(std::uint64_t who) {
+    static const std::map<std::uint64_t, eth::PrivateKey> keys{{1, key(1)},  {kMe, key(7)}, {8, key(8)},
+                                                               {9, key(9)},  {10, key(10)}, {12, key(12)}};
+    return keys.at(who);
 }
 
-/// The chain: one agreement's view, the transactions sent (each action once, as the journal does)
-/// and the messages posted; an action can be made to fail.
+/// The dynamic `bytes` argument in head slot `slot` of ABI-encoded calldata.
+Bytes bytes_arg(const Bytes& calldata, std::size_t slot) {
+    const auto word = [&](std::size_t at) {
+        std::uint64_t v = 0;
+        for (std::size_t i = 24; i < 32; ++i) v = (v << 8) | calldata.at(4 + at + i);
+        return v;
+    };
+    const auto offset = word(slot * 32);
+    const auto length = word(offset);
+    const auto begin = calldata.begin() + static_cast<std::ptrdiff_t>(4 + offset + 32);
+    return Bytes(begin, begin + static_cast<std::ptrdiff_t>(length));
+}
+
+/// The chain: one agreement's view and the transactions sent (each action once, as the journal
+/// does, with its calldata); an action can be made to fail.
 struct FakeChain final : ChainPort {
-    market::AgreementView view;
+    market::v2::AgreementView view;
     std::vector<std::string> sent;                  // actions, in order, each once
     std::map<std::string, Error> failing;           // action prefix -> its error
-    std::vector<std::pair<std::string, msg::Payload>> posts;  // (action, payload), each once
-    std::map<std::uint64_t, market::Dispatcher::Reports> on_chain;  // window start -> reports
+    std::set<std::uint64_t> reported_batches;       // batches this verifier reported (an earlier process)
+    std::vector<std::uint32_t> preview;             // previewVerifiers
+    u256 credit_left{0};
     std::map<std::string, Bytes> calldata;          // action -> what was sent
     int reads{0};
 
-    Result<market::AgreementView> agreement(std::uint64_t) override {
+    Result<market::v2::AgreementView> agreement(std::uint64_t) override {
         ++reads;
         return view;
     }
     Result<eth::Receipt> send(std::uint64_t, const std::string& action, Bytes data) override {
-        if (action.rfind("report", 0) == 0) {
+        if (action.rfind("confirm", 0) == 0 || action.rfind("report", 0) == 0) {
             // A held report waits for its "receipt" until released (5 s at most: then an error).
             std::unique_lock lock{mu};
             ++reports_sending;
@@ -62,36 +83,32 @@ struct FakeChain final : ChainPort {
             if (action.rfind(prefix, 0) == 0) return e;
         if (std::find(sent.begin(), sent.end(), action) == sent.end()) sent.push_back(action);
         calldata.emplace(action, std::move(data));
+        if (action == "withdraw") credit_left = 0;
         return eth::Receipt{};
     }
-    Result<void> post(std::uint64_t, const Address&, const eth::PublicKey&, const msg::Payload& payload,
-                      const std::string& action) override {
-        for (const auto& [prefix, e] : failing)
-            if (action.rfind(prefix, 0) == 0) return e;
-        std::lock_guard lock{mu};  // the worker announces to every party at once
-        if (std::none_of(posts.begin(), posts.end(), [&](const auto& p) { return p.first == action; }))
-            posts.emplace_back(action, payload);
-        return {};
-    }
     Result<std::pair<Address, eth::PublicKey>> worker_identity(std::uint64_t worker) override {
-        return std::pair{addr(static_cast<std::uint8_t>(worker)), eth::PublicKey{}};
+        return std::pair{party(worker).address(), party(worker).public_key()};
     }
-    Result<eth::PublicKey> client_key(std::uint64_t) override { return eth::PublicKey{}; }
-    Result<market::Dispatcher::Reports> reports(std::uint64_t, std::uint64_t, std::uint64_t first) override {
-        return on_chain[first];
+    Result<eth::PublicKey> client_key(std::uint64_t) override { return party(1).public_key(); }
+    Result<bool> reported(std::uint64_t, std::uint64_t batch, std::uint64_t) override {
+        return reported_batches.contains(batch);
     }
+    Result<std::vector<std::uint32_t>> preview_verifiers(std::uint64_t) override { return preview; }
+    Result<u256> credit() override { return credit_left; }
 
     [[nodiscard]] bool did(const std::string& action) const {
         return std::find(sent.begin(), sent.end(), action) != sent.end();
     }
-    /// provideVerification(id, first, okBits, reportedBits): the low byte of okBits.
-    [[nodiscard]] unsigned ok_bits_of(const std::string& action) const {
-        const auto& d = calldata.at(action);
-        return d.size() >= 4 + 96 ? d[4 + 96 - 1] : 0xffff;
-    }
-    [[nodiscard]] std::size_t posts_starting(const std::string& prefix) const {
+    [[nodiscard]] std::size_t sent_starting(const std::string& prefix) const {
         return static_cast<std::size_t>(
-            std::count_if(posts.begin(), posts.end(), [&](const auto& p) { return p.first.rfind(prefix, 0) == 0; }));
+            std::count_if(sent.begin(), sent.end(), [&](const auto& a) { return a.rfind(prefix, 0) == 0; }));
+    }
+    /// The payload for recipient `bit` (sealed by `sender` to `recipient`) in the envelopes of
+    /// `action`, whose bytes argument is in head slot `slot`.
+    msg::Payload opened(const std::string& action, std::size_t slot, std::uint64_t recipients, std::uint64_t bit,
+                        std::uint64_t sender, std::uint64_t recipient) const {
+        const auto env = market::v2::envelope_for(recipients, bit, bytes_arg(calldata.at(action), slot)).value().value();
+        return msg::open(party(recipient), kId, party(sender).address(), party(recipient).address(), env).value();
     }
     void release_reports() {
         {
@@ -165,6 +182,12 @@ struct FakeWorld final : WorldPort {
 };
 
 const std::string kDigestHex(64, 'a');
+constexpr std::string_view kSpec = R"({"kind":"tcp"})";
+Hash32 salt() {
+    Hash32 s{};
+    s.bytes.fill(0x5a);
+    return s;
+}
 const std::string kRef = "sha256:" + kDigestHex;
 
 class Roles : public ::testing::Test {
@@ -173,7 +196,9 @@ class Roles : public ::testing::Test {
         n.opt.data_dir = dir.path();
         n.opt.cpu_millicores = 1000;
         n.opt.memory_mb = 1024;
-        n.opt.report_interval = 600s;
+        n.opt.key = party(kMe);
+        n.me = party(kMe).address();
+        n.config.report_window = 600;
         n.store = Store::open((dir.path() / "state.sqlite").string()).value();
         n.worker_id = kMe;
         auto c = std::make_unique<FakeChain>();
@@ -185,9 +210,9 @@ class Roles : public ::testing::Test {
         n.chain = std::move(c);
         n.work = std::move(w);
         n.world = std::move(t);
-        chain->view.client = addr(1);
+        chain->view.client = party(1).address();
         chain->view.worker_id = kMe;
-        chain->view.verifier_ids = {8, 9};
+        chain->view.verifier_ids = {8, 9, 10};
         chain->view.period_seconds = 60;
         chain->view.periods = 10;
         chain->view.billable_periods = 10;
@@ -202,6 +227,8 @@ class Roles : public ::testing::Test {
         KnownAgreement k;
         k.id = kId;
         k.requirements = json{{"image_digest", "0x" + kDigestHex}, {"cpu_millicores", 500}, {"memory_mb", 256}};
+        const auto spec = std::string{kSpec};
+        chain->view.spec_commit = market::v2::spec_commit(ByteView{reinterpret_cast<const std::uint8_t*>(spec.data()), spec.size()}, salt());
         n.store->put_known(k).value();
     }
     void start_transfer_server() {
@@ -238,59 +265,98 @@ class Roles : public ::testing::Test {
     FakeWorld* world{nullptr};
 };
 
+namespace v2 = market::v2;
+
+/// A `uint256[]` argument in head slot `slot` of ABI-encoded calldata (low 64 bits of each word).
+std::vector<std::uint64_t> words_arg(const Bytes& calldata, std::size_t slot) {
+    const auto word = [&](std::size_t at) {
+        std::uint64_t v = 0;
+        for (std::size_t i = 24; i < 32; ++i) v = (v << 8) | calldata.at(4 + at + i);
+        return v;
+    };
+    const auto offset = word(slot * 32);
+    std::vector<std::uint64_t> out(word(offset));
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = word(offset + 32 * (i + 1));
+    return out;
+}
+
 // ------------------------------------------------------------------------------------ client
 
-TEST_F(Roles, ClientWaitsForTheAcceptAndSendsTheProbeSpecToEachVerifierOnce) {
-    own(Role::client);
-    edit([](AgreementRecord& r) { r.spec = R"({"kind":"tcp"})"; });
-    chain->view.status = AgreementStatus::assigned;
-    chain->view.accept_deadline = static_cast<std::uint64_t>(now_s() + 100);
-    step().value();
+class ClientRoles : public Roles {
+  protected:
+    void SetUp() override {
+        Roles::SetUp();
+        n.opt.key = party(1);  // this node is the client
+        n.me = party(1).address();
+        own(Role::client);
+        edit([](AgreementRecord& r) {
+            r.spec = std::string{kSpec};
+            r.salt = salt();
+            r.submitted_ms = kT0;
+        });
+    }
+};
+
+TEST_F(ClientRoles, DrawsItselfWhenNoWorkerAcceptsAfterAWhile) {
+    chain->view.status = AgreementStatus::purchased;
+    chain->view.draw_block = 5;
     step().value();
     EXPECT_EQ(row().phase, Phase::waiting_for_acceptance);
-    EXPECT_EQ(chain->posts_starting("post:probe:"), 2U) << "one per verifier";
-    EXPECT_TRUE(chain->sent.empty()) << "nothing to send before the accept window ends";
-    EXPECT_EQ(n.deadlines.size(), 1U) << "woken when the accept window ends";
-}
-
-TEST_F(Roles, ClientReplacesAWorkerThatDidNotAcceptInTime) {
-    own(Role::client);
-    chain->view.status = AgreementStatus::assigned;
-    chain->view.accept_deadline = static_cast<std::uint64_t>(now_s() - 5);
+    EXPECT_TRUE(chain->sent.empty()) << "the drawn worker's accept performs the draw";
+    world->now += 21'000;
     step().value();
-    EXPECT_TRUE(chain->did("reassign:" + std::to_string(chain->view.accept_deadline)));
+    EXPECT_EQ(chain->sent, std::vector<std::string>{"draw:5"});
 }
 
-TEST_F(Roles, ClientTakesATooEarlyReassignmentAsNotYet) {
-    own(Role::client);
+TEST_F(ClientRoles, ReplacesAWorkerThatDidNotAcceptInTime) {
     chain->view.status = AgreementStatus::assigned;
-    chain->view.accept_deadline = static_cast<std::uint64_t>(now_s() - 2);
-    chain->failing.emplace("reassign:", Error{Errc::too_early, "AcceptWindowOpen"});
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() - 5);
+    step().value();
+    EXPECT_TRUE(chain->did("reassign:" + std::to_string(chain->view.deadline)));
+}
+
+TEST_F(ClientRoles, TakesATooEarlyReassignmentAsNotYet) {
+    chain->view.status = AgreementStatus::assigned;
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() - 2);
+    chain->failing.emplace("reassign:", Error{Errc::too_early, "DeadlineNotPassed"});
     EXPECT_TRUE(step()) << "the chain's clock lags: tried again at the next wake, not a failure";
 }
 
-TEST_F(Roles, ClientCancelsWhenTheWorkerRefusesTheImage) {
-    own(Role::client, Phase::transferring);
+TEST_F(ClientRoles, RevealsTheSpecToTheWorkerAloneAndOnce) {
     chain->view.status = AgreementStatus::accepted;
-    chain->view.start_deadline = static_cast<std::uint64_t>(now_s() + 3000);
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() + 3000);
+    step().value();
+    step().value();
+    ASSERT_EQ(chain->sent, std::vector<std::string>{"post:spec:7"});
+    const auto& data = chain->calldata.at("post:spec:7");
+    const auto reveal = std::get<msg::SpecReveal>(chain->opened("post:spec:7", 2, v2::kWorkerBit, v2::kWorkerBit, 1, kMe));
+    EXPECT_EQ(reveal.spec_json, kSpec);
+    EXPECT_EQ(reveal.salt, salt());
+    EXPECT_TRUE(msg::matches_commit(reveal.spec_json, reveal.salt, chain->view.spec_commit));
+    EXPECT_FALSE(v2::envelope_for(v2::kWorkerBit, v2::verifier_bit(0), bytes_arg(data, 2)).value())
+        << "no verifier learns it from the client";
+    EXPECT_EQ(row().phase, Phase::waiting_for_worker);
+}
+
+TEST_F(ClientRoles, CancelsWhenTheWorkerRefusesTheImage) {
+    chain->view.status = AgreementStatus::accepted;
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() + 3000);
     edit([](AgreementRecord& r) { r.image_refused = "the image's config does not hash to the agreed digest"; });
     step().value();
     EXPECT_TRUE(chain->did("cancel"));
     EXPECT_EQ(row().phase, Phase::cancelled);
 }
 
-TEST_F(Roles, ClientGetsItsDepositBackWhenTheWorkerNeverStarts) {
-    own(Role::client, Phase::waiting_for_service);
+TEST_F(ClientRoles, GetsItsDepositBackWhenTheWorkerNeverStarts) {
     chain->view.status = AgreementStatus::accepted;
-    chain->view.start_deadline = static_cast<std::uint64_t>(now_s() - 5);
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() - 5);
     step().value();
     EXPECT_TRUE(chain->did("expire"));
 }
 
-TEST_F(Roles, ClientRecordsATransferThatCannotConnectAndTriesAgain) {
-    own(Role::client, Phase::waiting_for_worker);
+TEST_F(ClientRoles, RecordsATransferThatCannotConnectAndTriesAgain) {
     chain->view.status = AgreementStatus::accepted;
-    chain->view.start_deadline = static_cast<std::uint64_t>(now_s() + 3000);
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() + 3000);
     if (!test::busybox_available()) GTEST_SKIP() << "no /bin/busybox for the test image";
     const auto archive = test::build_test_image(dir.path() / "image.tar").archive;
     edit([&](AgreementRecord& r) {
@@ -303,52 +369,57 @@ TEST_F(Roles, ClientRecordsATransferThatCannotConnectAndTriesAgain) {
     EXPECT_FALSE(chain->did("cancel")) << "a connection failure may pass: no cancel";
 }
 
-TEST_F(Roles, ClientIgnoresTheOfferOfAFormerWorker) {
-    own(Role::client, Phase::waiting_for_worker);
+TEST_F(ClientRoles, IgnoresTheOfferOfAFormerWorker) {
     chain->view.status = AgreementStatus::accepted;
     chain->view.worker_id = 12;  // reassigned since the offer
-    chain->view.start_deadline = static_cast<std::uint64_t>(now_s() + 3000);
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() + 3000);
     edit([](AgreementRecord& r) { r.transfer = offer_from(kMe); });
     step().value();
     EXPECT_TRUE(row().rec.transfer_error.empty()) << "no transfer to the former worker";
 }
 
-TEST_F(Roles, ClientClaimsItsRefundAtTheEndAndOnlyOnce) {
-    own(Role::client, Phase::running);
+TEST_F(ClientRoles, LeavesTheSettlementToTheWorkerThenSettlesAndWithdrawsOnce) {
     chain->view.status = AgreementStatus::running;
-    chain->view.started_at = static_cast<std::uint64_t>(now_s() - 601);
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() - 601);  // started then: 10 periods of 60 s ended
+    edit([](AgreementRecord& r) { r.service = HostPort{"127.0.0.1", 8080}; });
     step().value();
-    EXPECT_TRUE(chain->did("claim"));
+    EXPECT_FALSE(chain->did("settle")) << "the worker settles first, once the reports are in";
+    world->now += (600 + 30) * 1000;  // the report window closed, and the worker's grace passed
+    step().value();
+    EXPECT_TRUE(chain->did("settle"));
     chain->view.status = AgreementStatus::settled;
-    chain->view.client_refunded = true;
-    chain->sent.clear();
+    chain->credit_left = 12345;
     step().value();
-    EXPECT_TRUE(chain->sent.empty()) << "refunded already";
+    EXPECT_TRUE(chain->did("withdraw"));
+    EXPECT_EQ(row().phase, Phase::done);
+    EXPECT_EQ(chain->sent_starting("withdraw"), 1U);
+}
+
+TEST_F(ClientRoles, WithdrawsNothingWhenAnotherAgreementTookItsCredit) {
+    chain->view.status = AgreementStatus::ended;
+    step().value();
+    EXPECT_TRUE(chain->sent.empty());
     EXPECT_EQ(row().phase, Phase::done);
 }
 
-TEST_F(Roles, ClientStoppedAgreementIsStoppingUntilItSettles) {
-    own(Role::client, Phase::running);
+TEST_F(ClientRoles, StoppedAgreementIsStoppingUntilItSettles) {
     chain->view.status = AgreementStatus::running;
-    chain->view.started_at = static_cast<std::uint64_t>(now_s() - 15);
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() - 15);
     edit([](AgreementRecord& r) { r.service = HostPort{"127.0.0.1", 8080}; });
     step().value();
     EXPECT_EQ(row().phase, Phase::running);
     // `zeppelin stop`: the contract cut the billable periods to those begun.
-    chain->view.billable_periods = 2;
+    chain->view.billable_periods = 1;
     step().value();
     EXPECT_EQ(row().phase, Phase::stopping);
-    EXPECT_EQ(phase_label(Phase::stopping), "stopping");
     chain->view.status = AgreementStatus::settled;
-    chain->view.client_refunded = true;
     step().value();
     EXPECT_EQ(row().phase, Phase::done);
 }
 
-TEST_F(Roles, ClientMeasuresTheFirstAnswerOfTheService) {
-    own(Role::client, Phase::starting);
+TEST_F(ClientRoles, MeasuresTheFirstAnswerOfTheService) {
     chain->view.status = AgreementStatus::running;
-    chain->view.started_at = static_cast<std::uint64_t>(now_s() - 1);
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() - 1);
     edit([](AgreementRecord& r) { r.service = HostPort{"127.0.0.1", 8080}; });
     world->service_up = false;
     step().value();
@@ -362,8 +433,28 @@ TEST_F(Roles, ClientMeasuresTheFirstAnswerOfTheService) {
 
 // ------------------------------------------------------------------------------------ worker
 
-TEST_F(Roles, WorkerDeclinesWorkBeyondItsCapacity) {
-    own(Role::worker);
+class WorkerRoles : public Roles {
+  protected:
+    void SetUp() override {
+        Roles::SetUp();
+        own(Role::worker);
+        start_transfer_server();
+    }
+    void ready_to_run() {
+        chain->view.status = AgreementStatus::accepted;
+        chain->view.deadline = static_cast<std::uint64_t>(now_s() + 600);
+        work->images.insert(kRef);
+        edit([](AgreementRecord& r) { r.hello = true; });  // the client showed the image's config
+    }
+    void spec_revealed() {
+        edit([](AgreementRecord& r) {
+            r.spec = std::string{kSpec};
+            r.salt = salt();
+        });
+    }
+};
+
+TEST_F(WorkerRoles, DeclinesWorkBeyondItsCapacity) {
     n.opt.cpu_millicores = 400;  // the agreement asks 500
     chain->view.status = AgreementStatus::assigned;
     step().value();
@@ -371,22 +462,26 @@ TEST_F(Roles, WorkerDeclinesWorkBeyondItsCapacity) {
     EXPECT_EQ(row().phase, Phase::done);
 }
 
-TEST_F(Roles, WorkerWithoutAnEngineServesNothing) {
-    own(Role::worker);
+TEST_F(WorkerRoles, DrawnBeforeTheDrawIsRecordedItSendsNothingItCannotServe) {
+    n.opt.cpu_millicores = 400;
+    chain->view.status = AgreementStatus::purchased;
+    step().value();
+    EXPECT_TRUE(chain->sent.empty()) << "a decline needs the draw recorded";
+    EXPECT_EQ(row().phase, Phase::done);
+}
+
+TEST_F(WorkerRoles, WithoutAnEngineServesNothing) {
     n.work.reset();
     chain->view.status = AgreementStatus::assigned;
     step().value();
     EXPECT_EQ(chain->sent, std::vector<std::string>{"decline"});
 }
 
-TEST_F(Roles, WorkerAcceptsOffersTheTransferAndWaitsForTheImage) {
-    own(Role::worker);
-    start_transfer_server();
-    chain->view.status = AgreementStatus::assigned;
+TEST_F(WorkerRoles, AcceptsWithItsTransferOfferSealedToTheClient) {
+    chain->view.status = AgreementStatus::purchased;  // its accept performs the draw
     step().value();
-    EXPECT_TRUE(chain->did("accept"));
-    ASSERT_EQ(chain->posts_starting("post:transfer:"), 1U);
-    const auto& offer = std::get<msg::TransferOffer>(chain->posts.front().second);
+    ASSERT_TRUE(chain->did("accept"));
+    const auto offer = std::get<msg::TransferOffer>(chain->opened("accept", 1, v2::kClientBit, v2::kClientBit, kMe, 1));
     EXPECT_EQ(offer.port, n.transfer->port());
     EXPECT_EQ(offer.secret, row().rec.secret.value_or(Hash32{})) << "the secret is stored before it is sent";
     EXPECT_EQ(row().phase, Phase::waiting_for_image);
@@ -394,12 +489,10 @@ TEST_F(Roles, WorkerAcceptsOffersTheTransferAndWaitsForTheImage) {
 
     chain->view.status = AgreementStatus::accepted;
     step().value();
-    EXPECT_EQ(chain->posts_starting("post:transfer:"), 1U) << "offered once";
+    EXPECT_EQ(chain->sent, std::vector<std::string>{"accept"}) << "offered once, in the accept";
 }
 
-TEST_F(Roles, WorkerThatNoClientReachesSaysSo) {
-    own(Role::worker);
-    start_transfer_server();
+TEST_F(WorkerRoles, ThatNoClientReachesSaysSo) {
     n.opt.public_host = "203.0.113.9";
     n.opt.unreached_after = 60s;
     chain->view.status = AgreementStatus::assigned;
@@ -417,31 +510,29 @@ TEST_F(Roles, WorkerThatNoClientReachesSaysSo) {
         << said;
 }
 
-TEST_F(Roles, WorkerRefusesAnImageThatFailedVerification) {
-    own(Role::worker, Phase::accepted);
-    start_transfer_server();
+TEST_F(WorkerRoles, RefusesAnImageThatFailedVerification) {
     chain->view.status = AgreementStatus::accepted;
+    edit([&](AgreementRecord& r) {  // accepted with its offer, on the ports it listens on now
+        r.secret = offer_from(kMe).secret;
+        r.offered = std::to_string(n.transfer->port()) + ":0";
+    });
     {
         std::lock_guard lock{n.mu};
         n.received.insert_or_assign(kId, Result<transfer::ReceivedImage>{
                                              Error{Errc::invalid_argument, "layer 2's digest does not match"}});
     }
     step().value();
-    ASSERT_EQ(chain->posts_starting("post:rejected"), 1U);
-    const auto it = std::find_if(chain->posts.begin(), chain->posts.end(), [](const auto& p) { return p.first == "post:rejected"; });
-    EXPECT_NE(std::get<msg::ImageRejected>(it->second).reason.find("digest does not match"), std::string::npos);
+    ASSERT_TRUE(chain->did("post:rejected"));
+    const auto rejected = std::get<msg::ImageRejected>(chain->opened("post:rejected", 2, v2::kClientBit, v2::kClientBit, kMe, 1));
+    EXPECT_NE(rejected.reason.find("digest does not match"), std::string::npos);
     EXPECT_EQ(row().phase, Phase::image_refused);
     EXPECT_TRUE(work->started.empty()) << "nothing runs";
     step().value();
     EXPECT_FALSE(chain->did("start"));
 }
 
-TEST_F(Roles, WorkerRunsAHeldImageAnnouncesItThenStartsTheClock) {
-    own(Role::worker, Phase::accepted);
-    start_transfer_server();
-    chain->view.status = AgreementStatus::accepted;
-    work->images.insert(kRef);
-    edit([](AgreementRecord& r) { r.hello = true; });  // the client showed the image's config
+TEST_F(WorkerRoles, ChecksItsServiceAgainstTheClientsSpecBeforeTheClockStarts) {
+    ready_to_run();
     step().value();
     ASSERT_EQ(work->started.size(), 1U);
     const auto& spec = work->started.front();
@@ -449,27 +540,52 @@ TEST_F(Roles, WorkerRunsAHeldImageAnnouncesItThenStartsTheClock) {
     EXPECT_EQ(spec.nano_cpus, 500'000'000U);
     EXPECT_EQ(spec.memory_bytes, 256ULL << 20);
     EXPECT_EQ(spec.container_port, 8080);
-    EXPECT_EQ(chain->posts_starting("post:service:"), 3U) << "the client and both verifiers";
-    EXPECT_TRUE(chain->did("start"));
+    EXPECT_FALSE(chain->did("start")) << "no spec yet: the paid clock waits";
+    EXPECT_EQ(row().phase, Phase::checking_spec);
+
+    spec_revealed();
+    const auto probes = world->probes;
+    step().value();
+    EXPECT_EQ(world->probes, probes + 1) << "its own service probed with the spec";
+    ASSERT_TRUE(chain->did("start"));
+    const auto ready = std::get<msg::ServiceReady>(chain->opened("start", 1, v2::kClientBit, v2::kClientBit, kMe, 1));
+    EXPECT_EQ(ready.port, row().rec.service_port) << "the endpoint travels in the start";
     EXPECT_EQ(row().phase, Phase::running);
-    EXPECT_EQ(row().rec.service_port, spec.host_port);
+    EXPECT_EQ(work->started.size(), 1U);
 }
 
-TEST_F(Roles, WorkerDoesNotRunAHeldImageForAClientThatDidNotShowIt) {
-    own(Role::worker, Phase::accepted);
-    start_transfer_server();
+TEST_F(WorkerRoles, RevealsAndRejectsASpecItsServiceCannotMeet) {
+    ready_to_run();
+    spec_revealed();
+    world->service_up = false;  // the client's spec asks what this image never answers
+    step().value();
+    EXPECT_FALSE(chain->did("start"));
+    EXPECT_EQ(row().phase, Phase::checking_spec);
+    world->now += 20'000;
+    step().value();
+    EXPECT_FALSE(chain->did("reject-spec")) << "an image may take a moment to serve";
+    world->now += 11'000;
+    step().value();
+    ASSERT_TRUE(chain->did("reject-spec"));
+    const auto revealed = bytes_arg(chain->calldata.at("reject-spec"), 1);
+    EXPECT_EQ(std::string(revealed.begin(), revealed.end()), kSpec) << "the spec revealed, for the contract to check";
+    EXPECT_FALSE(chain->did("start"));
+    EXPECT_EQ(work->ended.size(), 1U);
+    EXPECT_EQ(row().phase, Phase::done);
+}
+
+TEST_F(WorkerRoles, DoesNotRunAHeldImageForAClientThatDidNotShowIt) {
     chain->view.status = AgreementStatus::accepted;
     work->images.insert(kRef);  // the digest is public on chain; knowing it is not enough
+    spec_revealed();
     step().value();
     EXPECT_TRUE(work->started.empty());
     EXPECT_FALSE(chain->did("start"));
 }
 
-TEST_F(Roles, WorkerRestartedMidStartAdoptsItsContainer) {
-    own(Role::worker, Phase::starting_work);
-    start_transfer_server();
-    chain->view.status = AgreementStatus::accepted;
-    work->images.insert(kRef);
+TEST_F(WorkerRoles, RestartedMidStartAdoptsItsContainer) {
+    ready_to_run();
+    spec_revealed();
     edit([](AgreementRecord& r) {
         r.received = ReceivedRecord{true, {}, {}};
         r.exposed_ports = {8080};
@@ -486,40 +602,73 @@ TEST_F(Roles, WorkerRestartedMidStartAdoptsItsContainer) {
     EXPECT_TRUE(chain->did("start"));
 }
 
-TEST_F(Roles, WorkerWhosePortWasTakenAnnouncesAnotherOne) {
-    own(Role::worker, Phase::accepted);
-    start_transfer_server();
-    chain->view.status = AgreementStatus::accepted;
-    work->images.insert(kRef);
-    edit([](AgreementRecord& r) { r.hello = true; });
+TEST_F(WorkerRoles, WhosePortWasTakenAnnouncesAnotherOne) {
+    ready_to_run();
+    spec_revealed();
     work->start_fails = Error{Errc::address_in_use, "port taken"};
     EXPECT_FALSE(step());
-    const auto first = work->started.front().host_port;
     EXPECT_EQ(row().rec.planned_port, 0) << "the taken port is given up";
     EXPECT_FALSE(chain->did("start"));
     step().value();
     ASSERT_EQ(work->started.size(), 2U);
     const auto second = work->started.back().host_port;
-    const auto announced = chain->posts_starting("post:service:" + lower_hex(chain->view.client) + ":" + std::to_string(second));
-    EXPECT_EQ(announced, 1U) << "the new port is announced (first " << first << ", then " << second << ")";
-    EXPECT_TRUE(chain->did("start"));
+    const auto ready = std::get<msg::ServiceReady>(chain->opened("start", 1, v2::kClientBit, v2::kClientBit, kMe, 1));
+    EXPECT_EQ(ready.port, second);
 }
 
-TEST_F(Roles, WorkerEndsTheWorkAndRedeemsAtTheEnd) {
-    own(Role::worker, Phase::running);
+TEST_F(WorkerRoles, BriefsTheVerifiersTheDrawPicksInItsDraw) {
+    chain->view.status = AgreementStatus::starting;
+    chain->view.draw_block = 10;
+    spec_revealed();
+    edit([](AgreementRecord& r) { r.service_port = 41000; });
+    step().value();
+    EXPECT_TRUE(chain->sent.empty()) << "the draw block is not mined: nothing to draw yet";
+    chain->preview = {8, 9, 10};
+    step().value();
+    ASSERT_TRUE(chain->did("draw-verifiers:10"));
+    for (std::size_t i = 0; i < 3; ++i) {
+        const auto brief = std::get<msg::VerifierBrief>(
+            chain->opened("draw-verifiers:10", 1, v2::all_verifiers(3), v2::verifier_bit(i), kMe, chain->preview[i]));
+        EXPECT_EQ(brief.spec_json, kSpec);
+        EXPECT_EQ(brief.salt, salt());
+        EXPECT_EQ(brief.port, 41000);
+    }
+    EXPECT_EQ(row().rec.briefed, chain->preview);
+}
+
+TEST_F(WorkerRoles, BriefsAgainWhenTheDrawPickedOthersThanThePreview) {
     chain->view.status = AgreementStatus::running;
-    chain->view.started_at = static_cast<std::uint64_t>(now_s() - 601);
-    edit([](AgreementRecord& r) { r.container = "c0ffee"; });
+    chain->view.deadline = static_cast<std::uint64_t>(now_s());
+    chain->view.verifier_ids = {8, 9, 12};
+    spec_revealed();
+    edit([](AgreementRecord& r) {
+        r.service_port = 41000;
+        r.briefed = {8, 9, 10};
+    });
+    step().value();
+    ASSERT_TRUE(chain->did("post:brief:8,9,12"));
+    const auto brief = std::get<msg::VerifierBrief>(
+        chain->opened("post:brief:8,9,12", 2, v2::all_verifiers(3), v2::verifier_bit(2), kMe, 12));
+    EXPECT_EQ(brief.port, 41000);
+    step().value();
+    EXPECT_EQ(chain->sent_starting("post:brief:"), 1U);
+}
+
+TEST_F(WorkerRoles, EndsTheWorkAndSettlesAtTheEnd) {
+    chain->view.status = AgreementStatus::running;
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() - 601);
+    edit([&](AgreementRecord& r) {
+        r.container = "c0ffee";
+        r.briefed = chain->view.verifier_ids;
+    });
     step().value();
     EXPECT_EQ(work->ended, std::vector<std::string>{std::to_string(kId)});
-    EXPECT_TRUE(chain->did("redeem"));
+    EXPECT_TRUE(chain->did("settle"));
     step().value();
     EXPECT_EQ(work->ended.size(), 1U) << "ended once";
 }
 
-TEST_F(Roles, WorkerReplacedByReassignmentStopsItsWork) {
-    own(Role::worker, Phase::waiting_for_image);
-    start_transfer_server();
+TEST_F(WorkerRoles, ReplacedByReassignmentStopsItsWork) {
     chain->view.status = AgreementStatus::accepted;
     chain->view.worker_id = 12;
     step().value();
@@ -534,9 +683,9 @@ class VerifierRoles : public Roles {
   protected:
     void SetUp() override {
         Roles::SetUp();
-        chain->view.verifier_ids = {kMe, 9};
+        chain->view.verifier_ids = {kMe, 9, 10};
         chain->view.status = AgreementStatus::running;
-        chain->view.started_at = static_cast<std::uint64_t>(kT0 / 1000);
+        chain->view.deadline = static_cast<std::uint64_t>(kT0 / 1000);  // started at
         own(Role::verifier, Phase::waiting_for_start);
         edit([](AgreementRecord& r) { r.service = HostPort{"198.51.100.40", 40000}; });
     }
@@ -553,105 +702,79 @@ class VerifierRoles : public Roles {
         for (const auto& p : probes) out.insert(p.period);
         return out;
     }
+    /// submitReport(id, batch, okWords, votedWords): word 0 of each.
+    std::pair<std::uint64_t, std::uint64_t> report_words(const std::string& action) const {
+        const auto& d = chain->calldata.at(action);
+        return {words_arg(d, 2).at(0), words_arg(d, 3).at(0)};
+    }
 };
 
 TEST_F(VerifierRoles, WaitsForTheStart) {
-    chain->view.status = AgreementStatus::accepted;
+    chain->view.status = AgreementStatus::starting;
     step().value();
     EXPECT_EQ(row().phase, Phase::waiting_for_start);
     EXPECT_EQ(world->probes, 0);
 }
 
-TEST_F(VerifierRoles, ProbesEveryPeriodAndReportsThemTogether) {
-    n.opt.report_interval = 180s;  // three 60 s periods per report
-    walk(0, 182);
+TEST_F(VerifierRoles, ProbesEveryPeriodAndConfirmsTheBatchOnceItEnded) {
+    walk(0, 600);
+    EXPECT_TRUE(chain->sent.empty()) << "a batch is reported after its last period, never before";
+    walk(600, 602);
     const auto periods = probed_periods();
-    for (std::uint64_t p = 0; p < 3; ++p) EXPECT_TRUE(periods.contains(p)) << "period " << p << " probed";
-    EXPECT_GE(world->probes, 6) << "two probes per period";
-    EXPECT_EQ(chain->sent, std::vector<std::string>{"report:0:0x7"}) << "periods 0-2 in one transaction";
-    EXPECT_EQ(chain->ok_bits_of("report:0:0x7"), 0x7U);
-}
-
-TEST_F(VerifierRoles, ProbesOnWhileItsReportWaitsForItsReceipt) {
-    // On a chain with 12 s blocks a report waits 12 s or more for its receipt. It runs as a job of
-    // its own on the step pool: the steps go on probing meanwhile, and no period goes unprobed.
-    n.pool = std::make_unique<StepPool>(2);
-    n.opt.report_interval = 60s;
-    chain->hold_reports = true;
-    walk(0, 62);  // at 61 s: period 0 ended, its report is sent and held
-    for (int i = 0; i < 500; ++i) {  // until the report job is in its send (bounded: 5 s)
-        {
-            std::lock_guard lock{chain->mu};
-            if (chain->reports_sending == 1) break;
-        }
-        std::this_thread::sleep_for(10ms);
-    }
-    walk(62, 122);  // period 1, while the report of period 0 still waits
-    {
-        std::lock_guard lock{chain->mu};
-        EXPECT_EQ(chain->reports_sending, 1) << "the report of period 0 is waiting";
-        EXPECT_TRUE(chain->sent.empty()) << "nothing mined yet";
-    }
-    EXPECT_TRUE(probed_periods().contains(1)) << "period 1 probed while the report waited";
-    chain->release_reports();
-    // The held report, then the one of period 1 after it (bounded: 5 s).
-    for (int i = 0; i < 500 && n.pool->busy() != 0; ++i) std::this_thread::sleep_for(10ms);
-    n.pool.reset();
-    ASSERT_TRUE(chain->did("report:0:0x1"));
-    ASSERT_TRUE(chain->did("report:0:0x2"));
-    EXPECT_EQ(chain->ok_bits_of("report:0:0x2"), 0x2U) << "period 1 reported served";
-    EXPECT_EQ(row().rec.reported_through, 2U);
-}
-
-TEST_F(VerifierRoles, ReportsAFailedPeriodAsFailed) {
-    n.opt.report_interval = 60s;
-    walk(0, 61);
-    world->service_up = false;
-    walk(61, 122);
-    const auto probes = n.store->probes(kId).value();
-    EXPECT_TRUE(std::any_of(probes.begin(), probes.end(), [](const auto& p) { return p.period == 1 && !p.ok; }));
-    ASSERT_TRUE(chain->did("report:0:0x1"));
-    ASSERT_TRUE(chain->did("report:0:0x2"));
-    EXPECT_EQ(chain->ok_bits_of("report:0:0x1"), 0x1U) << "period 0 served";
-    EXPECT_EQ(chain->ok_bits_of("report:0:0x2"), 0x0U) << "period 1 failed";
-}
-
-TEST_F(VerifierRoles, DoesNotReportAgainWhatIsOnChain) {
-    n.opt.report_interval = 120s;
-    chain->on_chain[0].reported_bits = 1;  // period 0 reported by an earlier process of this node
-    walk(0, 130);
-    EXPECT_EQ(chain->sent, std::vector<std::string>{"report:0:0x2"});
-}
-
-TEST_F(VerifierRoles, ReportsEverythingLeftWhenTheAgreementEnds) {
-    n.opt.report_interval = 600s;
-    walk(0, 602);
-    ASSERT_FALSE(chain->sent.empty());
-    EXPECT_EQ(chain->sent.back(), "report:0:0x3ff") << "all ten periods";
+    for (std::uint64_t p = 0; p < 10; ++p) EXPECT_TRUE(periods.contains(p)) << "period " << p << " probed";
+    EXPECT_GE(world->probes, 20) << "two probes per period";
+    EXPECT_EQ(chain->sent, std::vector<std::string>{"confirm:0"}) << "every period ok: one bit of storage";
     EXPECT_EQ(row().phase, Phase::done);
 }
 
-TEST_F(VerifierRoles, AfterAnOutageOfTheNodeLeavesTheMissedPeriodsUnreported) {
-    // The node was down for periods 1-3: it has no probes there, so it says nothing of them (the
-    // contract counts them neither paid nor failed on its word), rather than "failed".
-    n.opt.report_interval = 300s;
+TEST_F(VerifierRoles, ReportsAFailedPeriodAsFailed) {
     walk(0, 60);
-    walk(240, 302);
+    world->service_up = false;
+    walk(60, 120);
+    world->service_up = true;
+    walk(120, 602);
+    ASSERT_EQ(chain->sent, std::vector<std::string>{"report:0"});
+    const auto [ok, voted] = report_words("report:0");
+    EXPECT_EQ(voted, 0x3ffU) << "every period observed";
+    EXPECT_EQ(ok, 0x3fdU) << "period 1 failed";
+}
+
+TEST_F(VerifierRoles, DoesNotReportAgainWhatIsOnChain) {
+    chain->reported_batches = {0};  // by an earlier process of this node
+    walk(0, 602);
+    EXPECT_TRUE(chain->sent.empty());
+    EXPECT_EQ(row().phase, Phase::done);
+}
+
+TEST_F(VerifierRoles, ReportsNothingOnceTheWindowClosed) {
+    walk(0, 60);
+    world->now = kT0 + (600 + 600 + 5) * 1000;  // the node was down past the report window
+    step().value();
+    EXPECT_TRUE(chain->sent.empty()) << "a late report is refused by the contract: not sent";
+    EXPECT_EQ(row().phase, Phase::done);
+}
+
+TEST_F(VerifierRoles, AfterAnOutageOfTheNodeAbstainsOnTheMissedPeriods) {
+    // The node was down for periods 1-3: it has no probes there, so it abstains on them (the
+    // contract counts them neither paid nor failed on its word, and no penalty), rather than "failed".
+    walk(0, 60);
+    walk(240, 602);
     const auto periods = probed_periods();
     for (std::uint64_t p = 1; p < 4; ++p) EXPECT_FALSE(periods.contains(p)) << "period " << p;
-    ASSERT_TRUE(chain->did("report:0:0x11")) << "only periods 0 and 4 reported";
-    EXPECT_EQ(chain->ok_bits_of("report:0:0x11"), 0x11U) << "both served";
+    ASSERT_TRUE(chain->did("report:0"));
+    const auto [ok, voted] = report_words("report:0");
+    EXPECT_EQ(voted, 0x3f1U) << "periods 1-3 abstained";
+    EXPECT_EQ(ok, 0x3f1U) << "the others served";
 }
 
 TEST_F(VerifierRoles, WhenItsOwnLinkIsCutItAbstainsInsteadOfBlamingTheWorker) {
     // The service answers the whole time; this verifier's own network is cut for periods 1-2: its
     // probes fail, and so does its own check of the world, so they are inconclusive.
-    n.opt.report_interval = 300s;
     walk(0, 60);
     world->own_link_up = false;
     walk(60, 180);
     world->own_link_up = true;
-    walk(180, 302);
+    walk(180, 602);
     const auto probes = n.store->probes(kId).value();
     const auto cut = std::count_if(probes.begin(), probes.end(), [](const auto& p) { return p.inconclusive; });
     EXPECT_GE(cut, 4) << "two probes in each of periods 1 and 2";
@@ -660,24 +783,58 @@ TEST_F(VerifierRoles, WhenItsOwnLinkIsCutItAbstainsInsteadOfBlamingTheWorker) {
             EXPECT_TRUE(p.inconclusive && !p.ok) << "period " << p.period;
         }
     }
-    ASSERT_TRUE(chain->did("report:0:0x19")) << "periods 0, 3 and 4 reported; 1 and 2 not";
-    EXPECT_EQ(chain->ok_bits_of("report:0:0x19"), 0x19U) << "no period reported failed";
+    ASSERT_TRUE(chain->did("report:0"));
+    const auto [ok, voted] = report_words("report:0");
+    EXPECT_EQ(voted, 0x3f9U) << "periods 1 and 2 abstained";
+    EXPECT_EQ(ok, 0x3f9U) << "no period reported failed";
 }
 
 TEST_F(VerifierRoles, AServiceDownWhileItReachesTheWorldIsStillAFailure) {
     // The control of the rule above: its own link works, the service does not answer.
-    n.opt.report_interval = 180s;
     walk(0, 60);
     world->service_up = false;
-    walk(60, 182);
-    ASSERT_TRUE(chain->did("report:0:0x7"));
-    EXPECT_EQ(chain->ok_bits_of("report:0:0x7"), 0x1U) << "periods 1 and 2 reported failed";
+    walk(60, 180);
+    world->service_up = true;
+    walk(180, 602);
+    const auto [ok, voted] = report_words("report:0");
+    EXPECT_EQ(voted, 0x3ffU);
+    EXPECT_EQ(ok, 0x3f9U) << "periods 1 and 2 reported failed";
     const auto probes = n.store->probes(kId).value();
     EXPECT_TRUE(std::none_of(probes.begin(), probes.end(), [](const auto& p) { return p.inconclusive; }));
 }
 
+TEST_F(VerifierRoles, ProbesOnWhileItsReportWaitsForItsReceipt) {
+    // A job longer than a batch (1,440 periods): batch 0 is reported while batch 1 runs. On a
+    // chain with 12 s blocks a report waits 12 s or more for its receipt; it runs as a job of its
+    // own on the step pool, so the steps go on probing meanwhile and no period goes unprobed.
+    chain->view.period_seconds = 10;
+    chain->view.periods = chain->view.billable_periods = 1450;
+    n.pool = std::make_unique<StepPool>(2);
+    chain->hold_reports = true;
+    walk(14'390, 14'402);  // at 14,401 s: batch 0 ended a second ago, its report is sent and held
+    for (int i = 0; i < 500; ++i) {  // until the report job is in its send (bounded: 5 s)
+        {
+            std::lock_guard lock{chain->mu};
+            if (chain->reports_sending == 1) break;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    walk(14'402, 14'412);  // period 1,440, while the report of batch 0 still waits
+    {
+        std::lock_guard lock{chain->mu};
+        EXPECT_EQ(chain->reports_sending, 1) << "the report of batch 0 is waiting";
+        EXPECT_TRUE(chain->sent.empty()) << "nothing mined yet";
+    }
+    EXPECT_TRUE(probed_periods().contains(1440)) << "period 1,440 probed while the report waited";
+    chain->release_reports();
+    for (int i = 0; i < 500 && n.pool->busy() != 0; ++i) std::this_thread::sleep_for(10ms);
+    n.pool.reset();
+    ASSERT_TRUE(chain->did("report:0")) << "periods it did not observe abstained: a report, not a confirmation";
+    EXPECT_EQ(row().rec.reported_through, 1U);
+}
+
 TEST_F(VerifierRoles, LeavesAnAgreementItWasReassignedAwayFrom) {
-    chain->view.verifier_ids = {8, 9};
+    chain->view.verifier_ids = {8, 9, 10};
     step().value();
     EXPECT_EQ(row().phase, Phase::done);
     EXPECT_EQ(world->probes, 0);

@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include "zeppelin/core/hex.hpp"
-#include "zeppelin/node/report_plan.hpp"
 #include "zeppelin/probe/probe.hpp"
 #include "zeppelin/probe/schedule.hpp"
 
@@ -14,20 +13,27 @@ namespace zeppelin::node {
 
 using namespace std::chrono_literals;
 
-Result<void> NodeContext::verifier_step(const LocalAgreement& a, const market::AgreementView& v) {
+namespace {
+/// A batch's report is sent one second after its window opens (the verifier's clock against the
+/// block's timestamp), in unix milliseconds.
+std::int64_t report_moment_ms(const v2::AgreementView& v, std::uint64_t batch) {
+    return static_cast<std::int64_t>(v2::report_opens_at(v.started_at(), v.period_seconds, v.billable_periods, batch) + 1) * 1000;
+}
+}  // namespace
+
+Result<void> NodeContext::verifier_step(const LocalAgreement& a, const v2::AgreementView& v) {
     const auto id = a.id;
     const auto mine = worker_id.load();
     const auto it = std::find(v.verifier_ids.begin(), v.verifier_ids.end(), mine);
     if (it == v.verifier_ids.end() || a.rec.lost_role) return set_state(id, Phase::done);
     const auto index = static_cast<std::uint64_t>(it - v.verifier_ids.begin());
-    if (v.status == AgreementStatus::settled || v.status == AgreementStatus::refunded ||
-        v.status == AgreementStatus::none)
+    if (v.status == AgreementStatus::settled || v.status == AgreementStatus::ended || v.status == AgreementStatus::none)
         return set_state(id, Phase::done);
     if (v.status != AgreementStatus::running) return set_state(id, Phase::waiting_for_start);
     ZP_CHECK(set_state(id, Phase::verifying));
 
     const std::int64_t period_ms = std::int64_t{v.period_seconds} * 1000;
-    const std::int64_t start_ms = static_cast<std::int64_t>(v.started_at) * 1000;
+    const std::int64_t start_ms = static_cast<std::int64_t>(v.started_at()) * 1000;
     const auto now = world->now_ms();
     if (now >= start_ms) {
         const auto cur = static_cast<std::uint64_t>((now - start_ms) / period_ms);
@@ -35,27 +41,31 @@ Result<void> NodeContext::verifier_step(const LocalAgreement& a, const market::A
     } else {
         wake_at_ms(id, start_ms);
     }
-    return report_aside(a, index, v, start_ms, period_ms);
+    return report_aside(a, index, v);
 }
 
-Result<void> NodeContext::report_aside(const LocalAgreement& a, std::uint64_t index, const market::AgreementView& v,
-                                       std::int64_t start_ms, std::int64_t period_ms) {
+Result<void> NodeContext::report_aside(const LocalAgreement& a, std::uint64_t index, const v2::AgreementView& v) {
     const auto id = a.id;
-    if (!pool) return report(a, id, index, v, start_ms, period_ms);
-    const auto plan = plan_report(world->now_ms(), start_ms, period_ms, v.billable_periods, a.rec.reported_through,
-                                  periods_per_report(opt.report_interval.count() * 1000, period_ms));
-    if (plan.next_ms != 0) wake_at_ms(id, plan.next_ms);
-    if (!plan.send && !plan.last) return {};
-    // Every probe of the periods it covers is stored: they were due before this step's end, and
-    // this agreement's steps run one at a time. If a report job runs still, this one follows it.
-    pool->post(id | kReportKey, [this, id, index, v, start_ms, period_ms] {
+    const auto batches = v2::batch_count(v.billable_periods);
+    if (a.rec.reported_through >= batches) return set_state(id, Phase::done);
+    const auto due_ms = report_moment_ms(v, a.rec.reported_through);
+    if (world->now_ms() < due_ms) {
+        wake_at_ms(id, due_ms);
+        return {};
+    }
+    if (!pool) return report(a, index, v);
+    // Every probe of the batch is stored: they were due before this step's end, and this
+    // agreement's steps run one at a time. If a report job runs still, this one follows it.
+    pool->post(id | kReportKey, [this, id, index, v] {
         auto row = local(id);
-        auto r = row ? report(*row, id, index, v, start_ms, period_ms) : Result<void>{row.error()};
+        auto r = row ? report(*row, index, v) : Result<void>{row.error()};
         if (!r) {
             if (!is_not_yet(r.error())) spdlog::warn("agreement {}: report: {}", id, r.error().message());
             wake_in(id, 2s);  // the step posts it again
         } else if (auto now = local(id); now && now->finished()) {
             wake(id);  // the step forgets what the node kept for it
+        } else if (now && now->rec.reported_through < v2::batch_count(v.billable_periods)) {
+            wake_at_ms(id, report_moment_ms(v, now->rec.reported_through));  // the next batch
         }
     });
     return {};
@@ -114,26 +124,25 @@ Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, s
     return {};
 }
 
-Result<void> NodeContext::report(const LocalAgreement& a, std::uint64_t id, std::uint64_t index, const market::AgreementView& v, std::int64_t start_ms,
-                    std::int64_t period_ms) {
-    const auto through = a.rec.reported_through;
-    const auto plan = plan_report(world->now_ms(), start_ms, period_ms, v.billable_periods, through,
-                                  periods_per_report(opt.report_interval.count() * 1000, period_ms));
-    if (plan.next_ms != 0) wake_at_ms(id, plan.next_ms);
-    if (!plan.send) return plan.last ? set_state(id, Phase::done) : Result<void>{};
-    const auto ended = plan.ended;
+Result<void> NodeContext::report(const LocalAgreement& a, std::uint64_t index, const v2::AgreementView& v) {
+    const auto id = a.id;
+    const auto batches = v2::batch_count(v.billable_periods);
+    const auto now_s = static_cast<std::uint64_t>(world->now_ms() / 1000);
     const auto probes = ZP_TRY(store->probes(id));
-    // Walk windows of 256 periods.
-    for (std::uint64_t first = (through / 256) * 256; first < ended; first += 256) {
-        const auto reported = ZP_TRY(chain->reports(id, index, first));
-        u256 ok_bits = 0;
-        u256 rep_bits = 0;
-        for (std::uint64_t p = std::max(first, through); p < std::min(ended, first + 256); ++p) {
-            const u256 bit = u256{1} << static_cast<unsigned>(p - first);
-            if ((reported.reported_bits & bit) != 0) continue;
-            // What this node observed of period p: only conclusive probes count. A period it did
-            // not observe (it was down, its own link was cut) is left unreported: the contract
-            // counts it neither paid nor failed on this verifier's word.
+    auto through = a.rec.reported_through;
+    for (; through < batches; ++through) {
+        const auto b = through;
+        if (world->now_ms() < report_moment_ms(v, b)) break;
+        const auto closes = v2::report_closes_at(v.started_at(), v.period_seconds, v.billable_periods, b, config.report_window);
+        if (now_s >= closes) {
+            spdlog::warn("agreement {}: the report window of batch {} closed at {} before this verifier reported", id, b, closes);
+            continue;
+        }
+        if (ZP_TRY(chain->reported(id, b, index))) continue;
+        // What this node observed of each period: only conclusive probes count. A period it did
+        // not observe (it was down, its own link was cut) is an abstention: counted neither paid
+        // nor failed on this verifier's word, and no penalty (issue 14).
+        const auto r = v2::report_batch(b, v.billable_periods, [&](std::uint64_t p) {
             bool observed = false;
             bool all_ok = true;
             for (const auto& pr : probes)
@@ -141,17 +150,17 @@ Result<void> NodeContext::report(const LocalAgreement& a, std::uint64_t id, std:
                     observed = true;
                     all_ok = all_ok && pr.ok;
                 }
-            if (!observed) continue;
-            rep_bits |= bit;
-            if (all_ok) ok_bits |= bit;
+            return !observed ? v2::Vote::abstain : all_ok ? v2::Vote::ok : v2::Vote::failed;
+        });
+        if (r.confirm) {
+            ZP_TRY(chain->send(id, "confirm:" + std::to_string(b), v2::calls::confirm_batch(id, b)));
+        } else {
+            ZP_TRY(chain->send(id, "report:" + std::to_string(b), v2::calls::submit_report(id, b, r.ok_words, r.voted_words)));
         }
-        if (rep_bits == 0) continue;
-        const auto action = "report:" + std::to_string(first) + ":" + to_hex_quantity(rep_bits);
-        ZP_TRY(chain->send(id, action, market::calls::provide_verification(id, first, ok_bits, rep_bits)));
-        spdlog::info("agreement {}: reported periods {} (ok {})", id, to_hex_quantity(rep_bits), to_hex_quantity(ok_bits));
+        spdlog::info("agreement {}: batch {} reported: {} ok, {} failed, {} abstained", id, b, r.ok, r.failed, r.abstained);
     }
-    ZP_CHECK(update(id, [ended](LocalAgreement& la) { la.rec.reported_through = ended; }));
-    return plan.last ? set_state(id, Phase::done) : Result<void>{};
+    ZP_CHECK(update(id, [through](LocalAgreement& la) { la.rec.reported_through = through; }));
+    return through >= batches ? set_state(id, Phase::done) : Result<void>{};
 }
 
 }  // namespace zeppelin::node

@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "zeppelin/core/hex.hpp"
+#include "zeppelin/probe/probe.hpp"
+#include "zeppelin/probe/spec.hpp"
 #include "zeppelin/runtime/work.hpp"
 
 namespace zeppelin::node {
@@ -35,9 +37,10 @@ Result<void> NodeContext::end_work(std::uint64_t id) {
     return work->end(std::to_string(id));
 }
 
-Result<void> NodeContext::worker_step(const LocalAgreement& a, const market::AgreementView& v) {
+Result<void> NodeContext::worker_step(const LocalAgreement& a, const v2::AgreementView& v) {
     const auto id = a.id;
-    if (v.worker_id != worker_id.load() || a.rec.lost_role) {
+    const auto drawn_here = v.status == AgreementStatus::purchased || v.worker_id == worker_id.load();
+    if (!drawn_here || a.rec.lost_role) {
         (void)end_work(id);
         forget_transfer(id);
         return set_state(id, Phase::done);
@@ -46,20 +49,18 @@ Result<void> NodeContext::worker_step(const LocalAgreement& a, const market::Agr
     if (!known) return make_error(Errc::not_found, "requirements of agreement " + std::to_string(id) + " unknown");
     const auto& req = known->requirements;
     switch (v.status) {
+        case AgreementStatus::purchased:  // the preview picked this worker: its accept performs the draw
         case AgreementStatus::assigned:
             if (!can_serve(req)) {
+                if (v.status == AgreementStatus::purchased) return set_state(id, Phase::done);  // drawn later: declined then
                 spdlog::info("agreement {}: declining (no free capacity)", id);
-                ZP_TRY(chain->send(id, "decline", market::calls::decline_agreement(id)));
+                ZP_TRY(chain->send(id, "decline", v2::calls::decline_agreement(id)));
                 return set_state(id, Phase::done);
             }
             {
-                // The offer goes out with the accept (any party may post a message; the client
-                // sends the image once the accept is mined), not one block after it.
-                auto offer = ZP_TRY(offer_transfer(id, v, req));
-                auto accepted = chain->send(id, "accept", market::calls::accept_agreement(id));
-                const auto offered = offer.valid() ? offer.get() : Result<void>{};
-                ZP_TRY(accepted);
-                ZP_CHECK(offered);
+                // The offer to the client travels in the accept: one transaction, one block.
+                const auto offer = ZP_TRY(offer_envelope(id, v, req));
+                ZP_TRY(chain->send(id, "accept", v2::calls::accept_agreement(id, offer)));
             }
             ZP_CHECK(set_state(id, Phase::accepted));
             wake_in(id, 2s);
@@ -69,23 +70,26 @@ Result<void> NodeContext::worker_step(const LocalAgreement& a, const market::Agr
             // The image's arrival wakes the step; the engine's progress and the start deadline do not.
             wake_in(id, 2s);
             return worker_prepare(a, v, req);
+        case AgreementStatus::starting:
+            ZP_CHECK(set_state(id, Phase::running));
+            return brief_verifiers(a, v);
         case AgreementStatus::running:
             ZP_CHECK(set_state(id, Phase::running));
-            wake_at_ms(id, static_cast<std::int64_t>(end_of(v)) * 1000);
-            if (world_s() >= end_of(v)) {
-                if (!a.rec.work_ended) {
-                    ZP_CHECK(end_work(id));
-                    ZP_CHECK(update(id, [](LocalAgreement& la) { la.rec.work_ended = true; }));
-                }
-                return redeem(id);
+            if (a.rec.briefed != v.verifier_ids) ZP_CHECK(brief_verifiers(a, v));
+            if (world_s() < v.end_of_service()) {
+                wake_at_ms(id, static_cast<std::int64_t>(v.end_of_service()) * 1000);
+                return {};
             }
-            return {};
+            if (!a.rec.work_ended) {
+                ZP_CHECK(end_work(id));
+                ZP_CHECK(update(id, [](LocalAgreement& la) { la.rec.work_ended = true; }));
+            }
+            // Settled once every verifier reported (a report event wakes this step), or once the
+            // last report window closed; the pay lands in this worker's stake.
+            wake_at_ms(id, static_cast<std::int64_t>(settle_by(v)) * 1000);
+            return settle(id);
         case AgreementStatus::settled:
-            if (!v.worker_redeemed) ZP_CHECK(redeem(id));
-            (void)end_work(id);
-            forget_transfer(id);
-            return set_state(id, Phase::done);
-        case AgreementStatus::refunded:
+        case AgreementStatus::ended:
         case AgreementStatus::none:
             (void)end_work(id);
             forget_transfer(id);
@@ -104,60 +108,57 @@ void NodeContext::forget_transfer(std::uint64_t id) {
     expected.erase(id);
 }
 
-Result<void> NodeContext::redeem(std::uint64_t id) {
-    auto r = chain->send(id, "redeem", market::calls::redeem_payment(id));
-    if (!r) return r.error();
-    return {};
+Result<void> NodeContext::expect_image(std::uint64_t id, const LocalAgreement& a, const json& req) {
+    if (a.rec.received || !a.rec.secret) return {};
+    {
+        std::lock_guard lock{mu};
+        if (!expected.insert(id).second) return {};
+    }
+    const auto digest = ZP_TRY(fixed_from_hex<32>(req.value("image_digest", std::string{})));
+    return transfer->expect(std::to_string(id), *a.rec.secret, digest, opt.max_image_bytes);
 }
 
-/// Steps 1-3 of worker_prepare: a transfer secret (drawn once, stored before anything is sent),
-/// the transfer server expecting the image (again after a restart), and the offer to the client
-/// (again if this process listens on other ports). Returns the offer being posted, if one is:
-/// it is mined while the caller goes on.
-Result<std::future<Result<void>>> NodeContext::offer_transfer(std::uint64_t id, const market::AgreementView& v, const json& req) {
+Result<Bytes> NodeContext::offer_envelope(std::uint64_t id, const v2::AgreementView& v, const json& req) {
     auto a = ZP_TRY(local(id));
     if (!a.rec.secret) {
         const auto fresh = ZP_TRY(random_secret());
         ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.secret = fresh; }));
         a = ZP_TRY(local(id));
     }
-    const auto secret = *a.rec.secret;
-    if (!a.rec.received) {
-        bool need = false;
-        {
-            std::lock_guard lock{mu};
-            need = expected.insert(id).second;
-        }
-        const auto digest = ZP_TRY(fixed_from_hex<32>(req.value("image_digest", std::string{})));
-        if (need) ZP_CHECK(transfer->expect(std::to_string(id), secret, digest, opt.max_image_bytes));
-    }
+    ZP_CHECK(expect_image(id, a, req));
     const auto [host, port] = public_endpoint("transfer", transfer->port());
     const auto logs_port = log_server ? public_endpoint("log", log_server->port()).second : std::uint16_t{0};
-    const auto offered = std::to_string(port) + ":" + std::to_string(logs_port);
-    if (a.rec.offered == offered) return std::future<Result<void>>{};
-    return std::async(std::launch::async, [this, id, client = v.client, offered, host = host, port = port, logs_port, secret]() -> Result<void> {
-        const auto key = ZP_TRY(chain->client_key(id));
-        ZP_CHECK(chain->post(id, client, key, msg::TransferOffer{host, port, secret, logs_port},
-                      "post:transfer:" + offered));
-        return update(id, [&](LocalAgreement& la) { la.rec.offered = offered; });
-    });
+    const auto key = ZP_TRY(chain->client_key(id));
+    auto packed = ZP_TRY(seal(id, {msg::Sealed{v.client, key, msg::TransferOffer{host, port, *a.rec.secret, logs_port}}}));
+    ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.offered = std::to_string(port) + ":" + std::to_string(logs_port); }));
+    return packed;
 }
 
-Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const market::AgreementView& v, const json& req) {
+Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const v2::AgreementView& v, const json& req) {
     const auto id = a_in.id;
     const auto sid = std::to_string(id);
     if (a_in.rec.image_refused) return {};  // the client cancels; nothing to do
     const auto digest = ZP_TRY(fixed_from_hex<32>(req.value("image_digest", std::string{})));
     const auto ref = "sha256:" + to_hex(digest, false);
 
-    // 1-3. Secret, expectation, offer. The offer is mined while this step goes on: when the
-    // engine holds the image already, the container starts meanwhile. Every return below waits
-    // for it (the future's destructor).
-    auto offer = ZP_TRY(offer_transfer(id, v, req));
+    // 1-3. The secret and the offer went with the accept; the transfer server expects the image
+    // (again after a restart), and a node that listens on other ports since tells the client so.
+    ZP_CHECK(expect_image(id, a_in, req));
+    {
+        const auto [host, port] = public_endpoint("transfer", transfer->port());
+        const auto logs_port = log_server ? public_endpoint("log", log_server->port()).second : std::uint16_t{0};
+        const auto offered = std::to_string(port) + ":" + std::to_string(logs_port);
+        if (a_in.rec.secret && a_in.rec.offered != offered && !a_in.rec.received) {
+            const auto key = ZP_TRY(chain->client_key(id));
+            const auto packed =
+                ZP_TRY(seal(id, {msg::Sealed{v.client, key, msg::TransferOffer{host, port, *a_in.rec.secret, logs_port}}}));
+            ZP_TRY(chain->send(id, "post:transfer:" + offered, v2::calls::post_message(id, u256{v2::kClientBit}, packed)));
+            ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.offered = offered; }));
+        }
+    }
     const auto a = ZP_TRY(local(id));
     if (a.rec.service_port == 0 && !a.rec.received && a.phase != Phase::waiting_for_image)
         ZP_CHECK(set_state(id, Phase::waiting_for_image));
-    const auto offer_posted = [&]() -> Result<void> { return offer.valid() ? offer.get() : Result<void>{}; };
 
     // 4. The image: one the engine holds already (content-addressed: the id is the committed
     // config digest), or the one the client sent, verified against that digest by the transfer
@@ -203,17 +204,16 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
                 if (auto it = received.find(id); it != received.end()) got = it->second;
             }
             if (!got) {
-                ZP_CHECK(offer_posted());
                 if (auto cur = local(id); cur && !cur->rec.offered.empty())
                     watch_first_contact(id, cur->rec.hello || arriving.has_value());
                 return {};
             }
             if (!*got) {
-                ZP_CHECK(offer_posted());
                 const auto reason = got->error().message();
                 spdlog::warn("agreement {}: image refused: {}", id, reason);
                 const auto key = ZP_TRY(chain->client_key(id));
-                ZP_CHECK(chain->post(id, v.client, key, msg::ImageRejected{reason}, "post:rejected"));
+                const auto packed = ZP_TRY(seal(id, {msg::Sealed{v.client, key, msg::ImageRejected{reason}}}));
+                ZP_TRY(chain->send(id, "post:rejected", v2::calls::post_message(id, u256{v2::kClientBit}, packed)));
                 ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.image_refused = reason; }));
                 return set_state(id, Phase::image_refused);
             }
@@ -250,8 +250,6 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
         if (existing && existing->state == "running" && existing->host_port != 0) {
             running = std::move(*existing);
         } else {
-            // The host port is chosen here, so that the endpoint is announced while the container
-            // starts (nobody probes before the paid clock starts, below).
             auto host_port = cur.rec.planned_port;
             if (host_port == 0) {
                 host_port = ZP_TRY(choose_service_port(id));
@@ -259,25 +257,14 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
             }
             spec.host_port = host_port;
             ZP_CHECK(map_service(id, host_port));
-            auto announced = std::async(std::launch::async, [this, &cur, &v, host_port] { return announce_service(cur, v, host_port); });
             auto started = work->start(spec);
-            // Once the container runs and every announcement is signed, the start may go: it gets a
-            // higher nonce, so it is mined in the announcements' block or after, never before (one
-            // block less on the way to the service). Below, the start is then found mined.
-            while (started && announced.wait_for(20ms) != std::future_status::ready) {
-                if (!announcements_signed(id, v, host_port)) continue;
-                (void)chain->send(id, "start", market::calls::start_agreement(id));  // a failure: sent again below
-                break;
-            }
-            const auto told = announced.get();
             if (!started) {
-                // Only a port taken meanwhile calls for another port (and another announcement);
-                // any other failure retries on the same one, announced already, at no cost.
+                // Only a port taken meanwhile calls for another port; any other failure retries on
+                // the same one.
                 if (started.error().code() == Errc::address_in_use)
                     (void)update(id, [](LocalAgreement& la) { la.rec.planned_port = 0; });
                 return started.error();
             }
-            ZP_CHECK(told);
             running = std::move(*started);
         }
         spdlog::info("agreement {}: container {} serving on port {} after {} ms", id, running->container_id.substr(0, 12),
@@ -287,52 +274,85 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const marke
             la.rec.container = running->container_id;
         }));
     }
-    ZP_CHECK(offer_posted());
-    const auto cur = ZP_TRY(local(id));
-    if (cur.rec.offered.empty()) return worker_prepare(cur, v, req);
-
-    // 6. The client and every verifier know where the service is (told above, or now after a
-    // restart); then the paid clock starts. Never before: a verifier may probe the moment the
-    // clock starts, and must know where by then (in the same block is fine: the announcements'
-    // lower nonces put them first, and nodes handle a block's events in order).
-    ZP_CHECK(announce_service(cur, v, cur.rec.service_port));
-    ZP_TRY(chain->send(id, "start", market::calls::start_agreement(id)));
-    return set_state(id, Phase::running);
+    // 6. The service runs: checked against the client's spec, then the paid clock starts.
+    return check_and_start(ZP_TRY(local(id)), v);
 }
 
-bool NodeContext::announcements_signed(std::uint64_t id, const market::AgreementView& v, std::uint16_t port) {
-    std::vector<Address> to{v.client};
-    for (const auto vid : v.verifier_ids) {
-        auto who = chain->worker_identity(vid);
-        if (!who) return false;
-        to.push_back(who->first);
-    }
-    return std::all_of(to.begin(), to.end(), [&](const Address& a) {
-        const auto t = store->txs_for(id, "post:service:" + lower_hex(a) + ":" + std::to_string(port));
-        return t && !t->empty();
-    });
-}
+namespace {
+// An honest image may take a moment to serve: the worker probes its own service with the client's
+// spec for this long before it concludes that the spec cannot be met and reveals it (rejectSpec).
+constexpr std::int64_t kSpecGraceMs = 30'000;
+}  // namespace
 
-/// Sends the service endpoint (this host, `port`) to the client and to every verifier, together
-/// (the sender numbers them; each waits for its own receipt), each once: a message already mined
-/// is not sent again, and an endpoint announced already is not announced twice.
-Result<void> NodeContext::announce_service(const LocalAgreement& a, const market::AgreementView& v, std::uint16_t port) {
-    if (a.rec.announced == port) return {};
+Result<void> NodeContext::check_and_start(const LocalAgreement& a, const v2::AgreementView& v) {
     const auto id = a.id;
-    const auto [host, external] = public_endpoint(service_purpose(id), port);
-    const msg::ServiceReady ready{host, external};
-    std::vector<std::pair<Address, eth::PublicKey>> to{{v.client, ZP_TRY(chain->client_key(id))}};
-    for (const auto vid : v.verifier_ids) to.push_back(ZP_TRY(chain->worker_identity(vid)));
-    std::vector<std::future<Result<void>>> posts;
-    for (const auto& [addr, key] : to)
-        posts.push_back(std::async(std::launch::async, [this, id, port, addr = addr, key = key, &ready] {
-            return chain->post(id, addr, key, ready, "post:service:" + lower_hex(addr) + ":" + std::to_string(port));
+    if (!a.rec.spec || !a.rec.salt) return set_state(id, Phase::checking_spec);  // its message wakes the step
+    const auto spec = ZP_TRY(probe::from_json(*a.rec.spec));
+    const auto local_host = opt.service_ip.empty() || opt.service_ip == "0.0.0.0" ? std::string{"127.0.0.1"} : opt.service_ip;
+    const auto out = world->probe(spec, probe::Endpoint{local_host, a.rec.service_port}, 3s);
+    if (!out.ok) {
+        const auto now = world->now_ms();
+        const auto since = a.rec.spec_check_since_ms != 0 ? a.rec.spec_check_since_ms : now;
+        if (a.rec.spec_check_since_ms == 0) ZP_CHECK(update(id, [now](LocalAgreement& la) { la.rec.spec_check_since_ms = now; }));
+        if (now - since < kSpecGraceMs) {
+            wake_in(id, 1s);
+            return set_state(id, Phase::checking_spec);
+        }
+        spdlog::warn("agreement {}: the service fails the client's probe spec for {} s ({}): revealing and rejecting the spec",
+                     id, (now - since) / 1000, out.detail);
+        const Bytes revealed(a.rec.spec->begin(), a.rec.spec->end());
+        ZP_TRY(chain->send(id, "reject-spec", v2::calls::reject_spec(id, revealed, *a.rec.salt)));
+        ZP_CHECK(update(id, [&](LocalAgreement& la) {
+            la.rec.last_error = "the service failed the client's probe spec (" + out.detail + "): spec rejected, nobody pays";
         }));
-    Result<void> all{};
-    for (auto& f : posts)
-        if (auto r = f.get(); !r && all) all = r.error();
-    if (!all) return all;
-    return update(id, [port](LocalAgreement& la) { la.rec.announced = port; });
+        (void)end_work(id);
+        forget_transfer(id);
+        return set_state(id, Phase::done);
+    }
+    // The endpoint to the client travels in the start.
+    const auto [host, external] = public_endpoint(service_purpose(id), a.rec.service_port);
+    const auto key = ZP_TRY(chain->client_key(id));
+    const auto packed = ZP_TRY(seal(id, {msg::Sealed{v.client, key, msg::ServiceReady{host, external}}}));
+    ZP_TRY(chain->send(id, "start", v2::calls::start_agreement(id, packed)));
+    ZP_CHECK(update(id, [port = a.rec.service_port](LocalAgreement& la) { la.rec.announced = port; }));
+    ZP_CHECK(set_state(id, Phase::running));
+    wake_in(id, 1s);  // the verifiers are drawn from a later block
+    return {};
+}
+
+Result<void> NodeContext::brief_verifiers(const LocalAgreement& a, const v2::AgreementView& v) {
+    const auto id = a.id;
+    if (!a.rec.spec || !a.rec.salt || a.rec.service_port == 0)
+        return make_error(Errc::internal, "agreement " + std::to_string(id) + ": no spec or service to brief verifiers on");
+    const auto [host, external] = public_endpoint(service_purpose(id), a.rec.service_port);
+    const msg::VerifierBrief brief{*a.rec.spec, *a.rec.salt, host, external};
+    const bool drawing = v.status == AgreementStatus::starting;
+    auto ids = drawing ? ZP_TRY(chain->preview_verifiers(id)) : v.verifier_ids;
+    if (ids.empty()) {
+        // Not ready (the draw block is not mined yet), or too few eligible verifiers: then, a few
+        // blocks on, the draw itself ends the agreement and unlocks this worker's stake.
+        if (drawing && head.load() > v.draw_block + 2)
+            ZP_TRY(chain->send(id, "draw-verifiers:" + std::to_string(v.draw_block), v2::calls::draw_verifiers(id, {})));
+        wake_in(id, 1s);
+        return {};
+    }
+    std::vector<msg::Sealed> to;
+    std::string list;
+    for (const auto vid : ids) {
+        const auto [owner, key] = ZP_TRY(chain->worker_identity(vid));
+        to.push_back(msg::Sealed{owner, key, brief});
+        list += (list.empty() ? "" : ",") + std::to_string(vid);
+    }
+    const auto packed = ZP_TRY(seal(id, to));
+    if (drawing) {
+        ZP_TRY(chain->send(id, "draw-verifiers:" + std::to_string(v.draw_block), v2::calls::draw_verifiers(id, packed)));
+    } else {
+        // The draw picked others than the preview (an offer changed in between): briefed again.
+        ZP_TRY(chain->send(id, "post:brief:" + list, v2::calls::post_message(id, u256{v2::all_verifiers(ids.size())}, packed)));
+    }
+    ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.briefed = ids; }));
+    spdlog::info("agreement {}: verifiers {} briefed", id, list);
+    return {};
 }
 
 Result<void> NodeContext::record_received(std::uint64_t id, const Bytes& config_bytes, const std::vector<transfer::Digest>& ids) {
