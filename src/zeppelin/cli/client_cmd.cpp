@@ -68,12 +68,11 @@ struct RunOptions {
     std::uint16_t port{0};
     std::string duration{"1h"};
     std::string period{"60s"};
-    unsigned verifiers{1};
+    unsigned verifiers{3};
     std::string max_price{"2gwei/s"};
     std::string probe{"tcp"};
     std::uint32_t cpu{500};
     std::string memory{"256m"};
-    std::string preferred_worker;
     unsigned min_reputation{0};
     bool detach{false};
     bool dry_run{false};
@@ -128,7 +127,6 @@ void run(const RunOptions& o) {
              {"memory_mb", parse_megabytes(o.memory)},
              {"min_reputation", o.min_reputation}};
     if (o.port != 0) req["port"] = o.port;
-    if (!o.preferred_worker.empty()) req["preferred_worker"] = o.preferred_worker;
     if (o.dry_run) return dry_run(node, req);
     const auto started = std::chrono::steady_clock::now();
     const auto created = or_throw(api_call(node, "POST", "/api/agreements", &req), "run");
@@ -363,12 +361,11 @@ void add_client_commands(CLI::App& app) {
         cmd->add_option("-p,--port", o->port, "The service port (one the image exposes; default: the first)");
         cmd->add_option("--duration", o->duration, "How long to run: 90s, 15m, 1h, 2d")->capture_default_str();
         cmd->add_option("--period", o->period, "Verification period (>= 10s; divides the duration)")->capture_default_str();
-        cmd->add_option("--verifiers", o->verifiers, "How many verifiers check the service")->capture_default_str();
+        cmd->add_option("--verifiers", o->verifiers, "How many verifiers check the service (odd, 3 to 5: a majority decides each period)")->capture_default_str();
         cmd->add_option("--max-price", o->max_price, "Highest price accepted, per second: 2gwei/s")->capture_default_str();
         cmd->add_option("--probe", o->probe, "How verifiers check it: tcp, http:/path, http:/path,status=204")->capture_default_str();
         cmd->add_option("--cpu", o->cpu, "CPU, millicores")->capture_default_str();
         cmd->add_option("--memory", o->memory, "Memory: 256m, 1g")->capture_default_str();
-        cmd->add_option("--worker", o->preferred_worker, "Prefer this worker (its account address) if it is eligible");
         cmd->add_option("--min-reputation", o->min_reputation, "Lowest worker reputation accepted, permille");
         cmd->add_option("--timeout", o->timeout, "Give up waiting for the service after this long")->capture_default_str();
         cmd->add_flag("-d,--detach", o->detach, "Print the agreement id and return at once");

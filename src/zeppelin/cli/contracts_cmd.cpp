@@ -1,4 +1,4 @@
-// `zeppelin contracts ...`: the WorkerDispatcher contract (contracts/src/WorkerDispatcher.sol).
+// `zeppelin contracts ...`: the protocol v2 dispatcher (contracts/src/v2: WorkerDispatcherV2 + RegistryModuleV2).
 //
 //   contracts deploy   deploy the embedded WorkerDispatcher build, wait for the receipt, check the
 //                      code, write the deployment record (see market/deployment.hpp).
@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -24,6 +25,7 @@
 #include "zeppelin/market/artifacts.hpp"
 #include "zeppelin/market/deployment.hpp"
 #include "zeppelin/market/dispatcher.hpp"
+#include "zeppelin/market/dispatcher_v2.hpp"
 
 namespace zeppelin::cli {
 namespace {
@@ -41,14 +43,23 @@ struct DeployOptions {
     std::string cool_down{"604800"};
     std::string verifier_fee_bps{"500"};
     std::string slash_bps{"10000"};
+    std::string penalty_bps{"20000"};
+    std::string min_verifier_bond{"0.01ether"};
+    std::string cancel_fee{"0.0005ether"};
+    std::string decline_fee{"0.0005ether"};
+    std::string min_verifier_pay{"0.0001ether"};
+    std::string draw_delay{"2"};
     std::string out;
     bool json{false};
 };
 
-u256 whole(const std::string& text, std::string_view what) {
+template <class T>
+T small(const std::string& text, std::string_view what) {
     auto v = parse_u256(text);
-    if (!v) fail(Errc::invalid_argument, fmt::format("{} must be a whole number, got \"{}\"", what, text));
-    return *v;
+    if (!v || *v > u256{std::numeric_limits<T>::max()})
+        fail(Errc::invalid_argument, fmt::format("{} must be a whole number up to {}, got \"{}\"", what,
+                                                 std::numeric_limits<T>::max(), text));
+    return static_cast<T>(*v);
 }
 
 eth::PrivateKey deployer_key(const DeployOptions& o) {
@@ -64,21 +75,28 @@ void run_deploy(const DeployOptions& o) {
         if (const char* e = std::getenv("ZEPPELIN_RPC_URL")) url = e;
     }
     if (url.empty()) fail(Errc::invalid_argument, "--rpc-url (or ZEPPELIN_RPC_URL) is required");
-    market::DispatcherConfig config;
+    // Protocol v2's parameters (market::v2::Config::production_defaults unless given).
+    market::v2::Config config;
     config.min_stake = or_throw(parse_amount(o.min_stake), "--min-stake");
-    config.accept_window = whole(o.accept_window, "--accept-window");
-    config.start_window = whole(o.start_window, "--start-window");
-    config.report_window = whole(o.report_window, "--report-window");
-    config.cool_down = whole(o.cool_down, "--cool-down");
-    config.verifier_fee_bps = whole(o.verifier_fee_bps, "--verifier-fee-bps");
-    config.slash_bps = whole(o.slash_bps, "--slash-bps");
+    config.min_verifier_bond = or_throw(parse_amount(o.min_verifier_bond), "--min-verifier-bond");
+    config.cancel_fee = or_throw(parse_amount(o.cancel_fee), "--cancel-fee");
+    config.decline_fee = or_throw(parse_amount(o.decline_fee), "--decline-fee");
+    config.min_verifier_pay = or_throw(parse_amount(o.min_verifier_pay), "--min-verifier-pay");
+    config.penalty_bps = small<std::uint16_t>(o.penalty_bps, "--penalty-bps");
+    config.draw_delay = small<std::uint8_t>(o.draw_delay, "--draw-delay");
+    config.accept_window = small<std::uint32_t>(o.accept_window, "--accept-window");
+    config.start_window = small<std::uint32_t>(o.start_window, "--start-window");
+    config.report_window = small<std::uint32_t>(o.report_window, "--report-window");
+    config.cool_down = small<std::uint32_t>(o.cool_down, "--cool-down");
+    config.verifier_fee_bps = small<std::uint16_t>(o.verifier_fee_bps, "--verifier-fee-bps");
+    config.slash_bps = small<std::uint16_t>(o.slash_bps, "--slash-bps");
     const auto key = deployer_key(o);
 
     auto rpc = or_throw(eth::RpcClient::connect(url), "--rpc-url");
-    (void)market::add_errors_to(*rpc);
+    (void)market::v2::add_errors_to(*rpc);
     const auto chain_id = or_throw(rpc->chain_id(), "cannot reach the node at " + url);
     auto sender = or_throw(eth::TxSender::create(*rpc, key), "cannot set up the sender");
-    const auto deployed = or_throw(market::deploy_dispatcher(*rpc, *sender, config), "deploy");
+    const auto deployed = or_throw(market::v2::deploy(*rpc, *sender, config), "deploy");
 
     market::Deployment record{chain_id, url, deployed.address, deployed.block_number, sender->from(),
                               deployed.transaction_hash};
@@ -119,13 +137,24 @@ void add_contracts_commands(CLI::App& app) {
         ->capture_default_str();
     deploy->add_option("--slash-bps", opts->slash_bps, "Stake slashed per failed period, basis points")
         ->capture_default_str();
+    deploy->add_option("--penalty-bps", opts->penalty_bps, "Verifier bond burned per dissenting or silent period, bps of its reward")
+        ->capture_default_str();
+    deploy->add_option("--min-verifier-bond", opts->min_verifier_bond, "Smallest bond a verifier locks per agreement")
+        ->capture_default_str();
+    deploy->add_option("--cancel-fee", opts->cancel_fee, "Burned from a client's deposit when it cancels")->capture_default_str();
+    deploy->add_option("--decline-fee", opts->decline_fee, "Burned from a worker's stake when it declines or never starts")
+        ->capture_default_str();
+    deploy->add_option("--min-verifier-pay", opts->min_verifier_pay, "Smallest pay of one verifier on an agreement")
+        ->capture_default_str();
+    deploy->add_option("--draw-delay", opts->draw_delay, "Blocks between a commit and the block whose hash draws")
+        ->capture_default_str();
     deploy->add_option("--out,--deployment", opts->out,
                        "Deployment record to write (default: $ZEPPELIN_DEPLOYMENT or ~/.zeppelin/devnet/deployment.json)");
     deploy->add_flag("--json", opts->json, "Print the record as JSON");
     deploy->callback([opts] { run_deploy(*opts); });
 
     auto* abi = group->add_subcommand("abi", "Print the embedded WorkerDispatcher JSON ABI");
-    abi->callback([] { fmt::print("{}\n", market::worker_dispatcher_abi_json()); });
+    abi->callback([] { fmt::print("{}\n", market::dispatcher_v2_abi_json()); });
 }
 
 }  // namespace zeppelin::cli

@@ -46,6 +46,7 @@
 #include "zeppelin/eth/sender.hpp"
 #include "zeppelin/market/deployment.hpp"
 #include "zeppelin/market/dispatcher.hpp"
+#include "zeppelin/market/dispatcher_v2.hpp"
 
 namespace zeppelin::cli {
 namespace {
@@ -168,7 +169,7 @@ std::unique_ptr<eth::RpcClient> quick_client(const std::string& url) {
     o.http.connect_timeout = 1000ms;
     o.http.request_timeout = 5000ms;
     auto rpc = or_throw(eth::RpcClient::connect(url, o), "rpc url");
-    (void)market::add_errors_to(*rpc);
+    (void)market::v2::add_errors_to(*rpc);
     return rpc;
 }
 
@@ -190,10 +191,12 @@ pid_t spawn_anvil(const fs::path& anvil, const std::string& host, unsigned port,
     std::vector<char*> argv{const_cast<char*>(bin.c_str()), const_cast<char*>("--port"),
                             const_cast<char*>(port_text.c_str()), const_cast<char*>("--host"),
                             const_cast<char*>(host.c_str())};
-    if (block_time > 0) {
-        argv.push_back(const_cast<char*>("--block-time"));
-        argv.push_back(const_cast<char*>(block_time_arg.c_str()));
-    }
+    // Protocol v2 draws from the hash of a block after the purchase (and after the start): an
+    // instant-mining devnet mines only when a transaction comes, so it also mines a block every
+    // second (interval + instant mining), else a draw could wait forever for its block.
+    argv.push_back(const_cast<char*>("--block-time"));
+    argv.push_back(const_cast<char*>(block_time > 0 ? block_time_arg.c_str() : "1"));
+    if (block_time == 0) argv.push_back(const_cast<char*>("--mixed-mining"));
     if (!state.empty()) {
         argv.push_back(const_cast<char*>("--state"));
         argv.push_back(const_cast<char*>(state.c_str()));
@@ -243,7 +246,7 @@ Status read_status() {
     if (auto g = rpc->get_block_header(eth::BlockTag::number(0)); g && *g) st.genesis = to_hex((*g)->hash);
     st.deployment = live_deployment(*rpc);
     if (st.deployment) {
-        market::Dispatcher d{*rpc, st.deployment->dispatcher};
+        market::v2::Dispatcher d{*rpc, st.deployment->dispatcher};
         auto n = d.worker_count();
         if (n) st.workers = *n;
     }
@@ -300,8 +303,7 @@ market::Deployment deploy_devnet(eth::RpcClient& rpc, const std::string& url) {
     so.timeout = 60s;
     auto sender = or_throw(eth::TxSender::create(rpc, key, so), "cannot set up the deployer");
     const auto chain = or_throw(rpc.chain_id(), "chain id");
-    const auto deployed =
-        or_throw(market::deploy_dispatcher(rpc, *sender, market::DispatcherConfig::devnet_defaults()), "deploy");
+    const auto deployed = or_throw(market::v2::deploy(rpc, *sender, market::v2::Config::devnet_defaults()), "deploy");
     market::Deployment record{chain, url, deployed.address, deployed.block_number, sender->from(),
                               deployed.transaction_hash};
     or_throw(market::save_deployment(record_file(), record), "cannot save the deployment record");

@@ -93,9 +93,9 @@ struct Config {
     /// 0.0005 ether cancel/decline fees, 0.0001 ether minimum verifier pay, 1 h windows, 7 days
     /// cool-down, 5 % fee, 100 % slash, 200 % penalty, draws 2 blocks after the commit.
     static Config production_defaults();
-    /// The same stake and fees, short windows for a local devnet (600 s, cool-down 60 s), a
-    /// verifier's minimum pay of 10 gwei (devnet prices are a few gwei per second) and draws 1
-    /// block after the commit.
+    /// The same stake and fees, short windows for a local devnet (accept and start 600 s, reports
+    /// 60 s, cool-down 60 s), a verifier's minimum pay of 1 gwei (devnet prices are a few gwei per
+    /// second, demos last seconds) and draws 1 block after the commit.
     static Config devnet_defaults();
 };
 

@@ -80,8 +80,9 @@ Result<RunRequest> parse_run_request(const std::string& body) {
     const auto price = ZP_TRY(field<std::string>(j, "max_price_per_second", "", true));
     r.max_price_per_second = ZP_TRY(parse_u256(price));
     if (j.contains("port")) r.port = ZP_TRY(field<std::uint16_t>(j, "port", 0));
-    if (const auto w = ZP_TRY(field<std::string>(j, "preferred_worker", "")); !w.empty())
-        r.preferred_worker = ZP_TRY(eth::parse_address(w));
+    // v1's "preferred_worker" is gone: nobody steers who is drawn (protocol v2).
+    if (j.contains("preferred_worker"))
+        return make_error(Errc::invalid_argument, "'preferred_worker' is not supported: protocol v2 draws the worker at random");
     if (r.image.empty()) return make_error(Errc::invalid_argument, "'image' is empty");
     return r;
 }

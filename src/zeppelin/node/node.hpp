@@ -113,14 +113,13 @@ struct RunRequest {
     std::string image;  // archive path on this machine, or an image the local engine holds
     std::uint32_t duration{3600};
     std::uint32_t period{60};
-    std::uint8_t verifiers{1};
+    std::uint8_t verifiers{3};  // protocol v2: odd, 3 to 5
     u256 max_price_per_second{0};
     std::string probe{"tcp"};
     std::uint32_t cpu_millicores{500};
     std::uint32_t memory_mb{256};
     std::optional<std::uint16_t> port;  // the service port; must be one the image exposes
     std::uint16_t min_reputation{0};
-    Address preferred_worker{};
 };
 
 class Node final {
