@@ -1,6 +1,6 @@
 // A chain reset under running nodes (issue 14, "a reset chain is noticed"): a real anvil with
-// WorkerDispatcher, the real Podman Docker API service, three `zeppelin node` processes (worker,
-// verifier, client) and an agreement whose work runs in a container. Then anvil is stopped and
+// the protocol v2 dispatcher, the real Podman Docker API service, five `zeppelin node` processes
+// (the worker, three verifiers, the client) and an agreement whose work runs in a container. Then anvil is stopped and
 // started afresh on the same port, and the dispatcher deployed again from the same account — the
 // same address and code, as after `zeppelin devnet down && zeppelin devnet up`; only the genesis
 // block differs. The nodes must stop acting (no transaction, no registration as a new worker),
@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -34,7 +35,7 @@
 #include "zeppelin/eth/rpc.hpp"
 #include "zeppelin/eth/sender.hpp"
 #include "zeppelin/market/deployment.hpp"
-#include "zeppelin/market/dispatcher.hpp"
+#include "zeppelin/market/dispatcher_v2.hpp"
 #include "zeppelin/runtime/engine.hpp"
 
 namespace zeppelin::e2e {
@@ -44,7 +45,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-constexpr std::size_t kWorker = 1, kVerifier = 2, kClient = 3;
+constexpr std::size_t kWorker = 1, kClient = 3;
+constexpr std::array<std::size_t, 3> kVerifiers{2, 4, 5};  // protocol v2: three verifiers
 
 using test::wait_until;
 
@@ -66,13 +68,16 @@ bool alive(pid_t pid) {
 /// One `zeppelin node` process, started through the shell with its output in <dir>/node.log.
 class NodeProcess final {
 public:
-    NodeProcess(const fs::path& dir, std::size_t account, const fs::path& deployment, std::vector<std::string> extra) : dir_{dir} {
+    NodeProcess(const fs::path& dir, std::size_t account, const fs::path& deployment, std::vector<std::string> extra)
+        : dir_{dir} {
+        // The worker is the only one cheap enough for the purchase (max 2 gwei/s): the draw picks it.
+        const std::string price = account == kWorker ? "1gwei" : "3gwei";
         fs::create_directories(dir_);
         fs::remove(dir_ / "api.json");
         std::string cmd = "ZP_TEST_KEY=" + std::string{test::kAnvilAccounts[account].private_key} + " ZEPPELIN_HOME=" +
                           dir_.string() + " exec " + ZEPPELIN_CLI_PATH + " node --data-dir " + dir_.string() +
                           " --deployment " + deployment.string() +
-                          " --private-key-env ZP_TEST_KEY --cpu 4000 --memory 4096 --price 1gwei";
+                          " --private-key-env ZP_TEST_KEY --cpu 4000 --memory 4096 --price " + price;
         for (const auto& e : extra) cmd += " " + e;
         const auto r = test::run_command("(" + cmd + " >>" + (dir_ / "node.log").string() + " 2>&1 & echo $!)");
         pid_ = static_cast<pid_t>(std::stol(r.out));
@@ -122,7 +127,7 @@ protected:
     /// Deploys the dispatcher from account 0 (nonce 0 on a fresh chain: always the same address).
     market::Deployed deploy() {
         auto sender = eth::TxSender::create(*rpc, test::key(0), test::fast_options()).value();
-        return market::deploy_dispatcher(*rpc, *sender, market::DispatcherConfig::devnet_defaults()).value();  // as `devnet up`
+        return market::v2::deploy(*rpc, *sender, market::v2::Config::devnet_defaults()).value();  // as `devnet up`
     }
     Hash32 genesis() const { return (*rpc->get_block_header(eth::BlockTag::number(0)).value()).hash; }
     fs::path node_dir(std::size_t account) const { return dir.path() / ("node" + std::to_string(account)); }
@@ -133,9 +138,12 @@ protected:
 };
 
 TEST_F(ChainReset, NodesOnAFreshChainStopActingSayWhyAndEndTheVanishedWork) {
-    anvil = std::make_unique<test::Anvil>();
+    test::AnvilOptions ao;  // as `devnet up`: a block every second besides instant mining
+    ao.block_time = 1;
+    ao.extra_args = {"--mixed-mining"};
+    anvil = std::make_unique<test::Anvil>(ao);
     rpc = eth::RpcClient::connect(anvil->url()).value();
-    (void)market::add_errors_to(*rpc);
+    (void)market::v2::add_errors_to(*rpc);
     const auto deployed = deploy();
     const auto deployment = dir.path() / "deployment.json";
     market::save_deployment(deployment, market::Deployment{test::kAnvilChainId, anvil->url(), deployed.address,
@@ -153,7 +161,7 @@ TEST_F(ChainReset, NodesOnAFreshChainStopActingSayWhyAndEndTheVanishedWork) {
         ASSERT_TRUE(nodes[account]->up()) << "node " << account << " did not come up:\n" << nodes[account]->log();
     };
     start(kWorker);
-    start(kVerifier);
+    for (const auto v : kVerifiers) start(v);
     start(kClient, {"--client-only"});
     const auto logs = [&] {
         std::string out;
@@ -163,8 +171,7 @@ TEST_F(ChainReset, NodesOnAFreshChainStopActingSayWhyAndEndTheVanishedWork) {
 
     // An agreement whose work runs on the worker, in a container.
     const auto run = json::parse(cli(node_dir(kClient), "--json run --timeout 120s " + image.string() +
-                                                            " --duration 600s --period 10s --verifiers 1 --max-price 2gwei/s"
-                                                            " --probe http:/ --worker " + eth::to_checksum(test::account(kWorker))),
+                                                            " --duration 600s --period 10s --max-price 2gwei/s --probe http:/"),
                                  nullptr, false);
     ASSERT_TRUE(!run.is_discarded() && run.contains("id")) << read_file(node_dir(kClient) / "cli.err") << "\n" << logs();
     const auto id = run["id"].get<std::uint64_t>();
@@ -205,7 +212,7 @@ TEST_F(ChainReset, NodesOnAFreshChainStopActingSayWhyAndEndTheVanishedWork) {
     ASSERT_NE(new_genesis, old_genesis);
 
     // Every node notices and says so with both identities.
-    for (const auto account : {kWorker, kVerifier, kClient}) {
+    for (const auto account : {kWorker, kVerifiers[0], kVerifiers[1], kVerifiers[2], kClient}) {
         json st;
         EXPECT_TRUE(wait_until([&] {
             st = node_status(node_dir(account));
@@ -220,9 +227,9 @@ TEST_F(ChainReset, NodesOnAFreshChainStopActingSayWhyAndEndTheVanishedWork) {
     EXPECT_TRUE(wait_until([&] { return work_containers() == 0; }, 30s)) << logs();
     // Nothing acts on the new chain: no transaction from any node's account, no registration.
     std::this_thread::sleep_for(5s);
-    for (const auto account : {kWorker, kVerifier, kClient})
+    for (const auto account : {kWorker, kVerifiers[0], kVerifiers[1], kVerifiers[2], kClient})
         EXPECT_EQ(rpc->get_transaction_count(test::account(account)).value(), 0U) << "account " << account << "\n" << logs();
-    market::Dispatcher dispatcher{*rpc, redeployed.address};
+    market::v2::Dispatcher dispatcher{*rpc, redeployed.address};
     EXPECT_EQ(dispatcher.worker_count().value(), 0U);
     const auto worker_log = nodes[kWorker]->log().substr(logs_at_reset);
     const auto noticed = worker_log.find("chain mismatch");

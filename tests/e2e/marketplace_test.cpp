@@ -1,13 +1,17 @@
-// The marketplace end to end, as people use it: a real anvil with WorkerDispatcher deployed, the
-// real Podman Docker API service, three `zeppelin node` worker processes and one client-only node,
-// all talking over real sockets; the client side driven through the `zeppelin` CLI.
+// The marketplace end to end on protocol v2, as people use it: a real anvil (a block every second
+// besides instant mining: draws need the block after their commit) with the v2 dispatcher
+// deployed, the real Podman Docker API service, five `zeppelin node` worker processes and one
+// client-only node, all talking over real sockets; the client side driven through the CLI.
 //
-// Scenarios (DESIGN.md protocol, issue 5's list): the happy path with exact payment accounting and
-// forged messages ignored; a worker that stops serving mid-agreement (failures reported, client
-// refunded, stake slashed); a worker that never accepts (reassigned, then stopped early by the
-// client); a worker node killed with SIGKILL and restarted mid-agreement (completes, no duplicate
-// or failed transaction); an image that is not the committed one (refused, escrow refunded); and a
-// node on a second, separately started chain (nothing assumes the devnet).
+// Nobody picks the worker in v2: a test makes the worker it is about the only one cheap enough
+// (1 gwei/s against 3 gwei/s, bought at most 2 gwei/s); the verifiers (3) are drawn from the rest.
+//
+// Scenarios: the happy path with exact payment accounting and forged messages ignored; a worker
+// that stops serving mid-agreement (not paid for the failed periods, stake burned, never paid to
+// the client); a worker that never accepts (replaced, then stopped early by the client); a worker
+// node killed with SIGKILL and restarted mid-agreement (completes, no duplicate or failed
+// transaction); an image that is not the committed one (refused; the client cancels); and a node
+// on a second, separately started chain (nothing assumes the devnet).
 //
 // Needs ZEPPELIN_DOCKER_HOST (scripts/test.sh starts the Podman service); skipped without it.
 #include <fcntl.h>
@@ -38,7 +42,8 @@
 #include "zeppelin/eth/rpc_anvil.hpp"
 #include "zeppelin/eth/sender.hpp"
 #include "zeppelin/market/deployment.hpp"
-#include "zeppelin/market/dispatcher.hpp"
+#include "zeppelin/market/dispatcher_v2.hpp"
+#include "zeppelin/market/protocol_v2.hpp"
 #include "zeppelin/node/db.hpp"
 #include "zeppelin/node/messages.hpp"
 #include "zeppelin/probe/probe.hpp"
@@ -51,7 +56,8 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-using market::AgreementStatus;
+namespace v2 = market::v2;
+using v2::AgreementStatus;
 using test::kAnvilAccounts;
 
 using test::key;
@@ -138,20 +144,23 @@ std::string shell_quote(const std::string& s) {
     return out + "'";
 }
 
-constexpr std::uint64_t kPrice = 1'000'000'000;      // the workers' price: 1 gwei/s
-constexpr std::uint64_t kMaxPrice = 2'000'000'000;   // what clients accept: 2 gwei/s
+constexpr std::uint64_t kPrice = 1'000'000'000;      // the worker a test is about: 1 gwei/s
+constexpr std::uint64_t kOtherPrice = 3'000'000'000; // every other worker: above what clients accept
 constexpr unsigned kFeeBps = 500;
+constexpr std::size_t kWorkers = 5;                  // anvil accounts 1..5; account 6 is the client
+constexpr std::size_t kClient = 6;
 
 /// Everything the scenarios share: one chain, one contract, four node processes.
 struct Market {
     test::TempDir dir;
     std::unique_ptr<test::Anvil> anvil;
     std::unique_ptr<eth::RpcClient> rpc;
-    std::unique_ptr<market::Dispatcher> dispatcher;
+    std::unique_ptr<v2::Dispatcher> dispatcher;
     market::Deployed deployed;
     fs::path deployment;
     fs::path image;
-    std::map<std::size_t, std::unique_ptr<Proc>> nodes;  // by anvil account: 4 = the client, 1..3 workers
+    std::map<std::size_t, std::unique_ptr<Proc>> nodes;  // by anvil account: kClient, and workers 1..kWorkers
+    std::map<std::size_t, std::uint64_t> prices;         // each worker node's price, wei per second
 
     fs::path node_dir(std::size_t account) const { return dir.path() / ("node" + std::to_string(account)); }
 
@@ -159,7 +168,11 @@ struct Market {
         fs::create_directories(node_dir(account));
         std::vector<std::string> argv{ZEPPELIN_CLI_PATH, "node", "--data-dir", node_dir(account).string(),
                                       "--deployment", deployment.string(), "--private-key-env", "ZP_TEST_KEY",
-                                      "--cpu", "8000", "--memory", "8192", "--price", "1gwei", "--log-level", "info"};
+                                      "--cpu", "8000", "--memory", "8192", "--log-level", "info"};
+        if (account != kClient) {
+            prices.emplace(account, kOtherPrice);
+            argv.insert(argv.end(), {"--price", std::to_string(prices[account]) + "wei"});
+        }
         argv.insert(argv.end(), extra.begin(), extra.end());
         std::map<std::string, std::string> env{{"ZP_TEST_KEY", std::string{kAnvilAccounts[account].private_key}},
                                                {"ZEPPELIN_HOME", node_dir(account).string()}};
@@ -174,7 +187,7 @@ struct Market {
     }
 
     /// Runs the CLI against the client's node; returns its stdout (and asserts success).
-    std::string cli(const std::string& args, bool expect_ok = true, std::size_t node = 4) const {
+    std::string cli(const std::string& args, bool expect_ok = true, std::size_t node = kClient) const {
         const auto cmd = std::string{"ZEPPELIN_NODE_DIR="} + shell_quote(node_dir(node).string()) + " " +
                          ZEPPELIN_CLI_PATH + " " + args + " 2>" + shell_quote((dir.path() / "cli.err").string());
         const auto r = test::run_command(cmd);
@@ -187,16 +200,33 @@ struct Market {
         return r.out + (expect_ok ? "" : es.str());
     }
 
-    market::AgreementView view(std::uint64_t id) const { return dispatcher->get_agreement(id).value(); }
+    v2::AgreementView view(std::uint64_t id) const { return dispatcher->get_agreement(id).value(); }
 
-    std::vector<market::EventRecord> events(std::uint64_t id) const {
+    /// A worker node changes its price through its own API (its node sends the update).
+    void set_price(std::size_t account, std::uint64_t price) {
+        if (prices[account] == price) return;
+        const auto api = json::parse(std::ifstream{node_dir(account) / "api.json"});
+        std::string token;
+        std::getline(std::ifstream{node_dir(account) / "api-token"}, token);
+        const auto r = test::run_command("curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer " + token +
+                                         "' -d '{\"price_per_second\":\"" + std::to_string(price) + "\"}' http://127.0.0.1:" +
+                                         std::to_string(api["port"].get<unsigned>()) + "/api/worker");
+        ASSERT_EQ(r.out, "200") << "price of worker node " << account;
+        prices[account] = price;
+    }
+    /// Makes `account` the only worker a purchase at up to 2 gwei/s can draw (0: none of the nodes).
+    void target(std::size_t account) {
+        for (std::size_t w = 1; w <= kWorkers; ++w) set_price(w, w == account ? kPrice : kOtherPrice);
+    }
+
+    std::vector<v2::EventRecord> events(std::uint64_t id) const {
         eth::LogFilter f;
         f.from_block = deployed.block_number;
         f.to_block = rpc->block_number().value();
         f.addresses = {deployed.address};
-        std::vector<market::EventRecord> out;
+        std::vector<v2::EventRecord> out;
         const auto logs = rpc->get_logs(f).value();
-        auto decoded = market::decode_events(deployed.address, logs);
+        auto decoded = v2::decode_events(deployed.address, logs);
         if (!decoded) throw std::runtime_error{decoded.error().message()};
         for (auto& r : *decoded) {
             const bool match = std::visit(
@@ -213,17 +243,17 @@ struct Market {
         return out;
     }
 
-    /// Waits until the agreement is settled or refunded and every party has taken its money.
+    /// Waits until the agreement is settled or ended and the client has taken its refund out.
     void wait_closed(std::uint64_t id, std::chrono::seconds limit = 120s) {
         const bool closed = wait_until(
             [&] {
                 const auto v = view(id);
-                if (v.status == AgreementStatus::refunded) return v.client_refunded;
-                return v.status == AgreementStatus::settled && v.client_refunded && v.worker_redeemed;
+                return (v.status == AgreementStatus::settled || v.status == AgreementStatus::ended) &&
+                       dispatcher->credit_of(addr(kClient)).value() == 0;
             },
             limit);
-        ASSERT_TRUE(closed) << "agreement " << id << " did not close: status "
-                            << market::to_string(view(id).status) << "\n" << logs();
+        ASSERT_TRUE(closed) << "agreement " << id << " did not close: status " << v2::to_string(view(id).status)
+                            << ", client credit " << to_dec(dispatcher->credit_of(addr(kClient)).value()) << "\n" << logs();
     }
 
     std::string logs() const {
@@ -235,25 +265,33 @@ struct Market {
 
 Market* g_market = nullptr;
 
+/// Short windows and small fees, so that every scenario's numbers show and it ends in seconds.
+v2::Config config() {
+    auto c = v2::Config::devnet_defaults();
+    c.accept_window = 15;
+    c.start_window = 120;
+    c.report_window = 15;
+    c.cool_down = 10;
+    c.cancel_fee = 1'000'000'000;   // 1 gwei: a cancelled agreement's deposit is a few dozen gwei
+    c.decline_fee = 1'000'000'000;
+    c.verifier_fee_bps = kFeeBps;
+    return c;
+}
+
 class Marketplace : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         if (std::getenv("ZEPPELIN_DOCKER_HOST") == nullptr || !test::busybox_available()) return;
         auto m = std::make_unique<Market>();
-        m->anvil = std::make_unique<test::Anvil>();
+        test::AnvilOptions ao;
+        ao.block_time = 1;
+        ao.extra_args = {"--mixed-mining"};
+        m->anvil = std::make_unique<test::Anvil>(ao);
         m->rpc = eth::RpcClient::connect(m->anvil->url()).value();
-        (void)market::add_errors_to(*m->rpc);
+        (void)v2::add_errors_to(*m->rpc);
         auto sender = eth::TxSender::create(*m->rpc, key(0)).value();
-        market::DispatcherConfig cfg;
-        cfg.min_stake = parse_amount("1ether").value();
-        cfg.accept_window = 15;
-        cfg.start_window = 120;
-        cfg.report_window = 15;
-        cfg.cool_down = 10;
-        cfg.verifier_fee_bps = kFeeBps;
-        cfg.slash_bps = 10000;
-        m->deployed = market::deploy_dispatcher(*m->rpc, *sender, cfg).value();
-        m->dispatcher = std::make_unique<market::Dispatcher>(*m->rpc, m->deployed.address);
+        m->deployed = v2::deploy(*m->rpc, *sender, config()).value();
+        m->dispatcher = std::make_unique<v2::Dispatcher>(*m->rpc, m->deployed.address);
         m->deployment = m->dir.path() / "deployment.json";
         market::save_deployment(m->deployment, market::Deployment{test::kAnvilChainId, m->anvil->url(),
                                                                   m->deployed.address, m->deployed.block_number,
@@ -263,8 +301,8 @@ protected:
         io.cmd = {"/bin/sh", "-c", "echo hello-from-the-work; exec /bin/busybox httpd -f -p 8080 -h /www"};
         m->image = m->dir.path() / "web.tar";
         test::build_test_image(m->image, io);
-        for (std::size_t w = 1; w <= 3; ++w) m->start_node(w);
-        m->start_node(4, {"--client-only"});
+        for (std::size_t w = 1; w <= kWorkers; ++w) m->start_node(w);
+        m->start_node(kClient, {"--client-only"});
         g_market = m.release();
     }
     static void TearDownTestSuite() {
@@ -295,40 +333,52 @@ protected:
     }
 };
 
-/// Payments out of an agreement: what each party took (events), for the accounting checks.
+/// Where an agreement's money went (its events), for the accounting checks.
 struct Payout {
+    u256 deposit{0};
     u256 worker{0};
     u256 client{0};
     u256 verifiers{0};
-    u256 slashed{0};
-    std::uint64_t reports{0};
+    u256 burned{0};           // worker stake and verifier bonds burned for this agreement
+    u256 burned_deposit{0};   // the part of the deposit burned (a cancellation's fee)
+    std::uint64_t paid_periods{0};
+    std::uint64_t failed_periods{0};
+    std::uint64_t verifiers_settled{0};
 };
 
 Payout payout(const Market& m, std::uint64_t id) {
     Payout p;
-    const auto v = m.view(id);
-    const u256 reward = u256{v.price_per_second} * v.period_seconds * kFeeBps / 10000;
     for (const auto& r : m.events(id)) {
-        if (const auto* e = std::get_if<market::PaymentRedeemed>(&r.event)) p.worker += e->amount;
-        if (const auto* e = std::get_if<market::RefundClaimed>(&r.event)) p.client += e->amount;
-        if (const auto* e = std::get_if<market::WorkerSlashed>(&r.event)) p.slashed += e->amount;
-        if (const auto* e = std::get_if<market::VerificationProvided>(&r.event)) {
-            for (u256 bits = e->reported_bits; bits != 0; bits &= bits - 1) ++p.reports;
+        if (const auto* e = std::get_if<v2::AgreementPurchased>(&r.event)) p.deposit = e->deposit;
+        if (const auto* e = std::get_if<v2::AgreementSettled>(&r.event)) {
+            p.worker = e->worker_payment;
+            p.client = e->client_refund;
+            p.burned += e->burned;
+            p.paid_periods = e->paid_periods;
+            p.failed_periods = e->failed_periods;
+        }
+        if (const auto* e = std::get_if<v2::VerifierSettled>(&r.event)) {
+            p.verifiers += e->reward;
+            ++p.verifiers_settled;
+        }
+        if (const auto* e = std::get_if<v2::AgreementEnded>(&r.event)) {
+            p.client = e->client_refund;
+            p.burned += e->burned;
+            if (e->reason == v2::EndReason::cancelled) p.burned_deposit = e->burned;
         }
     }
-    p.verifiers = reward * p.reports;
     return p;
 }
 
 TEST_F(Marketplace, HappyPathPaysExactlyAndIgnoresForgedMessages) {
-    const auto started = m().rpc->block_number().value();
-    const auto r = run("--duration 30s --period 10s --verifiers 2 --max-price 2gwei/s --probe http:/ --worker " +
-                       eth::to_checksum(addr(1)));
+    m().target(1);
+    const auto r = run("--duration 30s --period 10s --max-price 2gwei/s --probe http:/");
     ASSERT_TRUE(r.contains("id")) << r.dump();
     const auto id = r["id"].get<std::uint64_t>();
     const auto v = m().view(id);
     EXPECT_EQ(v.status, AgreementStatus::running);
-    EXPECT_EQ(v.worker_id, m().dispatcher->worker_id_of(addr(1)).value());
+    EXPECT_EQ(v.worker_id, m().dispatcher->worker_id_of(addr(1)).value()) << "the only worker cheap enough was drawn";
+    ASSERT_EQ(v.verifier_ids.size(), 3U) << "three verifiers by default";
 
     // The service answers where the client was told.
     const auto out = probe::run(probe::parse_spec("http:/").value(), {r["host"].get<std::string>(), r["port"].get<std::uint16_t>()});
@@ -340,23 +390,36 @@ TEST_F(Marketplace, HappyPathPaysExactlyAndIgnoresForgedMessages) {
     // Forged messages: a verifier (a party, so the contract lets it post) announces another endpoint
     // to the client, and garbage arrives too; the client's node ignores both.
     {
-        auto sender = eth::TxSender::create(*m().rpc, key(2)).value();
-        const auto client_key = key(4).public_key();
-        const auto forged = node::msg::seal(client_key, id, addr(2), addr(4), node::msg::ServiceReady{"127.0.0.1", 1}).value();
-        sender->send(m().dispatcher->tx(market::calls::post_message(id, addr(4), forged))).value();
+        // A verifier other than account 3, whose journal a later scenario counts against its nonce.
+        const auto verifier_account = [&] {
+            for (const auto vid : v.verifier_ids)
+                for (std::size_t w = 1; w <= kWorkers; ++w)
+                    if (w != 3 && m().dispatcher->worker_id_of(addr(w)).value() == vid) return w;
+            return std::size_t{0};
+        }();
+        ASSERT_NE(verifier_account, 0U);
+        // (Its own account, through a second sender: the node reads its next nonce from the chain.)
+        auto sender = eth::TxSender::create(*m().rpc, key(verifier_account)).value();
+        const auto forged = node::msg::seal(key(kClient).public_key(), id, addr(verifier_account), addr(kClient),
+                                            node::msg::ServiceReady{"127.0.0.1", 1})
+                                .value();
+        const auto packed = v2::pack_envelopes({forged}).value();
+        sender->send(m().dispatcher->tx(v2::calls::post_message(id, u256{v2::kClientBit}, packed))).value();
         const Bytes garbage(80, 0x42);
-        sender->send(m().dispatcher->tx(market::calls::post_message(id, addr(4), garbage))).value();
+        sender->send(m().dispatcher->tx(v2::calls::post_message(id, u256{v2::kClientBit}, v2::pack_envelopes({garbage}).value())))
+            .value();
     }
-    EXPECT_TRUE(wait_until([&] { return m().nodes[4]->log().find("ignored a message") != std::string::npos; }, 15s));
+    EXPECT_TRUE(wait_until([&] { return m().nodes[kClient]->log().find("ignored a message") != std::string::npos; }, 15s));
 
     m().wait_closed(id);
-    const auto after = m().view(id);
     const auto p = payout(m(), id);
-    EXPECT_EQ(after.paid_periods, 3U);
-    EXPECT_EQ(p.worker, u256{3} * 10 * kPrice);          // three verified periods at the worker's price
-    EXPECT_EQ(p.reports, 6U);                              // two verifiers x three periods
-    EXPECT_EQ(p.worker + p.client + p.verifiers, after.deposit) << "every wei of the escrow is accounted for";
-    EXPECT_EQ(p.slashed, 0U);
+    EXPECT_EQ(m().view(id).status, AgreementStatus::settled);
+    EXPECT_EQ(p.paid_periods, 3U);
+    EXPECT_EQ(p.worker, u256{3} * 10 * kPrice);  // three verified periods at the worker's price
+    EXPECT_EQ(p.verifiers_settled, 3U);
+    EXPECT_EQ(p.verifiers, u256{3} * 3 * (u256{10} * kPrice * kFeeBps / 10000)) << "3 verifiers x 3 periods";
+    EXPECT_EQ(p.worker + p.client + p.verifiers, p.deposit) << "every wei of the escrow is accounted for";
+    EXPECT_EQ(p.burned, 0U);
     // The client still saw the real endpoint (not the forged one).
     json inspect;
     EXPECT_TRUE(wait_until([&] {
@@ -365,18 +428,18 @@ TEST_F(Marketplace, HappyPathPaysExactlyAndIgnoresForgedMessages) {
     }, 20s)) << inspect.dump(2);
     EXPECT_EQ(inspect["local"]["service"]["port"], r["port"]);
     EXPECT_TRUE(inspect["payments"]["balanced"].get<bool>()) << inspect["payments"].dump(2);
-    (void)started;
 }
 
-TEST_F(Marketplace, WorkerThatStopsServingIsNotPaidAndIsSlashed) {
-    const auto r = run("--duration 40s --period 10s --verifiers 2 --probe http:/ --worker " + eth::to_checksum(addr(2)));
+TEST_F(Marketplace, WorkerThatStopsServingIsNotPaidAndItsStakeIsBurned) {
+    m().target(2);
+    const auto r = run("--duration 40s --period 10s --probe http:/");
     ASSERT_TRUE(r.contains("id")) << r.dump();
     const auto id = r["id"].get<std::uint64_t>();
     const auto v = m().view(id);
     const auto worker_id = v.worker_id;
-    const auto stake_before = m().dispatcher->get_worker(worker_id).value().stake;
+    ASSERT_EQ(worker_id, m().dispatcher->worker_id_of(addr(2)).value());
     // Let period 0 be served, then the work disappears (the worker's machine "stops serving").
-    const auto kill_at = std::chrono::system_clock::time_point{std::chrono::seconds{v.started_at + 11}};
+    const auto kill_at = std::chrono::system_clock::time_point{std::chrono::seconds{v.started_at() + 11}};
     std::this_thread::sleep_until(kill_at);
     auto engine = runtime::Engine::from_environment().value();
     // The worker's container: this agreement's, labelled with the worker node's runtime id.
@@ -393,40 +456,47 @@ TEST_F(Marketplace, WorkerThatStopsServingIsNotPaidAndIsSlashed) {
     ASSERT_EQ(killed, 1);
 
     m().wait_closed(id);
-    const auto after = m().view(id);
     const auto p = payout(m(), id);
-    EXPECT_LE(after.paid_periods, 2U) << "periods after the outage must not be paid";
-    EXPECT_GE(after.paid_periods, 1U) << "period 0 was served";
-    EXPECT_GT(p.slashed, 0U);
-    for (const auto& rec : m().events(id)) {
-        if (const auto* e = std::get_if<market::WorkerSlashed>(&rec.event)) {
-            EXPECT_EQ(e->stake + e->amount, stake_before) << "the slash came out of the stake";
-        }
-    }
-    EXPECT_EQ(p.worker + p.client + p.verifiers, after.deposit + p.slashed) << "the client gets the slashed stake too";
+    EXPECT_LE(p.paid_periods, 2U) << "periods after the outage must not be paid";
+    EXPECT_GE(p.paid_periods, 1U) << "period 0 was served";
+    EXPECT_GE(p.failed_periods, 2U);
+    EXPECT_GT(p.burned, 0U) << "the failed periods' stake is burned";
+    bool burned_from_the_worker = false;
+    for (const auto& rec : m().events(id))
+        if (const auto* e = std::get_if<v2::StakeBurned>(&rec.event)) burned_from_the_worker |= e->worker_id == worker_id;
+    EXPECT_TRUE(burned_from_the_worker);
+    EXPECT_EQ(p.worker + p.client + p.verifiers, p.deposit) << "the client gets its unused money back, never the slashed stake";
     EXPECT_GE(m().dispatcher->reputation_counters(worker_id).value().failed_periods, 2U);
     // Below the minimum stake the worker gets no work; its node tops the stake up by itself.
-    EXPECT_TRUE(wait_until([&] { return m().dispatcher->get_worker(worker_id).value().assignable; }, 30s))
+    EXPECT_TRUE(wait_until([&] { return m().dispatcher->get_worker(worker_id).value().stake >= config().min_stake; }, 30s))
         << m().nodes[2]->tail();
 }
 
 TEST_F(Marketplace, WorkerThatNeverAcceptsIsReplacedAndClientStopsEarly) {
-    // A registered worker with no node behind it (it went offline): cheapest, and preferred.
+    // A registered worker with no node behind it (it went offline): the only one cheap enough.
+    m().target(0);
     auto sender = eth::TxSender::create(*m().rpc, key(9)).value();
     const auto pub = key(9).public_key();
     market::WorkerOffer offer{kPrice / 2, 86400, 8000, 8192, Bytes(pub.begin(), pub.end())};
-    sender->send(m().dispatcher->tx(market::calls::register_worker(offer), parse_amount("1ether").value())).value();
+    sender->send(m().dispatcher->tx(v2::calls::register_worker(offer), parse_amount("1ether").value())).value();
     const auto dead = m().dispatcher->worker_id_of(addr(9)).value();
 
-    const auto r = run("--duration 60s --period 10s --verifiers 1 --probe tcp --worker " + eth::to_checksum(addr(9)));
-    ASSERT_TRUE(r.contains("id")) << r.dump();
-    const auto id = r["id"].get<std::uint64_t>();
-    EXPECT_NE(m().view(id).worker_id, dead) << "reassigned after the accept window";
-    bool reassigned = false;
-    for (const auto& e : m().events(id)) reassigned = reassigned || std::holds_alternative<market::AgreementReassigned>(e.event);
-    EXPECT_TRUE(reassigned);
-    // The offline worker must not be picked again (as verifier) by later scenarios.
-    sender->send(m().dispatcher->tx(market::calls::pause_worker())).value();
+    const auto out = m().cli("--json run --detach " + shell_quote(m().image.string()) +
+                             " --duration 60s --period 10s --max-price 1gwei/s --probe tcp");
+    const auto id = json::parse(out)["id"].get<std::uint64_t>();
+    // Nobody accepts: the client draws after 20 s, which records the dead worker and starts its
+    // accept window; meanwhile worker 1 becomes cheap enough to be drawn next.
+    ASSERT_TRUE(wait_until([&] { return m().view(id).worker_id == dead; }, 60s)) << m().logs();
+    m().target(1);
+    ASSERT_TRUE(wait_until([&] { return m().view(id).status == AgreementStatus::running; }, 90s)) << m().logs();
+    EXPECT_EQ(m().view(id).worker_id, m().dispatcher->worker_id_of(addr(1)).value()) << "replaced";
+    bool declined = false;
+    for (const auto& e : m().events(id))
+        if (const auto* d = std::get_if<v2::AgreementDeclined>(&e.event)) declined |= d->worker_id == dead;
+    EXPECT_TRUE(declined);
+    EXPECT_LT(m().dispatcher->get_worker(dead).value().stake, config().min_stake) << "the silent worker paid its decline fee";
+    // The offline worker must not be picked again by later scenarios.
+    sender->send(m().dispatcher->tx(v2::calls::pause_worker())).value();
 
     // The client ends it early: begun periods stay billable, the rest comes back.
     m().cli("stop " + std::to_string(id));
@@ -434,12 +504,13 @@ TEST_F(Marketplace, WorkerThatNeverAcceptsIsReplacedAndClientStopsEarly) {
     const auto after = m().view(id);
     EXPECT_LT(after.billable_periods, 6U);
     const auto p = payout(m(), id);
-    EXPECT_EQ(p.worker + p.client + p.verifiers, after.deposit);
+    EXPECT_EQ(p.worker + p.client + p.verifiers, p.deposit);
     EXPECT_GT(p.client, u256{6 - after.billable_periods} * 10 * kPrice) << "unused time refunded";
 }
 
 TEST_F(Marketplace, WorkerKilledAndRestartedCompletesWithoutDuplicateTransactions) {
-    const auto r = run("--duration 30s --period 10s --verifiers 2 --probe http:/ --worker " + eth::to_checksum(addr(3)));
+    m().target(3);
+    const auto r = run("--duration 30s --period 10s --probe http:/");
     ASSERT_TRUE(r.contains("id")) << r.dump();
     const auto id = r["id"].get<std::uint64_t>();
     m().nodes[3]->kill9();
@@ -447,10 +518,9 @@ TEST_F(Marketplace, WorkerKilledAndRestartedCompletesWithoutDuplicateTransaction
     m().start_node(3);
 
     m().wait_closed(id);
-    const auto after = m().view(id);
-    EXPECT_EQ(after.paid_periods, 3U) << "the container kept serving while its node was down";
     const auto p = payout(m(), id);
-    EXPECT_EQ(p.worker + p.client + p.verifiers, after.deposit);
+    EXPECT_EQ(p.paid_periods, 3U) << "the container kept serving while its node was down";
+    EXPECT_EQ(p.worker + p.client + p.verifiers, p.deposit);
     // Every transaction the worker's account sent is in its journal, mined, and none failed or repeated.
     auto db = node::Database::open((m().node_dir(3) / "state.sqlite").string()).value();
     // The node records a transaction as mined a moment after the chain shows its effect.
@@ -482,6 +552,7 @@ TEST_F(Marketplace, AWorkerWhoseEngineCannotPullLoadsTheImageAsAnArchiveAndKeeps
     // the image is loaded as an archive once its transfer is complete and verified.
     // It keeps no image once an agreement ends (--keep-images 0).
     m().start_node(3, {"--image-delivery", "load", "--keep-images", "0"});
+    m().target(3);
     test::TestImageOptions io;
     // A page of its own: an image no engine holds yet (the worker keeps images it ran).
     io.page = "<html><body>loaded as an archive " + std::to_string(::getpid()) + "-" + std::to_string(std::time(nullptr)) +
@@ -489,10 +560,11 @@ TEST_F(Marketplace, AWorkerWhoseEngineCannotPullLoadsTheImageAsAnArchiveAndKeeps
     const auto fresh = m().dir.path() / "archive-loaded.tar";
     const auto image = test::build_test_image(fresh, io);
     const auto out = m().cli("--json run --timeout 120s " + shell_quote(fresh.string()) +
-                             " --duration 30s --period 10s --verifiers 1 --probe http:/ --worker " + eth::to_checksum(addr(3)));
+                             " --duration 30s --period 10s --max-price 2gwei/s --probe http:/");
     const auto r = json::parse(out, nullptr, false);
     ASSERT_TRUE(r.is_object() && r.contains("id")) << out << m().logs();
     const auto id = r["id"].get<std::uint64_t>();
+    ASSERT_EQ(m().view(id).worker_id, m().dispatcher->worker_id_of(addr(3)).value());
     const auto served = probe::run(probe::parse_spec("http:/").value(), {r["host"].get<std::string>(), r["port"].get<std::uint16_t>()});
     EXPECT_TRUE(served.ok) << served.detail;
     const auto log = m().nodes[3]->log();
@@ -501,9 +573,8 @@ TEST_F(Marketplace, AWorkerWhoseEngineCannotPullLoadsTheImageAsAnArchiveAndKeeps
     EXPECT_EQ(log.find("after its transfer began"), std::string::npos) << "not pulled while it arrived";
     m().cli("stop " + std::to_string(id));
     m().wait_closed(id);
-    const auto after = m().view(id);
     const auto p = payout(m(), id);
-    EXPECT_EQ(p.worker + p.client + p.verifiers, after.deposit);
+    EXPECT_EQ(p.worker + p.client + p.verifiers, p.deposit);
     auto engine = runtime::Engine::from_environment().value();
     EXPECT_TRUE(wait_until([&] { return !engine.inspect_image(image.config_digest); }, 20s))
         << "the image it brought left the engine when the agreement ended";
@@ -514,9 +585,11 @@ TEST_F(Marketplace, AWorkerWhoseEngineCannotPullLoadsTheImageAsAnArchiveAndKeeps
     (void)engine.remove_image(image.config_digest, true);
 }
 
-TEST_F(Marketplace, ImageOtherThanTheCommittedOneIsRefusedAndRefunded) {
+TEST_F(Marketplace, ImageOtherThanTheCommittedOneIsRefusedAndTheClientCancels) {
     // The client commits to one image, then the archive on disk is replaced by another one before
-    // the transfer (what a broken or malicious client would send): the worker refuses it on digest.
+    // the transfer (what a broken or malicious client would send): the worker refuses it on digest,
+    // and the client cancels (its own image was wrong: the cancellation fee is its cost).
+    m().target(1);
     const auto archive = m().dir.path() / "switched.tar";
     fs::copy_file(m().image, archive);
     test::TestImageOptions other;
@@ -524,15 +597,15 @@ TEST_F(Marketplace, ImageOtherThanTheCommittedOneIsRefusedAndRefunded) {
     const auto other_tar = m().dir.path() / "other.tar";
     test::build_test_image(other_tar, other);
     const auto out = m().cli("--json run --detach " + shell_quote(archive.string()) +
-                             " --duration 30s --period 10s --verifiers 1 --probe tcp --worker " + eth::to_checksum(addr(1)));
+                             " --duration 30s --period 10s --max-price 2gwei/s --probe tcp");
     const auto id = json::parse(out)["id"].get<std::uint64_t>();
     fs::copy_file(other_tar, archive, fs::copy_options::overwrite_existing);
 
-    m().wait_closed(id, 60s);
-    const auto after = m().view(id);
-    EXPECT_EQ(after.status, AgreementStatus::refunded);
+    m().wait_closed(id, 90s);
+    EXPECT_EQ(m().view(id).status, AgreementStatus::ended);
     const auto p = payout(m(), id);
-    EXPECT_EQ(p.client, after.deposit) << "the whole escrow goes back";
+    EXPECT_EQ(p.burned_deposit, config().cancel_fee);
+    EXPECT_EQ(p.client, p.deposit - config().cancel_fee) << "the rest of the escrow goes back";
     EXPECT_EQ(p.worker, 0U);
 }
 
@@ -545,15 +618,16 @@ TEST_F(Marketplace, BadRequestsGetClearErrorsAndCostNothing) {
     EXPECT_NE(m().cli("run " + image + " --duration 25s --period 10s", false)
                   .find("the duration, 25 s, is not a whole number of 10 s periods: use a duration of 30 s or 20 s"),
               std::string::npos);
+    EXPECT_NE(m().cli("run " + image + " --verifiers 2", false).find("verifiers"), std::string::npos);
     EXPECT_NE(m().cli("run " + image + " --max-price 1.5wei", false).find("--max-price"), std::string::npos);
     EXPECT_NE(m().cli("stop 999", false).find("not known to this node"), std::string::npos);
     EXPECT_NE(m().cli("ps --node /nonexistent", false).find("no node runs"), std::string::npos);
     EXPECT_EQ(m().dispatcher->agreement_count().value(), agreements) << "nothing was bought";
     // The token is for the node's owner only.
     for (const char* f : {"api-token", "api.json"})
-        EXPECT_EQ(fs::status(m().node_dir(4) / f).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write) << f;
+        EXPECT_EQ(fs::status(m().node_dir(kClient) / f).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write) << f;
     // The API refuses changes without the token.
-    const auto api = json::parse(std::ifstream{m().node_dir(4) / "api.json"});
+    const auto api = json::parse(std::ifstream{m().node_dir(kClient) / "api.json"});
     const auto r = test::run_command("curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:" +
                                      std::to_string(api["port"].get<unsigned>()) + "/api/agreements/1/stop");
     EXPECT_EQ(r.out, "401");
@@ -561,12 +635,12 @@ TEST_F(Marketplace, BadRequestsGetClearErrorsAndCostNothing) {
 
 TEST_F(Marketplace, NoEscrowIsStrandedAfterEveryAgreementClosed) {
     // What the contract holds is exactly the workers' stakes: every agreement's money left.
+    const auto agreements = m().dispatcher->agreement_count().value();
+    for (std::uint64_t a = 1; a <= agreements; ++a) m().wait_closed(a);
     u256 stakes = 0;
     const auto n = m().dispatcher->worker_count().value();
     for (std::uint64_t w = 1; w <= n; ++w) stakes += m().dispatcher->get_worker(w).value().stake;
-    const auto agreements = m().dispatcher->agreement_count().value();
-    for (std::uint64_t a = 1; a <= agreements; ++a) m().wait_closed(a);
-    EXPECT_EQ(m().rpc->get_balance(m().deployed.address).value(), stakes);
+    EXPECT_EQ(m().rpc->get_balance(m().deployed.address).value(), stakes + m().dispatcher->credit_of(addr(kClient)).value());
     EXPECT_NE(m().cli("market workers"), "");
 }
 
@@ -576,7 +650,7 @@ TEST(Journal, NodeKilledWithATransactionInFlightSendsTheSameOneAfterRestart) {
     test::TempDir dir;
     auto rpc = eth::RpcClient::connect(chain.url()).value();
     auto sender = eth::TxSender::create(*rpc, key(0)).value();
-    const auto deployed = market::deploy_dispatcher(*rpc, *sender, market::DispatcherConfig::devnet_defaults()).value();
+    const auto deployed = v2::deploy(*rpc, *sender, v2::Config::devnet_defaults()).value();
     eth::anvil::set_automine(*rpc, false).value();  // from now on transactions wait in the pool for a mine call
     const std::map<std::string, std::string> env{{"ZP_TEST_KEY", std::string{kAnvilAccounts[6].private_key}},
                                                  {"ZEPPELIN_HOME", dir.path().string()}};
@@ -600,7 +674,7 @@ TEST(Journal, NodeKilledWithATransactionInFlightSendsTheSameOneAfterRestart) {
     Proc second{args, env, dir.path() / "second.log"};
     std::this_thread::sleep_for(1s);  // it finds the journaled registration and sends the same bytes again
     eth::anvil::mine(*rpc).value();
-    market::Dispatcher d{*rpc, deployed.address};
+    v2::Dispatcher d{*rpc, deployed.address};
     ASSERT_TRUE(wait_until([&] { return fs::exists(dir.path() / "n" / "api.json"); }, 60s)) << second.tail();
     EXPECT_NE(d.worker_id_of(addr(6)).value(), 0U);
     EXPECT_EQ(rpc->get_transaction_count(addr(6)).value(), 1U) << "one registration, not two";
@@ -616,7 +690,7 @@ TEST(SecondChain, NodeWorksAgainstAnyChainGivenItsAddresses) {
     test::TempDir dir;
     auto rpc = eth::RpcClient::connect(chain.url()).value();
     auto sender = eth::TxSender::create(*rpc, key(0)).value();
-    const auto deployed = market::deploy_dispatcher(*rpc, *sender, market::DispatcherConfig::devnet_defaults()).value();
+    const auto deployed = v2::deploy(*rpc, *sender, v2::Config::devnet_defaults()).value();
     const std::map<std::string, std::string> env{{"ZP_TEST_KEY", std::string{kAnvilAccounts[5].private_key}},
                                                  {"ZEPPELIN_HOME", dir.path().string()}};
     auto args = [&](const std::string& chain_id) {
@@ -642,9 +716,9 @@ TEST(SecondChain, NodeWorksAgainstAnyChainGivenItsAddresses) {
     Proc node{{ZEPPELIN_CLI_PATH, "node", "--config", (dir.path() / "node.toml").string(), "--data-dir",
                (dir.path() / "good").string(), "--private-key-env", "ZP_TEST_KEY"},
               env, dir.path() / "node.log"};
-    market::Dispatcher d{*rpc, deployed.address};
+    v2::Dispatcher d{*rpc, deployed.address};
     EXPECT_TRUE(wait_until([&] { return d.worker_id_of(addr(5)).value_or(0) != 0; }, 60s)) << node.tail();
-    EXPECT_EQ(d.get_worker(1).value().status, market::WorkerStatus::active);
+    EXPECT_EQ(d.get_worker(1).value().status, v2::WorkerStatus::active);
     EXPECT_EQ(d.get_worker(1).value().price_per_second, 3'000'000'000U) << "the price came from the TOML file";
 }
 

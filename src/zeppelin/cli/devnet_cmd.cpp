@@ -13,9 +13,11 @@
 // that worked with the old one stop acting until they are pointed back or reset (`zeppelin node
 // --reset-chain`, node/chain_identity.hpp).
 // `--block-time N` makes anvil mine a block every N seconds (anvil --block-time), like an L2 (2) or
-// mainnet (12), instead of one block per transaction at once.
-// The devnet dispatcher uses short windows (DispatcherConfig::devnet_defaults): stake 1 ether,
-// accept/start/report windows 600 s, cool-down 60 s, verifier fee 5 %, slash 100 %.
+// mainnet (12), instead of one block per transaction at once (plus one every second: protocol v2
+// draws from the hash of a block after the commit, which an idle chain would never mine).
+// The devnet deploys protocol v2 with short windows (market::v2::Config::devnet_defaults): stake
+// 1 ether, accept/start windows 600 s, report window 60 s, cool-down 60 s, verifier fee 5 %, slash
+// 100 %, a verifier's minimum pay 1 gwei, draws 1 block after the commit.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -83,7 +85,7 @@ struct AnvilState {
 };
 
 std::string block_time_text(unsigned seconds) {
-    return seconds == 0 ? std::string{"instant (a block per transaction)"} : fmt::format("{} s", seconds);
+    return seconds == 0 ? std::string{"instant (a block per transaction, and one every second)"} : fmt::format("{} s", seconds);
 }
 
 fs::path dir() { return or_throw(market::devnet_dir(), "devnet"); }
