@@ -182,9 +182,9 @@ void run(const RunOptions& o) {
             if (local.contains("image_refused") && local["image_refused"].is_string())
                 why = "the worker refused the image: " + local["image_refused"].get<std::string>();
             if (why.empty()) why = local.value("last_error", std::string{"it ended before its service came up"});
-            const bool refunded = a.contains("chain") && a["chain"].value("status", std::string{}) == "refunded";
+            const bool ended = a.contains("chain") && a["chain"].value("status", std::string{}) == "ended";
             fail(Errc::cancelled, fmt::format("agreement {} {}: {} ({})", id, state, why,
-                                              refunded ? "the whole escrow is refunded to you"
+                                              ended ? "the escrow is refunded to you, less the cancellation fee if you cancelled"
                                                        : "what you are owed back: `zeppelin inspect " + std::to_string(id) + " --summary`"));
         }
         if (std::chrono::steady_clock::now() - started > limit)
@@ -256,10 +256,11 @@ void print_summary(const json& a) {
         const auto& c = a["chain"];
         std::string vs;
         for (const auto& v : c["verifier_ids"]) vs += (vs.empty() ? "" : ", ") + std::to_string(v.get<unsigned>());
+        const auto paid = a.contains("payments") ? a["payments"].value("paid_periods", 0U) : 0U;
         fmt::print("  on chain: {}, worker {} at {}/s, verifiers {}, {} of {} billable, {} paid\n",
                    c["status"].get<std::string>(), c["worker_id"].get<unsigned>(), amount_text(c, "price_per_second"),
                    vs.empty() ? "none" : vs, c["billable_periods"].get<unsigned>(),
-                   count_of(c["periods"].get<unsigned>(), "period"), c["paid_periods"].get<unsigned>());
+                   count_of(c["periods"].get<unsigned>(), "period"), paid);
     }
     if (a.contains("payments")) {
         const auto& p = a["payments"];
@@ -270,7 +271,7 @@ void print_summary(const json& a) {
                        v["verifier_id"].get<unsigned>(), count_of(v["periods_reported"].get<unsigned>(), "period"),
                        v["periods_ok"].get<unsigned>());
         fmt::print("  client   {:>24}  (refund)\n", amount_text(p, "client_refund"));
-        if (p["slashed"].get<std::string>() != "0") fmt::print("  slashed  {:>24}  (from the worker's stake, to the client)\n", amount_text(p, "slashed"));
+        if (p["slashed"].get<std::string>() != "0") fmt::print("  slashed  {:>24}  (burned: the worker's stake for failed periods, dissenting or silent verifiers' bonds, fees)\n", amount_text(p, "slashed"));
         if (p.value("closed", false))
             fmt::print("  {}\n", p.value("balanced", false) ? "every wei of the escrow is accounted for"
                                                             : "WARNING: the payments do not add up to the escrow");

@@ -216,8 +216,9 @@ void NodeContext::on_event(const v2::EventRecord& rec) {
     };
     std::visit(overloaded{
                    [&](const v2::AgreementPurchased& e) {
-                       (void)store->put_known(KnownAgreement{e.agreement_id, rec.transaction_hash, rec.block_number,
-                                                             requirements_json(e.requirements)});
+                       auto req = requirements_json(e.requirements);
+                       req["deposit"] = to_dec(e.deposit);  // what the API shows as the escrow paid
+                       (void)store->put_known(KnownAgreement{e.agreement_id, rec.transaction_hash, rec.block_number, req});
                        on_roles(e.agreement_id, e.client, 0, {});
                        if (e.client != me) await_draw(e.agreement_id, e.draw_block);
                        wake(e.agreement_id);

@@ -213,7 +213,11 @@ Result<json> Node::agreement(std::uint64_t id, bool brief) {
     json j = state_json(a);
     // What a person may see: never the transfer secret.
     j["local"] = public_json(a.rec);
-    if (auto v = n.dispatcher->get_agreement(id)) j["chain"] = view_json(*v);
+    if (auto v = n.dispatcher->get_agreement(id)) {
+        j["chain"] = view_json(*v);
+        // The deposit the purchase paid (the view's escrow falls to 0 once settled).
+        if (auto k = n.store->get_known(id); k && *k) j["chain"]["deposit"] = (*k)->requirements.value("deposit", std::string{"0"});
+    }
     {
         std::lock_guard lock{n.mu};
         if (auto it = n.progress.find(id); it != n.progress.end())
