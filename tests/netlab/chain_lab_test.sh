@@ -150,7 +150,9 @@ if want 4; then
   grep -q "transfer failing: cannot connect to $WAN:$TRANSFER_PORT" "$T/run4.err" || { cat "$T/run4.err"; fail "run did not say why"; }
   grep "transfer failing" "$T/run4.err" | head -n 1 | sed 's/^/   run: /'
   for _ in $(seq 300); do
-    api home worker /api/status | jq -r '.reachability.unreached // ""' | grep -q "no client has connected" && break
+    # The warning is shown before the re-check (SSDP may take 2 s) logs its outcome: wait for both.
+    api home worker /api/status | jq -r '.reachability.unreached // ""' | grep -q "no client has connected" \
+      && grep -q "reachability after the check" "$T/worker/node.log" && break
     sleep 0.1
   done
   api home worker /api/status | jq -r '.reachability.unreached // ""' | grep -q "no client has connected to this worker's transfer port ($WAN:$TRANSFER_PORT" \

@@ -141,7 +141,10 @@ echo "$status" | jq -c .reachability
 echo "$status" | jq -r .reachability.reason | grep -q "no port mapping possible: UPnP IGD: no device answered" || fail "the reason does not say why"
 echo "$status" | jq -r .reachability.reason | grep -q -- "--public-host" || fail "the reason does not say what to do"
 # The pause is a transaction: the status read right after start shows it once mined.
-for _ in $(seq 50); do [ "$(api home worker /api/status | jq -r .worker.status)" = paused ] && break; sleep 0.2; done
+for _ in $(seq 50); do
+  [ "$(api home worker /api/status | jq -r .worker.status)" = paused ] && grep -q "paused in the market" "$T/worker/node.log" && break
+  sleep 0.2
+done
 [ "$(api home worker /api/status | jq -r .worker.status)" = paused ] || fail "the worker did not pause its offer"
 grep -q "paused in the market until it can be reached" "$T/worker/node.log" || fail "no log line about the pause"
 if [ "$MODE" = agreement ]; then
@@ -158,7 +161,12 @@ fi
 
 step "   the router maps again: the running worker finds out (it looks every 30 s) and resumes"
 $LAB router upnp+natpmp >/dev/null
-for _ in $(seq 45); do [ "$(api home worker /api/status | jq -r .worker.status)" = active ] && break; sleep 1; done
+# The chain shows the resume as soon as it is mined; the node logs it once its receipt poll sees it:
+# wait for both (CI once read the status inside that gap).
+for _ in $(seq 45); do
+  [ "$(api home worker /api/status | jq -r .worker.status)" = active ] && grep -q "reachable again" "$T/worker/node.log" && break
+  sleep 1
+done
 status=$(api home worker /api/status)
 [ "$(echo "$status" | jq -r .reachability.state)" = mapped ] || fail "not mapped after the router came back: $(echo "$status" | jq -c .reachability)"
 [ "$(echo "$status" | jq -r .worker.status)" = active ] || fail "the worker did not resume: $(echo "$status" | jq -c .worker)"
