@@ -345,6 +345,42 @@ TEST_F(Roles, ClientStoppedAgreementIsStoppingUntilItSettles) {
     EXPECT_EQ(row().phase, Phase::done);
 }
 
+TEST_F(Roles, ClientStoppedInItsLastPeriodStaysStoppingThroughAStepInFlightAndARestart) {
+    own(Role::client, Phase::running);
+    chain->view.status = AgreementStatus::running;
+    // In its last period (the 10th of 60 s): a stop cuts no billable period, so the chain's view
+    // looks the same before and after it.
+    chain->view.started_at = static_cast<std::uint64_t>(now_s() - 9 * 60 - 15);
+    edit([&](AgreementRecord& r) {
+        r.service = HostPort{"127.0.0.1", 8080};
+        r.first_ok_ms = world->now.load();
+    });
+    step().value();
+    EXPECT_EQ(row().phase, Phase::running);
+    // A step that read the row just before `zeppelin stop` recorded the stop, and writes after it.
+    const auto read_before = row();
+    n.mark_stopped(kId).value();  // what POST /api/agreements/{id}/stop records once the stop is mined
+    n.client_step(read_before, chain->view).value();
+    EXPECT_EQ(row().phase, Phase::stopping) << "a step in flight does not undo the stop";
+    EXPECT_TRUE(row().rec.stopped);
+    // The node restarts: the same store file, opened again; its steps go on from what it holds.
+    n.store.reset();
+    n.store = Store::open((dir.path() / "state.sqlite").string()).value();
+    step().value();
+    EXPECT_EQ(row().phase, Phase::stopping) << "after a restart too";
+    // The last period runs out: the client claims, the agreement settles, and it is done.
+    world->now += 60'000;
+    step().value();
+    EXPECT_TRUE(chain->did("claim"));
+    chain->view.status = AgreementStatus::settled;
+    chain->view.client_refunded = true;
+    step().value();
+    EXPECT_EQ(row().phase, Phase::done);
+    // A late stop (an AgreementStopped replayed after the end) does not reopen it.
+    n.mark_stopped(kId).value();
+    EXPECT_EQ(row().phase, Phase::done);
+}
+
 TEST_F(Roles, ClientMeasuresTheFirstAnswerOfTheService) {
     own(Role::client, Phase::starting);
     chain->view.status = AgreementStatus::running;
