@@ -541,6 +541,24 @@ TEST_F(Roles, WorkerWhosePortWasTakenAnnouncesAnotherOne) {
     EXPECT_TRUE(chain->did("start"));
 }
 
+TEST_F(Roles, WorkerRestartedWhileRunningAnnouncesItsNewEndpointsToTheClient) {
+    own(Role::worker, Phase::running);
+    start_transfer_server();
+    chain->view.status = AgreementStatus::running;
+    chain->view.started_at = static_cast<std::uint64_t>(now_s() - 30);
+    edit([](AgreementRecord& r) {
+        r.secret = Hash32{};
+        r.received = ReceivedRecord{true, "7b7d", {}};
+        r.offered = "1:2";  // the ports the process before the restart listened on
+    });
+    step().value();
+    const auto now_offered = std::to_string(n.transfer->port()) + ":0";  // no log server in this fixture
+    EXPECT_EQ(chain->posts_starting("post:transfer:" + now_offered), 1U) << "the client is told the new ports";
+    EXPECT_EQ(row().rec.offered, now_offered);
+    step().value();
+    EXPECT_EQ(chain->posts_starting("post:transfer:"), 1U) << "once, not at every step";
+}
+
 TEST_F(Roles, WorkerEndsTheWorkAndRedeemsAtTheEnd) {
     own(Role::worker, Phase::running);
     chain->view.status = AgreementStatus::running;
