@@ -94,6 +94,7 @@ expect 0 "zeppelin test server on :8080" -- z logs "$id"
 
 echo "# stopping: 'stopping' until it settles, then the money accounted for"
 expect 0 '"state": "stopping"' -- z stop "$id" --json
+expect 0 "stopping" -- z ps
 for _ in $(seq 1 900); do
   z ps -a | grep -q "^$id .*done" && break
   sleep 0.2

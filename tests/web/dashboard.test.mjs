@@ -438,6 +438,8 @@ describe('node API and dashboard on a real market', { skip }, () => {
       await wpage.goto(`${verifier.base}/#verifier`);
       // By period: what was probed and what was reported on chain.
       await wpage.locator('#probes tbody td[data-label="Reported"].ok').first().waitFor({ timeout: 30_000 });
+      // A settled agreement is finished for its verifier too (not "verifying"), with its reward worded.
+      await wpage.locator('#verifier-reports li', { hasText: new RegExp(`^#${id} \\(finished\\): .* reward \\d`) }).waitFor({ timeout: 30_000 });
       await shot(wpage, 'verifier');
       await wpage.close();
 
