@@ -155,9 +155,14 @@ struct FakeWorld final : WorldPort {
     bool service_up{true};
     bool own_link_up{true};  // false: this node's own network is cut (nothing answers it)
     int probes{0};
+    int link_back_after{0};  // > 0: the cut link comes back as probe number link_back_after ends
     std::int64_t now_ms() override { return now; }
     probe::Outcome probe(const probe::Spec&, const probe::Endpoint&, std::chrono::milliseconds) override {
         ++probes;
+        if (!own_link_up && probes == link_back_after) {
+            own_link_up = true;  // too late for this probe: it timed out while the link was down
+            return {false, "connect timed out", 3000ms};
+        }
         if (!own_link_up) return {false, "connect timed out", 3000ms};
         return {service_up, service_up ? "HTTP 200" : "connection refused", 1ms};
     }
@@ -716,6 +721,27 @@ TEST_F(VerifierRoles, WhenItsOwnLinkIsCutItAbstainsInsteadOfBlamingTheWorker) {
     }
     ASSERT_TRUE(chain->did("report:0:0x19")) << "periods 0, 3 and 4 reported; 1 and 2 not";
     EXPECT_EQ(chain->ok_bits_of("report:0:0x19"), 0x19U) << "no period reported failed";
+}
+
+TEST_F(VerifierRoles, ItsLinkBackOnlyAsTheRetryEndsIsStillItsOwnOutage) {
+    // Its link is cut as period 1 begins and comes back just as the first probe's retry times out:
+    // the world answers the check after the retry, but did not before it. Inconclusive, not failed.
+    n.opt.report_interval = 180s;
+    walk(0, 60);
+    world->own_link_up = false;
+    world->link_back_after = world->probes + 2;
+    walk(60, 182);
+    const auto probes = n.store->probes(kId).value();
+    const auto first = std::find_if(probes.begin(), probes.end(), [](const auto& p) { return p.period == 1; });
+    ASSERT_NE(first, probes.end());
+    EXPECT_TRUE(first->inconclusive && !first->ok) << first->detail;
+    EXPECT_TRUE(std::none_of(probes.begin(), probes.end(), [](const auto& p) { return !p.ok && !p.inconclusive; }))
+        << "no probe blames the service, which answered all along";
+    ASSERT_FALSE(chain->sent.empty());
+    for (const auto& action : chain->sent) {  // "report:<first>:0x<reported bits>": each reported period ok
+        const auto reported = std::stoul(action.substr(action.rfind(':') + 1), nullptr, 16);
+        EXPECT_EQ(chain->ok_bits_of(action), reported) << action << ": a period reported failed";
+    }
 }
 
 TEST_F(VerifierRoles, AServiceDownWhileItReachesTheWorldIsStillAFailure) {
