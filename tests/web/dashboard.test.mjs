@@ -2,13 +2,16 @@
 // of src/zeppelin/node/api.hpp with its refusals (no token, wrong token, bad input), then a person
 // in Debian's headless Chromium (playwright-core) who buys a service through the client panel,
 // watches it run and get verified, opens it, stops it, sees the refund, and sees the worker's
-// earnings on the worker's own dashboard. Screenshots go to build/web-screenshots/ (or
+// earnings on the worker's own dashboard; then a work paused for a period, which the worker's
+// timeline and the verifier's view show failed, in red. Screenshots go to build/web-screenshots/ (or
 // $WEB_SCREENSHOTS). Skipped without ZEPPELIN_DOCKER_HOST (scripts/test.sh provides it).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 
 import { Market, ROOT, WORKERS, makeTestImage, until } from './market.mjs';
 
@@ -19,6 +22,11 @@ const WRONG = 'f'.repeat(64);
 // a bare run of 11 or more digits (full wei, or an exact ETH fraction).
 const READABLE = /\b\d{1,9}(\.\d{1,8})? (wei|gwei|ETH)\b/;
 const LONG_DIGITS = /\b\d{11,}\b/;
+/** Pauses or unpauses a container through the engine's API (ZEPPELIN_DOCKER_HOST, a unix socket). */
+async function engine(action, container) {
+  const socket = process.env.ZEPPELIN_DOCKER_HOST.replace(/^unix:\/\//, '');
+  await promisify(execFile)('curl', ['-sf', '-X', 'POST', '--unix-socket', socket, `http://d/v1.41/containers/${container}/${action}`]);
+}
 const skip = process.env.ZEPPELIN_DOCKER_HOST ? false : 'needs ZEPPELIN_DOCKER_HOST (eval "$(bash scripts/services.sh start)")';
 
 /** A 4xx answer with an {"error": "..."} in words. */
@@ -464,6 +472,43 @@ describe('node API and dashboard on a real market', { skip }, () => {
         }
         await vp.close();
       }
+    });
+
+    it('a period the service did not answer shows failed, in red, to the worker and to its verifiers', { timeout: 300_000 }, async () => {
+      const c = market.client;
+      const bought = await c.request('POST', '/api/agreements', { body: { ...run, duration: 40, verifiers: 2 } });
+      assert.equal(bought.status, 201, bought.text);
+      const { id } = bought.json;
+      await until(`agreement ${id} to run`, async () => (await c.get(`/api/agreements/${id}?brief=1`)).chain.status === 'running', { timeout: 150_000 });
+      const chain = (await c.get(`/api/agreements/${id}?brief=1`)).chain;
+      const worker = await market.workerNode(chain.worker_id);
+      const container = await until('the work\'s container', async () => (await worker.get(`/api/agreements/${id}?brief=1`)).local.container);
+      // The work stops answering for 15 s (a whole 10 s period), then answers again.
+      await engine('pause', container);
+      await new Promise((r) => setTimeout(r, 15_000));
+      await engine('unpause', container);
+      await until(`agreement ${id} to settle`, async () => (await c.get(`/api/agreements/${id}`)).payments?.settled, { timeout: 150_000 });
+      const reports = (await worker.get(`/api/agreements/${id}`)).payments.verifiers;
+      assert.ok(reports.some((v) => v.periods.includes('failed')), JSON.stringify(reports));
+
+      const red = (color) => {
+        const [r, g, b] = color.match(/\d+/g).map(Number);
+        return r > 150 && g < 100 && b < 100;
+      };
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`${worker.base}/#worker`);
+      const failed = page.locator('#timeline svg rect.tl-failed', { has: page.locator('title', { hasText: `agreement ${id},` }) });
+      await failed.first().waitFor({ timeout: 30_000 });
+      const fill = await failed.first().evaluate((e) => getComputedStyle(e).fill);
+      assert.ok(red(fill), `a failed period is drawn in ${fill}`);
+      await shot(page, 'worker-failed-period');
+      const verifier = await market.workerNode(reports.find((v) => v.periods.includes('failed')).verifier_id);
+      await page.goto(`${verifier.base}/#verifier`);
+      const cell = page.locator('#probes tbody tr', { hasText: `#${id}` }).locator('td[data-label="Reported"].bad', { hasText: 'failed' });
+      await cell.first().waitFor({ timeout: 30_000 });
+      assert.ok(red(await cell.first().evaluate((e) => getComputedStyle(e).color)), 'a period reported failed is red');
+      await shot(page, 'verifier-failed-period');
+      await page.close();
     });
   });
 });
