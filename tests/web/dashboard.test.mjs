@@ -3,7 +3,8 @@
 // in Debian's headless Chromium (playwright-core) who buys a service through the client panel,
 // watches it run and get verified, opens it, stops it, sees the refund, and sees the worker's
 // earnings on the worker's own dashboard; then a work paused for a period, which the worker's
-// timeline and the verifier's view show failed, in red. Screenshots go to build/web-screenshots/ (or
+// timeline and the verifier's view show failed, in red; last, the devnet replaced by a fresh chain,
+// which the client's dashboard names in words. Screenshots go to build/web-screenshots/ (or
 // $WEB_SCREENSHOTS). Skipped without ZEPPELIN_DOCKER_HOST (scripts/test.sh provides it).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -508,6 +509,30 @@ describe('node API and dashboard on a real market', { skip }, () => {
       await cell.first().waitFor({ timeout: 30_000 });
       assert.ok(red(await cell.first().evaluate((e) => getComputedStyle(e).color)), 'a period reported failed is red');
       await shot(page, 'verifier-failed-period');
+      await page.close();
+    });
+
+    it('on a reset chain every node stops acting, and its dashboard says why in words', { timeout: 180_000 }, async () => {
+      // The devnet replaced: same port, chain id and dispatcher address and code; another genesis.
+      const zeppelin = process.env.ZEPPELIN ?? 'zeppelin';
+      const opts = { env: market.env, cwd: ROOT, timeout: 120_000 };
+      await promisify(execFile)(zeppelin, ['devnet', 'down'], opts);
+      await new Promise((r) => setTimeout(r, 1100));  // anvil's genesis carries its start time in seconds
+      await promisify(execFile)(zeppelin, ['devnet', 'up', '--port', market.env.DEVNET_PORT], opts);
+      const c = market.client;
+      const st = await until('the client node to notice', async () => {
+        const s = await c.get('/api/status');
+        return s.chain_identity?.state === 'mismatch' && s;
+      }, { timeout: 90_000 });
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      await page.goto(`${c.base}/#market`);
+      const banner = page.locator('#chain-mismatch');
+      await banner.waitFor({ state: 'visible', timeout: 30_000 });
+      assert.equal(await banner.textContent(), st.chain_identity.message);
+      assert.match(st.chain_identity.message, /^chain mismatch: this node works with .*, but the endpoint now serves /);
+      await shot(page, 'chain-mismatch-390');
+      const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+      assert.ok(scroll <= inner, `the page scrolls sideways at 390 px with the mismatch shown: ${scroll} px wide`);
       await page.close();
     });
   });
