@@ -130,6 +130,8 @@ TEST_F(CliConventions, EveryValueThatCannotBeParsedIsAUsageErrorExit2BeforeAnyth
         {"run img.tar --min-reputation 5000", "--min-reputation: Value 5000 not in range"},
         {"run img.tar --port 70000", "--port"},
         {"run img.tar --cpu -1", "--cpu"},
+        {"run img.tar --probe ftp:/", "--probe"},
+        {"run img.tar --worker 0x12", "--worker"},
         {"logs 1 --tail many", "--tail: \"many\" is not a number of lines (or \"all\")"},
         {"logs 1 --since 2026-13-45", "--since: \"2026-13-45\" is not an RFC 3339 time"},
         {"logs 1 --since soon", "--since: \"soon\" is not a duration"},

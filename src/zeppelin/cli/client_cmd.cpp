@@ -15,7 +15,9 @@
 #include "zeppelin/cli/node_client.hpp"
 #include "zeppelin/core/u256.hpp"
 #include "zeppelin/core/units.hpp"
+#include "zeppelin/eth/address.hpp"
 #include "zeppelin/node/log_channel.hpp"
+#include "zeppelin/probe/spec.hpp"
 #include "zeppelin/transfer/progress.hpp"
 
 namespace zeppelin::cli {
@@ -125,6 +127,8 @@ void run(const RunOptions& o) {
     const auto price = usage_or(parse_amount(price_text), "--max-price");
     if (price > std::numeric_limits<std::uint64_t>::max()) usage_error("--max-price: \"" + o.max_price + "\" is more than the contract can record");
     const auto limit = std::chrono::seconds{parse_duration(o.timeout, "--timeout")};
+    (void)usage_or(probe::parse_spec(o.probe), "--probe");
+    if (!o.preferred_worker.empty()) (void)usage_or(eth::parse_address(o.preferred_worker), "--worker");
     json req{{"image", o.image},
              {"duration", parse_duration(o.duration, "--duration", true)},
              {"period", parse_duration(o.period, "--period", true)},
