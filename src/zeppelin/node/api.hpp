@@ -8,7 +8,8 @@
 //                                     "cpu_millicores", "memory_mb", "port"?, "preferred_worker"?}
 //   POST /api/agreements/check        the same body: what the purchase would be refused for, before
 //                                     anything is sent ({"ok", "refusals": [{"code", "message"}],
-//                                     "deposit", "eligible_workers", "active_workers", "cheapest"?})
+//                                     "deposit", "max_price_per_second", "eligible_workers",
+//                                     "active_workers", "cheapest"?})
 //   POST /api/images                  upload an image archive (body: the tar, <= 512 MiB); answers
 //                                     {"path", "name", "config_digest", "bytes"} to use as "image"
 //                                     above; ?name=web.tar: the file's own name, which names it
