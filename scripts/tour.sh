@@ -94,7 +94,9 @@ expect 0 "zeppelin test server on :8080" -- z logs "$id"
 
 echo "# stopping: 'stopping' until it settles, then the money accounted for"
 expect 0 '"state": "stopping"' -- z stop "$id" --json
-expect 0 "stopping" -- z ps
+# ps no longer says "running": "stopping" until the begun period ends (at once when the stop fell
+# on a period's end, to the second of the chain's clock: then it is already "done").
+expect 0 "not running" -- sh -c "$ZEPPELIN ps -a | grep -qE '^$id +client +(stopping|done) ' && echo 'not running'"
 for _ in $(seq 1 900); do
   z ps -a | grep -q "^$id .*done" && break
   sleep 0.2
