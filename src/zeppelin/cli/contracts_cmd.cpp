@@ -47,14 +47,14 @@ struct DeployOptions {
 
 u256 whole(const std::string& text, std::string_view what) {
     auto v = parse_u256(text);
-    if (!v) fail(Errc::invalid_argument, fmt::format("{} must be a whole number, got \"{}\"", what, text));
+    if (!v) usage_error(fmt::format("{} must be a whole number, got \"{}\"", what, text));
     return *v;
 }
 
 eth::PrivateKey deployer_key(const DeployOptions& o) {
-    if (!o.private_key.empty()) return or_throw(eth::PrivateKey::from_hex(o.private_key), "--private-key");
+    if (!o.private_key.empty()) return usage_or(eth::PrivateKey::from_hex(o.private_key), "--private-key");
     if (o.key.keystore.empty() && o.key.private_key_env.empty())
-        fail(Errc::invalid_argument, "give the deployer's key with --private-key or --keystore");
+        usage_error("give the deployer's key with --private-key or --keystore");
     return load_key(o.key);
 }
 
@@ -63,9 +63,9 @@ void run_deploy(const DeployOptions& o) {
     if (url.empty()) {
         if (const char* e = std::getenv("ZEPPELIN_RPC_URL")) url = e;
     }
-    if (url.empty()) fail(Errc::invalid_argument, "--rpc-url (or ZEPPELIN_RPC_URL) is required");
+    if (url.empty()) usage_error("--rpc-url (or ZEPPELIN_RPC_URL) is required");
     market::DispatcherConfig config;
-    config.min_stake = or_throw(parse_amount(o.min_stake), "--min-stake");
+    config.min_stake = usage_or(parse_amount(o.min_stake), "--min-stake");
     config.accept_window = whole(o.accept_window, "--accept-window");
     config.start_window = whole(o.start_window, "--start-window");
     config.report_window = whole(o.report_window, "--report-window");

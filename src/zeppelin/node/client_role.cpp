@@ -51,9 +51,10 @@ Result<void> NodeContext::client_step(const LocalAgreement& a, const market::Agr
                 else wake_in(id, 1s);  // the service's first answer is measured to the second
             }
             wake_at_ms(id, static_cast<std::int64_t>(end_of(v)) * 1000);
-            // Stopped by the client (`zeppelin stop`): its last period runs out, then it settles.
-            const bool stopped = a.phase == Phase::stopping || v.billable_periods < v.periods;
-            ZP_CHECK(set_state(id, stopped ? Phase::stopping : a.rec.service ? Phase::running : Phase::starting));
+            // Stopped by the client (`zeppelin stop`, recorded; also in the last period, where the
+            // view shows no cut): its last period runs out, then it settles.
+            if (v.billable_periods < v.periods) ZP_CHECK(mark_stopped(id));
+            ZP_CHECK(set_running_state(id, a.rec.service ? Phase::running : Phase::starting));
             if (now >= end_of(v)) return claim(id);
             return {};
         }

@@ -9,6 +9,7 @@
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/core/units.hpp"
 #include "zeppelin/eth/address.hpp"
+#include "zeppelin/node/amounts.hpp"
 
 namespace zeppelin::node {
 
@@ -94,39 +95,41 @@ probe::Spec tcp_spec() {
 }
 
 json view_json(const market::AgreementView& v) {
-    return json{{"status", status_name(v.status)},
+    json j{{"status", status_name(v.status)},
                 {"client", eth::to_checksum(v.client)},
                 {"worker_id", v.worker_id},
                 {"verifier_ids", v.verifier_ids},
-                {"price_per_second", std::to_string(v.price_per_second)},
-                {"max_price_per_second", std::to_string(v.max_price_per_second)},
                 {"period_seconds", v.period_seconds},
                 {"periods", v.periods},
                 {"billable_periods", v.billable_periods},
                 {"accept_deadline", v.accept_deadline},
                 {"start_deadline", v.start_deadline},
                 {"started_at", v.started_at},
-                {"deposit", to_dec(v.deposit)},
                 {"paid_periods", v.paid_periods},
-                {"client_refund", to_dec(v.client_refund)},
                 {"worker_redeemed", v.worker_redeemed},
                 {"client_refunded", v.client_refunded}};
+    put_amount(j, "price_per_second", v.price_per_second);
+    put_amount(j, "max_price_per_second", v.max_price_per_second);
+    put_amount(j, "deposit", v.deposit);
+    put_amount(j, "client_refund", v.client_refund);
+    return j;
 }
 
 json worker_json(std::uint64_t id, const market::WorkerView& w, const market::Reputation& r) {
-    return json{{"id", id},
+    json j{{"id", id},
                 {"owner", eth::to_checksum(w.owner)},
                 {"status", market::to_string(w.status)},
-                {"price_per_second", std::to_string(w.price_per_second)},
                 {"max_duration", w.max_duration},
                 {"cpu_millicores", w.cpu_millicores},
                 {"memory_mb", w.memory_mb},
-                {"stake", to_dec(w.stake)},
                 {"open_agreements", w.open_agreements},
                 {"verified_periods", r.verified_periods},
                 {"failed_periods", r.failed_periods},
                 {"completed_agreements", r.completed_agreements},
                 {"failed_agreements", r.failed_agreements}};
+    put_amount(j, "price_per_second", w.price_per_second);
+    put_amount(j, "stake", w.stake);
+    return j;
 }
 
 
@@ -147,6 +150,23 @@ Result<LocalAgreement> NodeContext::local(std::uint64_t id) {
 
 Result<void> NodeContext::set_state(std::uint64_t id, Phase phase) {
     return update(id, [&](LocalAgreement& a) {
+        if (a.phase != phase) spdlog::info("agreement {}: {} -> {}", id, phase_label(a.phase), phase_label(phase));
+        a.phase = phase;
+    });
+}
+
+Result<void> NodeContext::mark_stopped(std::uint64_t id) {
+    return update(id, [&](LocalAgreement& a) {
+        if (a.role != Role::client || a.finished() || a.phase == Phase::cancelled) return;
+        a.rec.stopped = true;
+        if (a.phase != Phase::stopping) spdlog::info("agreement {}: {} -> {}", id, phase_label(a.phase), phase_label(Phase::stopping));
+        a.phase = Phase::stopping;
+    });
+}
+
+Result<void> NodeContext::set_running_state(std::uint64_t id, Phase otherwise) {
+    return update(id, [&](LocalAgreement& a) {
+        const auto phase = a.rec.stopped ? Phase::stopping : otherwise;
         if (a.phase != phase) spdlog::info("agreement {}: {} -> {}", id, phase_label(a.phase), phase_label(phase));
         a.phase = phase;
     });

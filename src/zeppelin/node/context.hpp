@@ -177,6 +177,12 @@ struct NodeContext {
     Result<void> update(std::uint64_t id, const std::function<void(LocalAgreement&)>& change);
     Result<LocalAgreement> local(std::uint64_t id);
     Result<void> set_state(std::uint64_t id, Phase phase);
+    /// The client's agreement was stopped on chain: recorded (AgreementRecord::stopped) and shown
+    /// as "stopping" until it settles. Does nothing to another role's or a finished agreement.
+    Result<void> mark_stopped(std::uint64_t id);
+    /// A running client agreement's phase: "stopping" once stopped (by the record, read under the
+    /// lock, so that a step that read the row before a stop cannot undo it), else `otherwise`.
+    Result<void> set_running_state(std::uint64_t id, Phase otherwise);
 
     // ---- transactions (journal.cpp)
     /// Sends one dispatcher transaction for (agreement, action), at most once: a mined one is not

@@ -161,6 +161,11 @@ void NodeContext::on_event(const market::EventRecord& rec) {
                    [&](const market::MessagePosted& e) {
                        if (e.recipient == me) on_message(rec, e);
                    },
+                   [&](const market::AgreementStopped& e) {
+                       // However the stop was sent (this node's API, or a transaction of its own).
+                       if (auto a = store->get(e.agreement_id); a && *a && (*a)->role == Role::client) (void)mark_stopped(e.agreement_id);
+                       wake(e.agreement_id);
+                   },
                    [&](const market::WorkerSlashed& e) {
                        if (e.worker_id == worker_id.load()) pool->post(0, [this] { restake(); });
                        wake(e.agreement_id);

@@ -13,6 +13,7 @@
 #include "zeppelin/probe/probe.hpp"
 #include "zeppelin/runtime/work.hpp"
 #include "zeppelin/transfer/client.hpp"
+#include "zeppelin/node/amounts.hpp"
 #include "zeppelin/node/purchase_check.hpp"
 
 namespace zeppelin::node {
@@ -68,20 +69,22 @@ Result<json> NodeContext::payments(std::uint64_t id) {
     for (const auto& [vid, r] : reports) {
         const u256 paid = reward * r.first;
         verifiers += paid;
-        vs.push_back(json{{"verifier_id", vid}, {"periods_reported", r.first}, {"periods_ok", r.second}, {"reward", to_dec(paid)},
-                          {"periods", by_period[vid]}});
+        json one{{"verifier_id", vid}, {"periods_reported", r.first}, {"periods_ok", r.second}, {"periods", by_period[vid]}};
+        put_amount(one, "reward", paid);
+        vs.push_back(std::move(one));
     }
     const bool closed = (v.status == AgreementStatus::settled && v.worker_redeemed && v.client_refunded) ||
                         (v.status == AgreementStatus::refunded && v.client_refunded);
-    return json{{"deposit", to_dec(v.deposit)},
-                {"worker", to_dec(worker)},
-                {"client_refund", to_dec(client)},
-                {"verifiers", vs},
-                {"verifiers_total", to_dec(verifiers)},
-                {"slashed", to_dec(slashed)},
-                {"settled", settled},
-                {"closed", closed},
-                {"balanced", closed && worker + client + verifiers == v.deposit + slashed}};
+    json out{{"verifiers", vs},
+             {"settled", settled},
+             {"closed", closed},
+             {"balanced", closed && worker + client + verifiers == v.deposit + slashed}};
+    put_amount(out, "deposit", v.deposit);
+    put_amount(out, "worker", worker);
+    put_amount(out, "client_refund", client);
+    put_amount(out, "verifiers_total", verifiers);
+    put_amount(out, "slashed", slashed);
+    return out;
 }
 
 Result<void> NodeContext::worker_logs(std::uint64_t id, bool follow, const LogSinkFn& sink) {
@@ -127,9 +130,9 @@ Result<json> Node::status() {
            {"rpc_url", n.opt.rpc_url},
            {"dispatcher", eth::to_checksum(n.opt.dispatcher)},
            {"worker_id", n.worker_id.load()},
-           {"balance", to_dec(balance)},
            {"processed_block", n.head.load()},
            {"engine", n.engine.has_value()}};
+    put_amount(j, "balance", balance);
     if (n.transfer) j["transfer_port"] = n.transfer->port();
     if (n.opt.worker) j["reachability"] = n.reachability_json();
     j["chain_identity"] = chain_status(n);  // "mismatch": the node stopped acting, and why
@@ -311,11 +314,16 @@ Result<json> Node::check_run(const RunRequest& r) {
     for (const auto& x : v.refusals) refusals.push_back(json{{"code", x.code}, {"message", x.message}});
     json out{{"ok", v.ok()},
              {"refusals", refusals},
-             {"deposit", to_dec(v.deposit)},
              {"eligible_workers", v.eligible_workers},
              {"active_workers", v.active_workers},
              {"workers_needed", v.workers_needed}};
-    if (v.cheapest) out["cheapest"] = json{{"worker_id", v.cheapest->id}, {"price_per_second", std::to_string(v.cheapest->price_per_second)}};
+    put_amount(out, "deposit", v.deposit);
+    put_amount(out, "max_price_per_second", r.max_price_per_second);  // as asked, for the words around the quote
+    if (v.cheapest) {
+        json cheapest{{"worker_id", v.cheapest->id}};
+        put_amount(cheapest, "price_per_second", v.cheapest->price_per_second);
+        out["cheapest"] = std::move(cheapest);
+    }
     return out;
 }
 
@@ -421,7 +429,7 @@ Result<json> Node::stop_agreement(std::uint64_t id) {
     const auto v = ZP_TRY(n.dispatcher->get_agreement(id));
     if (v.status == AgreementStatus::running) {
         ZP_TRY(n.call(id, "stop", market::calls::stop_agreement(id)));
-        ZP_CHECK(n.set_state(id, Phase::stopping));  // until it settles (client_role.cpp keeps it)
+        ZP_CHECK(n.mark_stopped(id));  // "stopping" until it settles, across restarts (client_role.cpp keeps it)
     } else if (v.status == AgreementStatus::assigned || v.status == AgreementStatus::accepted) {
         ZP_TRY(n.call(id, "cancel", market::calls::cancel_agreement(id)));
     } else {
@@ -462,9 +470,10 @@ Result<json> Node::quote(const u256& max_price, std::uint32_t duration, std::uin
     auto& n = *ctx_;
     if (max_price > std::numeric_limits<std::uint64_t>::max()) return make_error(Errc::invalid_argument, "max price too large");
     const auto deposit = ZP_TRY(n.dispatcher->quote(static_cast<std::uint64_t>(max_price), duration, period, verifiers));
-    return json{{"deposit", to_dec(deposit)},
-                {"verifier_fee_bps", to_dec(n.config.verifier_fee_bps)},
-                {"min_stake", to_dec(n.config.min_stake)}};
+    json out{{"verifier_fee_bps", to_dec(n.config.verifier_fee_bps)}};
+    put_amount(out, "deposit", deposit);
+    put_amount(out, "min_stake", n.config.min_stake);
+    return out;
 }
 
 Result<json> Node::market_workers() {

@@ -155,9 +155,14 @@ struct FakeWorld final : WorldPort {
     bool service_up{true};
     bool own_link_up{true};  // false: this node's own network is cut (nothing answers it)
     int probes{0};
+    int link_back_after{0};  // > 0: the cut link comes back as probe number link_back_after ends
     std::int64_t now_ms() override { return now; }
     probe::Outcome probe(const probe::Spec&, const probe::Endpoint&, std::chrono::milliseconds) override {
         ++probes;
+        if (!own_link_up && probes == link_back_after) {
+            own_link_up = true;  // too late for this probe: it timed out while the link was down
+            return {false, "connect timed out", 3000ms};
+        }
         if (!own_link_up) return {false, "connect timed out", 3000ms};
         return {service_up, service_up ? "HTTP 200" : "connection refused", 1ms};
     }
@@ -345,6 +350,42 @@ TEST_F(Roles, ClientStoppedAgreementIsStoppingUntilItSettles) {
     EXPECT_EQ(row().phase, Phase::done);
 }
 
+TEST_F(Roles, ClientStoppedInItsLastPeriodStaysStoppingThroughAStepInFlightAndARestart) {
+    own(Role::client, Phase::running);
+    chain->view.status = AgreementStatus::running;
+    // In its last period (the 10th of 60 s): a stop cuts no billable period, so the chain's view
+    // looks the same before and after it.
+    chain->view.started_at = static_cast<std::uint64_t>(now_s() - 9 * 60 - 15);
+    edit([&](AgreementRecord& r) {
+        r.service = HostPort{"127.0.0.1", 8080};
+        r.first_ok_ms = world->now.load();
+    });
+    step().value();
+    EXPECT_EQ(row().phase, Phase::running);
+    // A step that read the row just before `zeppelin stop` recorded the stop, and writes after it.
+    const auto read_before = row();
+    n.mark_stopped(kId).value();  // what POST /api/agreements/{id}/stop records once the stop is mined
+    n.client_step(read_before, chain->view).value();
+    EXPECT_EQ(row().phase, Phase::stopping) << "a step in flight does not undo the stop";
+    EXPECT_TRUE(row().rec.stopped);
+    // The node restarts: the same store file, opened again; its steps go on from what it holds.
+    n.store.reset();
+    n.store = Store::open((dir.path() / "state.sqlite").string()).value();
+    step().value();
+    EXPECT_EQ(row().phase, Phase::stopping) << "after a restart too";
+    // The last period runs out: the client claims, the agreement settles, and it is done.
+    world->now += 60'000;
+    step().value();
+    EXPECT_TRUE(chain->did("claim"));
+    chain->view.status = AgreementStatus::settled;
+    chain->view.client_refunded = true;
+    step().value();
+    EXPECT_EQ(row().phase, Phase::done);
+    // A late stop (an AgreementStopped replayed after the end) does not reopen it.
+    n.mark_stopped(kId).value();
+    EXPECT_EQ(row().phase, Phase::done);
+}
+
 TEST_F(Roles, ClientMeasuresTheFirstAnswerOfTheService) {
     own(Role::client, Phase::starting);
     chain->view.status = AgreementStatus::running;
@@ -505,6 +546,24 @@ TEST_F(Roles, WorkerWhosePortWasTakenAnnouncesAnotherOne) {
     EXPECT_TRUE(chain->did("start"));
 }
 
+TEST_F(Roles, WorkerRestartedWhileRunningAnnouncesItsNewEndpointsToTheClient) {
+    own(Role::worker, Phase::running);
+    start_transfer_server();
+    chain->view.status = AgreementStatus::running;
+    chain->view.started_at = static_cast<std::uint64_t>(now_s() - 30);
+    edit([](AgreementRecord& r) {
+        r.secret = Hash32{};
+        r.received = ReceivedRecord{true, "7b7d", {}};
+        r.offered = "1:2";  // the ports the process before the restart listened on
+    });
+    step().value();
+    const auto now_offered = std::to_string(n.transfer->port()) + ":0";  // no log server in this fixture
+    EXPECT_EQ(chain->posts_starting("post:transfer:" + now_offered), 1U) << "the client is told the new ports";
+    EXPECT_EQ(row().rec.offered, now_offered);
+    step().value();
+    EXPECT_EQ(chain->posts_starting("post:transfer:"), 1U) << "once, not at every step";
+}
+
 TEST_F(Roles, WorkerEndsTheWorkAndRedeemsAtTheEnd) {
     own(Role::worker, Phase::running);
     chain->view.status = AgreementStatus::running;
@@ -662,6 +721,27 @@ TEST_F(VerifierRoles, WhenItsOwnLinkIsCutItAbstainsInsteadOfBlamingTheWorker) {
     }
     ASSERT_TRUE(chain->did("report:0:0x19")) << "periods 0, 3 and 4 reported; 1 and 2 not";
     EXPECT_EQ(chain->ok_bits_of("report:0:0x19"), 0x19U) << "no period reported failed";
+}
+
+TEST_F(VerifierRoles, ItsLinkBackOnlyAsTheRetryEndsIsStillItsOwnOutage) {
+    // Its link is cut as period 1 begins and comes back just as the first probe's retry times out:
+    // the world answers the check after the retry, but did not before it. Inconclusive, not failed.
+    n.opt.report_interval = 180s;
+    walk(0, 60);
+    world->own_link_up = false;
+    world->link_back_after = world->probes + 2;
+    walk(60, 182);
+    const auto probes = n.store->probes(kId).value();
+    const auto first = std::find_if(probes.begin(), probes.end(), [](const auto& p) { return p.period == 1; });
+    ASSERT_NE(first, probes.end());
+    EXPECT_TRUE(first->inconclusive && !first->ok) << first->detail;
+    EXPECT_TRUE(std::none_of(probes.begin(), probes.end(), [](const auto& p) { return !p.ok && !p.inconclusive; }))
+        << "no probe blames the service, which answered all along";
+    ASSERT_FALSE(chain->sent.empty());
+    for (const auto& action : chain->sent) {  // "report:<first>:0x<reported bits>": each reported period ok
+        const auto reported = std::stoul(action.substr(action.rfind(':') + 1), nullptr, 16);
+        EXPECT_EQ(chain->ok_bits_of(action), reported) << action << ": a period reported failed";
+    }
 }
 
 TEST_F(VerifierRoles, AServiceDownWhileItReachesTheWorldIsStillAFailure) {

@@ -71,6 +71,10 @@ Result<void> NodeContext::worker_step(const LocalAgreement& a, const market::Agr
             return worker_prepare(a, v, req);
         case AgreementStatus::running:
             ZP_CHECK(set_state(id, Phase::running));
+            // Restarted, this process reads the work's output on another port: the client is told
+            // (the offer again, its log port new), or its `logs` finds nobody at the old one.
+            if (transfer && !a.rec.offered.empty())
+                if (auto offer = ZP_TRY(offer_transfer(id, v, req)); offer.valid()) ZP_CHECK(offer.get());
             wake_at_ms(id, static_cast<std::int64_t>(end_of(v)) * 1000);
             if (world_s() >= end_of(v)) {
                 if (!a.rec.work_ended) {
