@@ -72,7 +72,11 @@ expect 1 "the image does not expose port 80; it exposes 8080: use --port 8080" -
 expect 1 "no active worker offers 8000 millicores" -- z run -d "$image" --duration 60s --period 10s --cpu 8000
 expect 1 "your account holds" -- z run -d "$image" --duration 1d --period 60s --max-price 18ether/s
 expect 1 "no image archive at ./web.tar" -- z run -d ./web.tar --duration 60s --period 10s
-expect 1 "--duration: \"soon\" is not a duration (like 90s, 15m, 1h, 2d)" -- z run -d "$image" --duration soon
+echo "# values that cannot be read are usage errors (exit 2), said before the node is asked"
+expect 2 "--duration: \"soon\" is not a duration (like 90s, 15m, 1h, 2d)" -- z run -d "$image" --duration soon
+expect 2 "--max-price: unknown unit \"dollars\"" -- z run -d "$image" --duration 60s --period 10s --max-price 2dollars/s
+expect 2 "--memory: \"lots\" is not a size (like 256m, 1g)" -- z run -d "$image" --duration 60s --period 10s --memory lots
+expect 2 "--tail: \"many\" is not a number of lines" -- z logs 1 --tail many
 expect 0 "0" -- sh -c "[ \"\$($ZEPPELIN --json market agreements)\" = '[]' ] && echo 0"
 
 echo "# then right: the escrow first, then the purchase"
@@ -90,6 +94,9 @@ expect 0 "zeppelin test server on :8080" -- z logs "$id"
 
 echo "# stopping: 'stopping' until it settles, then the money accounted for"
 expect 0 '"state": "stopping"' -- z stop "$id" --json
+# ps no longer says "running": "stopping" until the begun period ends (at once when the stop fell
+# on a period's end, to the second of the chain's clock: then it is already "done").
+expect 0 "not running" -- sh -c "$ZEPPELIN ps -a | grep -qE '^$id +client +(stopping|done) ' && echo 'not running'"
 for _ in $(seq 1 900); do
   z ps -a | grep -q "^$id .*done" && break
   sleep 0.2

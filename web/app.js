@@ -1,7 +1,8 @@
 // The Zeppelin dashboard: plain JavaScript modules talking to the node's local API (api.hpp).
 // Reads need no token; anything that changes state sends `Authorization: Bearer <token>`, the
-// token being kept in sessionStorage once entered. Amounts stay exact (BigInt wei, units.mjs).
-import { formatAmount, formatUnits, parseAmount, parseDuration, sumWei, toWei } from './units.mjs';
+// token being kept in sessionStorage once entered. Amounts are shown as the node words them (the
+// CLI's formatter: "594 gwei"), the exact wei on hover; sums are exact (BigInt wei, units.mjs).
+import { formatUnits, parseAmount, parseDuration, sumWei } from './units.mjs';
 
 const $ = (sel) => document.querySelector(sel);
 const TOKEN_KEY = 'zeppelin-api-token';
@@ -22,9 +23,24 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-/** An exact amount, with the wei in a tooltip. */
-function amount(wei) {
-  return el('span', { class: 'amount', title: `${toWei(wei)} wei` }, formatAmount(wei));
+/**
+ * The amount `obj[key]` (exact wei) as the node words it in `obj[key + '_text']` ("594 gwei"), the
+ * exact wei in its tooltip; a dash when there is none.
+ */
+function amount(obj, key) {
+  const wei = obj?.[key];
+  if (wei === undefined || wei === null) return '—';
+  return shown({ wei, text: obj[`${key}_text`] ?? `${wei} wei` });
+}
+
+/** A worded amount {wei, text} (GET /api/amounts), the exact wei in its tooltip. */
+function shown({ wei, text }) {
+  return el('span', { class: 'amount', title: `${wei} wei` }, text);
+}
+
+/** Amounts this page adds up itself (exact, BigInt), worded by the node: [{wei, text}...] and the total. */
+async function worded(weis) {
+  return api('GET', `/api/amounts?wei=${weis.map((w) => String(w)).join(',')}`);
 }
 
 /** Fills a table; each cell carries its column's name, which a phone shows beside it (style.css: cards). */
@@ -158,7 +174,7 @@ async function detailsOf(role) {
 function showStatus(s) {
   state.status = s;
   const worker = s.worker ? `worker #${s.worker.id} (${s.worker.status})` : 'client only';
-  $('#node-summary').replaceChildren(`Account ${s.address} · chain ${s.chain_id} · balance `, amount(s.balance),
+  $('#node-summary').replaceChildren(`Account ${s.address} · chain ${s.chain_id} · balance `, amount(s, 'balance'),
     ` · ${worker} · block ${s.processed_block}`,
     s.reachability && !s.reachability.reachable ? ` · unreachable, takes no work: ${s.reachability.reason}` : '');
   // A node on another chain than the one it recorded stops acting and says why (chain_identity.hpp).
@@ -177,15 +193,17 @@ async function refreshMarket() {
   const [workers, agreements] = await Promise.all([api('GET', '/api/market/workers'), api('GET', '/api/market/agreements')]);
   fillTable($('#workers'), workers.map((w) => el('tr', {},
     el('td', {}, `#${w.id}`), el('td', { class: 'mono' }, w.owner), el('td', {}, w.status),
-    el('td', {}, amount(w.price_per_second)), el('td', {}, String(w.cpu_millicores)), el('td', {}, String(w.memory_mb)),
-    el('td', {}, amount(w.stake)), el('td', {}, `${w.verified_periods} / ${w.failed_periods}`),
+    el('td', {}, amount(w, 'price_per_second')), el('td', {}, String(w.cpu_millicores)), el('td', {}, String(w.memory_mb)),
+    el('td', {}, amount(w, 'stake')), el('td', {}, `${w.verified_periods} / ${w.failed_periods}`),
     el('td', {}, String(w.open_agreements)))));
   fillTable($('#market-agreements'), agreements.slice().reverse().map((a) => el('tr', {},
     el('td', {}, `#${a.id}`), el('td', {}, a.status), el('td', {}, a.worker_id ? `#${a.worker_id}` : '—'),
-    el('td', {}, a.verifier_ids.map((v) => `#${v}`).join(', ') || '—'), el('td', {}, amount(a.price_per_second)),
-    el('td', {}, `${a.paid_periods} / ${a.billable_periods}`), el('td', {}, amount(a.deposit)))));
+    el('td', {}, a.verifier_ids.map((v) => `#${v}`).join(', ') || '—'), el('td', {}, amount(a, 'price_per_second')),
+    el('td', {}, `${a.paid_periods} / ${a.billable_periods}`), el('td', {}, amount(a, 'deposit')))));
   const open = agreements.filter((a) => OPEN.has(a.status));
-  $('#escrow-total').replaceChildren(amount(sumWei(open.map((a) => a.deposit))), ` in ${plural(open.length, 'open agreement')}`);
+  const escrow = await worded([sumWei(open.map((a) => a.deposit))]);
+  $('#escrow-total').replaceChildren(shown(escrow.total),
+    ` in ${plural(open.length, 'open agreement')}`);
 }
 
 // ---------------------------------------------------------------- client
@@ -226,9 +244,9 @@ async function showQuote() {
   const check = await api('POST', '/api/agreements/check', req);
   if (!check.ok) throw new Error(`Not possible as asked: ${check.refusals.map((r) => r.message).join('; ')}.`);
   state.pending = req;
-  $('#quote-deposit').replaceChildren(formatAmount(check.deposit));
-  const cheapest = check.cheapest ? `; the cheapest of ${plural(check.eligible_workers, 'eligible worker')} asks ${formatAmount(check.cheapest.price_per_second)}/s` : '';
-  $('#quote-wei').textContent = `(${check.deposit} wei, at most ${formatAmount(req.max_price_per_second)}/s for ${req.duration} s${cheapest})`;
+  $('#quote-deposit').replaceChildren(amount(check, 'deposit'));
+  const cheapest = check.cheapest ? `; the cheapest of ${plural(check.eligible_workers, 'eligible worker')} asks ${check.cheapest.price_per_second_text}/s` : '';
+  $('#quote-wei').textContent = `(at most ${check.max_price_per_second_text}/s for ${req.duration} s${cheapest})`;
   $('#quote').hidden = false;
   $('#pay').focus();
 }
@@ -242,7 +260,7 @@ async function pay() {
   if (!state.pending) return;
   const out = await api('POST', '/api/agreements', state.pending);
   hideQuote();
-  notice(`Agreement #${out.id} bought${out.deposit ? `: ${formatAmount(out.deposit)} in escrow` : ''}.`);
+  notice(`Agreement #${out.id} bought${out.deposit_text ? `: ${out.deposit_text} in escrow` : ''}.`);
   state.selected = out.id;
   await refreshAgreements({ fresh: true });
   await refreshSelected();
@@ -291,14 +309,14 @@ function renderAgreement(d) {
   const verified = (pay.verifiers ?? []).map((v) => `verifier #${v.verifier_id}: ${v.periods_ok} of ${v.periods_reported} ok`).join('; ');
   facts($('#agreement-facts'), [
     ['Image', d.local?.image_name],
-    ['Deposit', c.deposit && amount(c.deposit)],
-    ['Price per second', c.price_per_second && amount(c.price_per_second)],
+    ['Deposit', c.deposit && amount(c, 'deposit')],
+    ['Price per second', c.price_per_second && amount(c, 'price_per_second')],
     ['Periods paid / billable', c.billable_periods !== undefined ? `${c.paid_periods} / ${c.billable_periods}` : undefined],
     ['Verified periods', verified || 'none reported yet'],
-    ['Paid to the worker', pay.worker && amount(pay.worker)],
-    ['Paid to verifiers', pay.verifiers_total && amount(pay.verifiers_total)],
-    ['Refund to you', pay.client_refund && el('span', { id: 'refund' }, amount(pay.client_refund))],
-    ['Stake slashed', pay.slashed && pay.slashed !== '0' ? amount(pay.slashed) : undefined],
+    ['Paid to the worker', pay.worker && amount(pay, 'worker')],
+    ['Paid to verifiers', pay.verifiers_total && amount(pay, 'verifiers_total')],
+    ['Refund to you', pay.client_refund && el('span', { id: 'refund' }, amount(pay, 'client_refund'))],
+    ['Stake slashed', pay.slashed && pay.slashed !== '0' ? amount(pay, 'slashed') : undefined],
     ['Accounts closed', pay.closed === undefined ? undefined : pay.closed ? (pay.balanced ? 'yes, balanced' : 'yes') : 'not yet'],
     ['Your transactions', (d.transactions ?? []).length ? el('ul', { class: 'txs' }, ...d.transactions.map((t) =>
       el('li', {}, `${t.action} (${t.status}): `, el('code', { title: t.hash }, t.hash)))) : undefined],
@@ -434,11 +452,11 @@ async function refreshWorker() {
   if (!w) return;
   facts($('#worker-facts'), [
     ['Worker', `#${w.id} (${w.status})`],
-    ['Price per second', amount(w.price_per_second)],
+    ['Price per second', amount(w, 'price_per_second')],
     ['CPU', `${w.cpu_millicores} millicores`],
     ['Memory', `${w.memory_mb} MB`],
     ['Longest agreement', `${w.max_duration} s`],
-    ['Stake', amount(w.stake)],
+    ['Stake', amount(w, 'stake')],
     ['Open agreements', String(w.open_agreements)],
     ['Reputation', `${w.verified_periods} verified, ${w.failed_periods} failed periods; ${w.completed_agreements} completed, ${w.failed_agreements} failed agreements`],
     ...reachabilityFacts(state.status.reachability),
@@ -457,13 +475,14 @@ async function refreshWorker() {
   const [work, verifying] = await Promise.all([detailsOf('worker'), detailsOf('verifier')]);
   const earned = sumWei(work.map((d) => d.payments?.worker ?? '0'));
   const rewards = rewardsOf(verifying, w.id);
-  $('#earnings').replaceChildren(amount(sumWei([earned, rewards])));
-  $('#earnings-detail').textContent = `(${formatAmount(earned)} for work in ${plural(work.length, 'agreement')}, ${formatAmount(rewards)} as a verifier in ${plural(verifying.length, 'agreement')})`;
+  const sums = await worded([earned, rewards]);
+  $('#earnings').replaceChildren(shown(sums.total));
+  $('#earnings-detail').textContent = `(${sums.amounts[0].text} for work in ${plural(work.length, 'agreement')}, ${sums.amounts[1].text} as a verifier in ${plural(verifying.length, 'agreement')})`;
   const rows = [...work.map((d) => ({ id: d.id, role: 'work', periods: workPeriods(d) })),
     ...verifying.map((d) => ({ id: d.id, role: 'verifier', periods: probePeriods(d) }))].sort((a, b) => a.id - b.id);
   $('#timeline').replaceChildren(timeline(rows));
   $('#worker-agreements').replaceChildren(...work.map((d) => el('li', {},
-    `#${d.id}: ${d.state_label ?? d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}, earned `, amount(d.payments?.worker ?? '0'),
+    `#${d.id}: ${d.state_label ?? d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}, earned `, d.payments ? amount(d.payments, 'worker') : 'nothing yet',
     d.resources ? el('span', { class: 'resources' },
       ` — ${mib(d.resources.memory_usage)} of ${mib(d.resources.memory_limit)} memory, ${d.resources.pids} processes`) : undefined,
     d.state === 'running' ? el('button', { type: 'button', class: 'logs-button', onclick: () => showLogs(d.id) }, `Logs of #${d.id}`) : undefined)));
@@ -527,12 +546,13 @@ async function refreshVerifier() {
     });
   });
   fillTable($('#probes'), rows.reverse());
-  $('#verifier-rewards').replaceChildren(amount(rewardsOf(list, mine)), ` in ${plural(list.length, 'agreement')}`);
+  const rewards = (await worded([rewardsOf(list, mine)])).total;
+  $('#verifier-rewards').replaceChildren(shown(rewards), ` in ${plural(list.length, 'agreement')}`);
   $('#verifier-reports').replaceChildren(...(list.length ? list.map((d) => {
     const r = reportOf(d, mine);
     const finished = ['settled', 'refunded'].includes(d.chain?.status) || d.state === 'done';
     return el('li', {}, `#${d.id} (${finished ? 'finished' : d.state_label ?? d.state}): `, r ? `${plural(r.periods_reported, 'period')} reported, ${r.periods_ok} ok, reward ` : 'nothing reported yet',
-      r ? amount(r.reward) : undefined);
+      r ? amount(r, 'reward') : undefined);
   }) : [el('li', { class: 'muted' }, 'None yet.')]));
 }
 

@@ -1,4 +1,6 @@
-// Exact amounts and durations for the dashboard: wei are BigInt, never floating point.
+// Exact amounts and durations for the dashboard: wei are BigInt, never floating point. Amounts are
+// worded for people by the node (the CLI's formatter, core/units.hpp: the API's "*_text" fields and
+// GET /api/amounts), not here.
 // Shared by the page (app.js; .mjs so Node loads it as a module too) and the unit tests (tests/web/units.test.mjs).
 
 const DECIMALS = { wei: 0, gwei: 9, eth: 18, ether: 18 };
@@ -18,14 +20,6 @@ export function formatUnits(wei, decimals) {
   const whole = w / base;
   const frac = (w % base).toString().padStart(decimals, '0').replace(/0+$/, '');
   return frac ? `${whole}.${frac}` : `${whole}`;
-}
-
-/** A readable exact amount: ETH from 0.001 ETH up, gwei from 1 gwei, else wei. */
-export function formatAmount(wei) {
-  const w = toWei(wei);
-  if (w >= 10n ** 15n) return `${formatUnits(w, 18)} ETH`;
-  if (w >= 10n ** 9n) return `${formatUnits(w, 9)} gwei`;
-  return `${w} wei`;
 }
 
 /**

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -95,6 +96,74 @@ TEST_F(CliConventions, UsageErrorsExitWith2OnStderr) {
     const auto version = run("--version");
     EXPECT_EQ(version.code, 0);
     EXPECT_NE(version.out.find("zeppelin"), std::string::npos);
+}
+
+TEST_F(CliConventions, EveryValueThatCannotBeParsedIsAUsageErrorExit2BeforeAnythingIsAsked) {
+    // Durations, prices, sizes, counts, keys and addresses that cannot be read, options that do
+    // not go together: exit 2 and a sentence naming the option and the value, on stderr, before
+    // any node or chain is asked (no node runs at --node: asking it would be a failure, exit 1).
+    const auto node = " --node " + missing();
+    const std::string key = " --private-key 0x" + std::string(63, '0') + "1";
+    // `tx sign` with every option valid but those given in `bad` (option -> value).
+    auto sign = [&](const std::map<std::string, std::string>& bad) {
+        std::map<std::string, std::string> o{{"--chain-id", "1"}, {"--nonce", "0"}, {"--gas-limit", "21000"}, {"--max-fee", "2gwei"},
+                                             {"--priority-fee", "1gwei"}, {"--to", "0x" + std::string(40, '1')}};
+        for (const auto& [k, v] : bad) o[k] = v;
+        std::string args = "tx sign" + key;
+        for (const auto& [k, v] : o)
+            if (!v.empty()) args += " " + k + " " + v;
+        return args;
+    };
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"run img.tar --duration soon", "--duration: \"soon\" is not a duration (like 90s, 15m, 1h, 2d)"},
+        {"run img.tar --duration 99999999d", "--duration: \"99999999d\" is more than 4294967295 s"},
+        {"run img.tar --period 10x", "--period: \"10x\" is not a duration"},
+        {"run img.tar --timeout forever", "--timeout: \"forever\" is not a duration"},
+        {"run img.tar --timeout 0s", "--timeout: \"0s\" is no time at all"},
+        {"run img.tar --max-price 2dollars/s", "--max-price: unknown unit \"dollars\""},
+        {"run img.tar --max-price 0.5wei/s", "--max-price: invalid amount"},
+        {"run img.tar --max-price 20ether/s", "--max-price: \"20ether/s\" is more than the contract can record"},
+        {"run img.tar --memory lots", "--memory: \"lots\" is not a size (like 256m, 1g)"},
+        {"run img.tar --memory 0m", "--memory: \"0m\" is no memory at all"},
+        {"run img.tar --verifiers 300", "--verifiers: Value 300 not in range"},
+        {"run img.tar --verifiers many", "--verifiers"},
+        {"run img.tar --min-reputation 5000", "--min-reputation: Value 5000 not in range"},
+        {"run img.tar --port 70000", "--port"},
+        {"run img.tar --cpu -1", "--cpu"},
+        {"run img.tar --probe ftp:/", "--probe"},
+        {"run img.tar --worker 0x12", "--worker"},
+        {"logs 1 --tail many", "--tail: \"many\" is not a number of lines (or \"all\")"},
+        {"logs 1 --since 2026-13-45", "--since: \"2026-13-45\" is not an RFC 3339 time"},
+        {"logs 1 --since soon", "--since: \"soon\" is not a duration"},
+        {"node --price cheap --data-dir " + missing(), "--price: invalid amount \"cheap\" (like 2gwei, 0.5ether or 1000 for wei)"},
+        {"node --stake 1dollar --data-dir " + missing(), "--stake: unknown unit \"dollar\""},
+        {"node --service-ports 9-1 --data-dir " + missing(), "--service-ports"},
+        {"node --log-level loud --data-dir " + missing(), "--log-level: loud not in {trace,debug,info,warn,error}"},
+        {"node --dispatcher 0x12 --data-dir " + missing(), "--dispatcher"},
+        {sign({{"--nonce", "lots"}}), "--nonce must be a whole number, got \"lots\""},
+        {sign({{"--max-fee", "1gwei"}, {"--priority-fee", "2gwei"}}), "--priority-fee must not exceed --max-fee"},
+        {sign({{"--value", "1.5wei"}}), "--value: invalid amount"},
+        {sign({{"--to", "0x12"}}), "--to"},
+        {sign({{"--to", ""}}), "give --to, or --data with contract init code to create a contract"},
+        {"contracts deploy --rpc-url http://127.0.0.1:9" + key + " --min-stake lots", "--min-stake: invalid amount"},
+        {"contracts deploy --rpc-url http://127.0.0.1:9" + key + " --cool-down soon", "--cool-down must be a whole number"},
+        {"contracts deploy --rpc-url http://127.0.0.1:9 --private-key 0x12", "--private-key"},
+        {"wallet address", "give --private-key or --keystore"},
+        {"frobnicate --json", "'frobnicate' is not a zeppelin command"},
+        {"ps --all --bogus", "--bogus"},
+        {"stop", "id is required"},
+    };
+    for (const auto& [args, expected] : cases) {
+        const auto full = args + (args.starts_with("node") || args.starts_with("tx") || args.starts_with("contracts") ||
+                                          args.starts_with("wallet")
+                                      ? std::string{}
+                                      : node);
+        const auto c = run(full);
+        EXPECT_EQ(c.code, 2) << "zeppelin " << full << "\n" << show(c);
+        EXPECT_EQ(c.out, "") << "zeppelin " << full;
+        EXPECT_NE(c.err.find(expected), std::string::npos) << "zeppelin " << full << "\n" << c.err;
+        EXPECT_EQ(c.err.find("no node runs"), std::string::npos) << "the node was asked before the values were read: " << c.err;
+    }
 }
 
 TEST_F(CliConventions, GlobalOptionsWorkAfterTheSubcommandAndFailuresExitWith1) {

@@ -516,6 +516,10 @@ TEST_F(Marketplace, WorkerKilledAndRestartedCompletesWithoutDuplicateTransaction
     m().nodes[3]->kill9();
     std::this_thread::sleep_for(3s);
     m().start_node(3);
+    // The restarted worker reads the work's output on another port and tells the client: `logs`
+    // reaches it again (issue 14: "cannot connect ... Connection refused" after a restart).
+    EXPECT_TRUE(wait_until([&] { return m().cli("logs " + std::to_string(id)).find("hello-from-the-work") != std::string::npos; }, 20s))
+        << m().cli("logs " + std::to_string(id), false) << m().logs();
 
     m().wait_closed(id);
     const auto p = payout(m(), id);

@@ -14,7 +14,13 @@
 #      forwarded): the client's `run` and `ps` say "transfer failing" with the worker's address
 #      within the first connect timeout (10 s), not after the five attempts' 150 s; the worker,
 #      reached by nobody within --unreached-after, says so and checks its reachability again.
-# ZPL_ROUNDS="3" runs only the rounds named (default "1 2 3 4"). Exit 77 (CTest
+#   5. 2 s blocks, a verifier's own outage: verifier1's uplink (its chain RPC and its network) cut
+#      for 25 s while the service is up. It abstains for the periods it could not judge instead of
+#      reporting them failed: the worker is not slashed and no failure enters its record (issue 14:
+#      an honest worker lost 90 gwei of stake to the verifiers' outage). Under protocol v1 a period
+#      is paid when a majority of all verifiers confirm it, so with two verifiers the abstained
+#      periods go back to the client unpaid; v2 counts an abstention as no vote.
+# ZPL_ROUNDS="3" runs only the rounds named (default "1 2 3 4 5"). Exit 77 (CTest
 # SKIP_RETURN_CODE) when not root. Its own lab prefix (zplc-).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,7 +30,7 @@ ACCEPT_WINDOW=120 REPORT_WINDOW=120    # wide enough for 12 s blocks
 source ./harness.sh
 
 PERIOD_WEI=10000000000  # the worker's price (1 gwei/s) times the 10 s period
-want() { [[ " ${ZPL_ROUNDS:-1 2 3 4} " == *" $1 "* ]]; }
+want() { [[ " ${ZPL_ROUNDS:-1 2 3 4 5} " == *" $1 "* ]]; }
 
 # Every node's transactions for agreement ID: none sent twice (one mined per journal key), none
 # left pending; each verifier reported every period exactly once (the chain's events). Prints
@@ -40,7 +46,7 @@ no_duplicates() {
     out="$out $name:$(echo "$j" | jq '[.transactions[] | select(.status=="mined")] | length')"
   done
   local periods; periods=$(node_cli client client --json inspect "$id" | jq -r '.chain.periods // empty')
-  [ -z "$periods" ] || [ "$(echo "$CLOSED" | jq -r "[.verifiers[].periods_reported] | unique | join(\",\")")" = "$periods" ] \
+  [ -z "$periods" ] || [ "${ABSTAINED:-}" = 1 ] || [ "$(echo "$CLOSED" | jq -r "[.verifiers[].periods_reported] | unique | join(\",\")")" = "$periods" ] \
     || fail "a verifier's reports do not cover each of the $periods periods once: $(echo "$CLOSED" | jq -c .verifiers)"
   echo "${out# }"
 }
@@ -67,6 +73,15 @@ agreement() {
     $LAB heal home >/dev/null
     until_ok 100 $LAB exec client curl -sf -m 2 "http://$WAN:$port/" || fail "the service does not answer within 10 s of the link coming back"
     echo "   link back: the service answers again"
+  fi
+  if [ "$mode" = cut-verifier ]; then
+    sleep 12  # into the second period
+    step "   verifier1's uplink (its chain RPC and its network) cut for 25 s; the service stays up"
+    $LAB cut verifier1 >/dev/null
+    $LAB exec client curl -sf -m 3 "http://$WAN:$port/" >/dev/null || fail "the service should answer the client meanwhile"
+    sleep 22
+    $LAB heal verifier1 >/dev/null
+    echo "   link back"
   fi
   wait_closed "$ID" $((duration + 300))
   echo "   transactions per node (each action once): $(no_duplicates "$ID")"
@@ -160,6 +175,28 @@ if want 4; then
   grep -q "reachability after the check" "$T/worker/node.log" || fail "the worker did not check its reachability again"
   node_cli home worker node status | grep -q "^unreached:  agreement" || fail "zeppelin node status does not say it"
   echo "   worker: $(api home worker /api/status | jq -r .reachability.unreached)"
+fi
+
+if want 5; then
+  step "5. 2 s blocks, a verifier's own outage while the service is up (six 10 s periods)"
+  rpc evm_setIntervalMining '[2]' >/dev/null
+  if want 4; then  # back to the mapped worker of rounds 1-3
+    stop_node worker
+    start_node home worker "$K1" "${WORKER_FLAGS[@]}"
+  fi
+  vid=$(api verifier1 v1 /api/status | jq -r .worker.id)
+  failed_before=$(api home worker /api/status | jq -r .worker.failed_periods)
+  ABSTAINED=1 agreement "2 s blocks, verifier1 cut" 60 cut-verifier
+  marks=$(echo "$CLOSED" | jq -c --argjson v "$vid" '[.verifiers[] | select(.verifier_id==$v) | .periods[]]')
+  others=$(echo "$CLOSED" | jq -c --argjson v "$vid" '[.verifiers[] | select(.verifier_id!=$v) | .periods[]] | unique')
+  echo "   verifier1 reported: $marks (null: abstained); verifier2: $others; paid periods: $(paid_periods) of 6"
+  [ "$(echo "$CLOSED" | jq -r .slashed)" = 0 ] || fail "the worker was slashed for a verifier's outage"
+  [[ "$marks" != *failed* ]] || fail "verifier1 reported a period failed that it could not judge: $marks"
+  [ "$(echo "$marks" | jq '[.[] | select(. == null)] | length')" -ge 1 ] || fail "verifier1 did not abstain for any period of its outage: $marks"
+  [ "$others" = '["ok"]' ] || fail "verifier2 saw the service down: $others"
+  [ "$(api home worker /api/status | jq -r .worker.failed_periods)" = "$failed_before" ] || fail "a failure entered the worker's record"
+  # Protocol v1: paid = the periods both verifiers confirmed; the rest back to the client, unpaid.
+  [ "$(paid_periods)" = "$(echo "$marks" | jq '[.[] | select(. == "ok")] | length')" ] || fail "the paid periods are not those both verifiers confirmed"
 fi
 
 stop_node client; stop_node v1; stop_node v2; stop_node worker

@@ -2,20 +2,32 @@
 // of src/zeppelin/node/api.hpp with its refusals (no token, wrong token, bad input), then a person
 // in Debian's headless Chromium (playwright-core) who buys a service through the client panel,
 // watches it run and get verified, opens it, stops it, sees the refund, and sees the worker's
-// earnings on the worker's own dashboard. Screenshots go to build/web-screenshots/ (or
+// earnings on the worker's own dashboard; then a work paused for a period, which the worker's
+// timeline and the verifier's view show failed, in red; last, the devnet replaced by a fresh chain,
+// which the client's dashboard names in words. Screenshots go to build/web-screenshots/ (or
 // $WEB_SCREENSHOTS). Skipped without ZEPPELIN_DOCKER_HOST (scripts/test.sh provides it).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 
 import { Market, ROOT, WORKERS, makeTestImage, until } from './market.mjs';
-import { formatAmount } from '../../web/units.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = process.env.WEB_SCREENSHOTS ?? join(ROOT, 'build', 'web-screenshots');
 const WRONG = 'f'.repeat(64);
+// An amount for people as the CLI prints it ("594 gwei", "9.9993 ETH"); and what must never show:
+// a bare run of 11 or more digits (full wei, or an exact ETH fraction).
+const READABLE = /\b\d{1,9}(\.\d{1,8})? (wei|gwei|ETH)\b/;
+const LONG_DIGITS = /\b\d{11,}\b/;
+/** Pauses or unpauses a container through the engine's API (ZEPPELIN_DOCKER_HOST, a unix socket). */
+async function engine(action, container) {
+  const socket = process.env.ZEPPELIN_DOCKER_HOST.replace(/^unix:\/\//, '');
+  await promisify(execFile)('curl', ['-sf', '-X', 'POST', '--unix-socket', socket, `http://d/v1.41/containers/${container}/${action}`]);
+}
 const skip = process.env.ZEPPELIN_DOCKER_HOST ? false : 'needs ZEPPELIN_DOCKER_HOST (eval "$(bash scripts/services.sh start)")';
 
 /** A 4xx answer with an {"error": "..."} in words. */
@@ -54,10 +66,14 @@ describe('node API and dashboard on a real market', { skip }, () => {
       assert.equal(c.chain_id, 31337);
       assert.equal(c.worker, undefined);
       assert.match(c.balance, /^\d+$/);
+      // Beside each amount in exact wei, the same amount worded by the CLI's formatter.
+      assert.match(c.balance_text, /^\d+(\.\d+)? ETH$/);
+      assert.doesNotMatch(c.balance_text, LONG_DIGITS);
       const w = await market.workers[0].get('/api/status');
       assert.ok(w.worker.id >= 1);
       assert.equal(w.worker.status, 'active');
       assert.equal(w.worker.price_per_second, '1000000000');
+      assert.equal(w.worker.price_per_second_text, '1 gwei');
     });
 
     it('GET /api/market/workers and /api/market/agreements read the chain', async () => {
@@ -65,6 +81,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
       assert.equal(workers.length, WORKERS);
       for (const w of workers) {
         assert.match(w.stake, /^\d+$/);
+        assert.match(w.stake_text, READABLE);
         assert.equal(typeof w.verified_periods, 'number');
       }
       assert.ok(Array.isArray(await market.client.get('/api/market/agreements')));
@@ -74,6 +91,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const q = await market.client.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=2');
       assert.match(q.deposit, /^[1-9]\d*$/);
       assert.ok(BigInt(q.deposit) >= 2_000_000_000n * 30n);
+      assert.match(q.deposit_text, /^\d+(\.\d+)? gwei$/);
       refused(await market.client.request('GET', '/api/quote?duration=30&period=10&verifiers=2'), 400, /max_price_per_second/);
       refused(await market.client.request('GET', '/api/quote?max_price_per_second=lots&duration=30&period=10&verifiers=2'), 400);
       refused(await market.client.request('GET', '/api/quote?max_price_per_second=1&duration=30&period=10&verifiers=300'), 400, /range/);
@@ -88,6 +106,9 @@ describe('node API and dashboard on a real market', { skip }, () => {
       assert.deepEqual(ok.json.refusals, []);
       assert.equal(ok.json.deposit, (await c.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=2')).deposit);
       assert.equal(ok.json.cheapest.price_per_second, '1000000000');
+      assert.equal(ok.json.cheapest.price_per_second_text, '1 gwei');
+      assert.equal(ok.json.max_price_per_second_text, '2 gwei');
+      assert.equal(ok.json.deposit_text, (await c.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=2')).deposit_text);
       assert.equal(ok.json.active_workers, WORKERS);
       const bad = await c.request('POST', '/api/agreements/check', {
         body: { ...run, max_price_per_second: '500000000', duration: 35, verifiers: 3, port: 81 },
@@ -154,6 +175,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const { id } = bought.json;
       assert.ok(id >= 1);
       assert.match(bought.json.deposit, /^[1-9]\d*$/);
+      assert.match(bought.json.deposit_text, READABLE);
       assert.ok((await c.get('/api/agreements')).some((a) => a.id === id && a.role === 'client'));
       const one = await c.get(`/api/agreements/${id}`);
       // For pollers: state, chain view and progress, without the payments' log scan or the journal.
@@ -209,6 +231,14 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const withdraw = await w.request('POST', '/api/worker/withdraw');  // still registered: the contract refuses
       assert.ok(withdraw.status >= 400 && withdraw.status < 500, withdraw.text);
       assert.equal(typeof withdraw.json.error, 'string');
+    });
+
+    it('GET /api/amounts words the sums the dashboard makes, exactly', async () => {
+      const r = await market.client.get('/api/amounts?wei=594000000000,1000000000000000000');
+      assert.deepEqual(r.amounts, [{ wei: '594000000000', text: '594 gwei' }, { wei: '1000000000000000000', text: '1 ETH' }]);
+      assert.deepEqual(r.total, { wei: '1000000594000000000', text: '1 ETH' });
+      refused(await market.client.request('GET', '/api/amounts'), 400, /'wei' is required/);
+      refused(await market.client.request('GET', '/api/amounts?wei=1.5'), 400, /whole numbers of wei/);
     });
 
     it('GET /api/events streams agreements snapshots; /metrics and the static files are served', async () => {
@@ -316,8 +346,10 @@ describe('node API and dashboard on a real market', { skip }, () => {
       await refusedWith('Service port', '81', /the image does not expose port 81; it exposes 8080/);
       await form.getByRole('button', { name: 'Show the cost' }).click();
       const quote = await c.get('/api/quote?max_price_per_second=2000000000&duration=40&period=10&verifiers=2');
-      await page.locator('#quote-deposit').getByText(formatAmount(quote.deposit), { exact: true }).waitFor();
-      assert.match(await page.locator('#quote-wei').textContent(), /the cheapest of 3 eligible workers asks 1 gwei\/s/);
+      await page.locator('#quote-deposit').getByText(quote.deposit_text, { exact: true }).waitFor();
+      assert.equal(await page.locator('#quote-deposit .amount').getAttribute('title'), `${quote.deposit} wei`, 'the exact wei on hover');
+      assert.match(await page.locator('#quote-wei').textContent(), /at most 2 gwei\/s for 40 s; the cheapest of 3 eligible workers asks 1 gwei\/s/);
+      assert.doesNotMatch(await page.locator('#quote').innerText(), LONG_DIGITS);
       await shot(page, 'client-quote');
 
       // Pay; follow the agreement to running and a verified period.
@@ -366,8 +398,8 @@ describe('node API and dashboard on a real market', { skip }, () => {
         const d = await c.get(`/api/agreements/${id}`);
         return d.payments?.client_refund !== '0' && d.payments?.client_refund;
       }, { timeout: 150_000 });
-      const refund = (await c.get(`/api/agreements/${id}`)).payments.client_refund;
-      await page.locator('#refund').getByText(formatAmount(refund), { exact: true }).waitFor({ timeout: 30_000 });
+      const refund = (await c.get(`/api/agreements/${id}`)).payments.client_refund_text;
+      await page.locator('#refund').getByText(refund, { exact: true }).waitFor({ timeout: 30_000 });
       await until('the final step', async () => (await current.textContent()) === 'done', { timeout: 30_000 });
       // Every transaction the client's node sent for it is listed by hash (buy, probe specs, stop, claim).
       const txs = (await c.get(`/api/agreements/${id}`)).transactions;
@@ -383,10 +415,10 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const chain = (await c.get(`/api/agreements/${id}`)).chain;
       const worker = await market.workerNode(chain.worker_id);
       await until('the worker to redeem its payment', async () => (await worker.get(`/api/agreements/${id}`)).payments?.worker !== '0', { timeout: 90_000 });
-      const earned = (await worker.get(`/api/agreements/${id}`)).payments.worker;
+      const earned = (await worker.get(`/api/agreements/${id}`)).payments.worker_text;
       const wpage = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       await wpage.goto(`${worker.base}/#worker`);
-      await wpage.locator('#earnings').getByText(formatAmount(earned), { exact: true }).waitFor({ timeout: 30_000 });
+      await wpage.locator('#earnings').getByText(earned, { exact: true }).waitFor({ timeout: 30_000 });
       await wpage.locator('#timeline svg rect[data-period].tl-ok').first().waitFor();
       // Period by period from the verifiers' reports: only the periods nobody reported are grey.
       const reports = (await worker.get(`/api/agreements/${id}`)).payments.verifiers;
@@ -415,10 +447,13 @@ describe('node API and dashboard on a real market', { skip }, () => {
       await wpage.goto(`${verifier.base}/#verifier`);
       // By period: what was probed and what was reported on chain.
       await wpage.locator('#probes tbody td[data-label="Reported"].ok').first().waitFor({ timeout: 30_000 });
+      // A settled agreement is finished for its verifier too (not "verifying"), with its reward worded.
+      await wpage.locator('#verifier-reports li', { hasText: new RegExp(`^#${id} \\(finished\\): .* reward \\d`) }).waitFor({ timeout: 30_000 });
       await shot(wpage, 'verifier');
       await wpage.close();
 
-      // Every view at 1280 and 390 px, saved; at 390 px no view scrolls sideways.
+      // Every view at 1280 and 390 px, saved; at 390 px no view scrolls sideways. Amounts read as the
+      // CLI prints them (the node's formatter), never as full wei digits.
       const views = [[c, 'market'], [c, 'client'], [worker, 'worker'], [verifier, 'verifier']];
       for (const width of [1280, 390]) {
         const vp = await browser.newPage({ viewport: { width, height: 844 } });
@@ -429,9 +464,76 @@ describe('node API and dashboard on a real market', { skip }, () => {
           await shot(vp, `${view}-${width}`);
           const { scroll, inner } = await vp.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
           if (width === 390) assert.ok(scroll <= inner, `the ${view} view scrolls sideways at 390 px: ${scroll} px wide`);
+          const text = await vp.evaluate(() => document.body.innerText);
+          assert.doesNotMatch(text, LONG_DIGITS, `the ${view} view shows a run of 11+ digits: ${LONG_DIGITS.exec(text)?.[0]}`);
+          assert.match(await vp.locator('#node-summary').innerText(), READABLE, 'the balance, worded');
+          const amounts = await vp.locator(`#view-${view} .amount`).allInnerTexts();
+          for (const a of amounts) assert.match(a, READABLE, `the ${view} view shows an amount as "${a}"`);
+          if (view !== 'client') assert.ok(amounts.length > 0, `the ${view} view shows no amount`);
         }
         await vp.close();
       }
+    });
+
+    it('a period the service did not answer shows failed, in red, to the worker and to its verifiers', { timeout: 300_000 }, async () => {
+      const c = market.client;
+      const bought = await c.request('POST', '/api/agreements', { body: { ...run, duration: 40, verifiers: 2 } });
+      assert.equal(bought.status, 201, bought.text);
+      const { id } = bought.json;
+      await until(`agreement ${id} to run`, async () => (await c.get(`/api/agreements/${id}?brief=1`)).chain.status === 'running', { timeout: 150_000 });
+      const chain = (await c.get(`/api/agreements/${id}?brief=1`)).chain;
+      const worker = await market.workerNode(chain.worker_id);
+      const container = await until('the work\'s container', async () => (await worker.get(`/api/agreements/${id}?brief=1`)).local.container);
+      // The work stops answering for 15 s (a whole 10 s period), then answers again.
+      await engine('pause', container);
+      await new Promise((r) => setTimeout(r, 15_000));
+      await engine('unpause', container);
+      await until(`agreement ${id} to settle`, async () => (await c.get(`/api/agreements/${id}`)).payments?.settled, { timeout: 150_000 });
+      const reports = (await worker.get(`/api/agreements/${id}`)).payments.verifiers;
+      assert.ok(reports.some((v) => v.periods.includes('failed')), JSON.stringify(reports));
+
+      const red = (color) => {
+        const [r, g, b] = color.match(/\d+/g).map(Number);
+        return r > 150 && g < 100 && b < 100;
+      };
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`${worker.base}/#worker`);
+      const failed = page.locator('#timeline svg rect.tl-failed', { has: page.locator('title', { hasText: `agreement ${id},` }) });
+      await failed.first().waitFor({ timeout: 30_000 });
+      const fill = await failed.first().evaluate((e) => getComputedStyle(e).fill);
+      assert.ok(red(fill), `a failed period is drawn in ${fill}`);
+      await shot(page, 'worker-failed-period');
+      const verifier = await market.workerNode(reports.find((v) => v.periods.includes('failed')).verifier_id);
+      await page.goto(`${verifier.base}/#verifier`);
+      const cell = page.locator('#probes tbody tr', { hasText: `#${id}` }).locator('td[data-label="Reported"].bad', { hasText: 'failed' });
+      await cell.first().waitFor({ timeout: 30_000 });
+      assert.ok(red(await cell.first().evaluate((e) => getComputedStyle(e).color)), 'a period reported failed is red');
+      await shot(page, 'verifier-failed-period');
+      await page.close();
+    });
+
+    it('on a reset chain every node stops acting, and its dashboard says why in words', { timeout: 180_000 }, async () => {
+      // The devnet replaced: same port, chain id and dispatcher address and code; another genesis.
+      const zeppelin = process.env.ZEPPELIN ?? 'zeppelin';
+      const opts = { env: market.env, cwd: ROOT, timeout: 120_000 };
+      await promisify(execFile)(zeppelin, ['devnet', 'down'], opts);
+      await new Promise((r) => setTimeout(r, 1100));  // anvil's genesis carries its start time in seconds
+      await promisify(execFile)(zeppelin, ['devnet', 'up', '--port', market.env.DEVNET_PORT], opts);
+      const c = market.client;
+      const st = await until('the client node to notice', async () => {
+        const s = await c.get('/api/status');
+        return s.chain_identity?.state === 'mismatch' && s;
+      }, { timeout: 90_000 });
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      await page.goto(`${c.base}/#market`);
+      const banner = page.locator('#chain-mismatch');
+      await banner.waitFor({ state: 'visible', timeout: 30_000 });
+      assert.equal(await banner.textContent(), st.chain_identity.message);
+      assert.match(st.chain_identity.message, /^chain mismatch: this node works with .*, but the endpoint now serves /);
+      await shot(page, 'chain-mismatch-390');
+      const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+      assert.ok(scroll <= inner, `the page scrolls sideways at 390 px with the mismatch shown: ${scroll} px wide`);
+      await page.close();
     });
   });
 });

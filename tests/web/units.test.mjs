@@ -2,18 +2,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { formatAmount, formatUnits, parseAmount, parseDuration, sumWei } from '../../web/units.mjs';
+import { formatUnits, parseAmount, parseDuration, sumWei } from '../../web/units.mjs';
 
 describe('units', () => {
-  it('formats wei exactly in ETH, gwei or wei', () => {
-    assert.equal(formatAmount('0'), '0 wei');
-    assert.equal(formatAmount('999'), '999 wei');
-    assert.equal(formatAmount('1000000000'), '1 gwei');
-    assert.equal(formatAmount('1500000001'), '1.500000001 gwei');
-    assert.equal(formatAmount('1000000000000000000'), '1 ETH');
-    // More than a double can hold exactly: 2^64 + 1 wei and a huge balance.
-    assert.equal(formatAmount('18446744073709551617'), '18.446744073709551617 ETH');
-    assert.equal(formatAmount('10000000000000000000000000001'), '10000000000.000000000000000001 ETH');
+  it('prints wei in a unit exactly (the offer form\'s price in gwei)', () => {
+    assert.equal(formatUnits('1500000001', 9), '1.500000001');
+    assert.equal(formatUnits('1000000000', 9), '1');
+    // More than a double can hold exactly: 2^64 + 1 wei.
+    assert.equal(formatUnits('18446744073709551617', 18), '18.446744073709551617');
     assert.equal(formatUnits(123n, 18), '0.000000000000000123');
   });
 

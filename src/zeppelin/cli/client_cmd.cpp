@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <thread>
 
 #include <fmt/core.h>
@@ -14,7 +15,9 @@
 #include "zeppelin/cli/node_client.hpp"
 #include "zeppelin/core/u256.hpp"
 #include "zeppelin/core/units.hpp"
+#include "zeppelin/eth/address.hpp"
 #include "zeppelin/node/log_channel.hpp"
+#include "zeppelin/probe/spec.hpp"
 #include "zeppelin/transfer/progress.hpp"
 
 namespace zeppelin::cli {
@@ -45,9 +48,10 @@ std::uint32_t parse_duration(const std::string& text, std::string_view what, boo
     else if (unit == "h") mul = 3600;
     else if (unit == "d") mul = 86400;
     if (i == 0 || mul == 0 || i > 9)
-        fail(Errc::invalid_argument, fmt::format("{}: \"{}\" is not a duration (like 90s, 15m, 1h, 2d)", what, text));
+        usage_error(fmt::format("{}: \"{}\" is not a duration (like 90s, 15m, 1h, 2d)", what, text));
     const auto v = std::stoull(text.substr(0, i)) * mul;
-    if ((v == 0 && !zero_ok) || v > 0xffffffffULL) fail(Errc::invalid_argument, fmt::format("{}: {} is out of range", what, text));
+    if (v == 0 && !zero_ok) usage_error(fmt::format("{}: \"{}\" is no time at all: give at least 1s", what, text));
+    if (v > 0xffffffffULL) usage_error(fmt::format("{}: \"{}\" is more than {} s, the longest the contract takes", what, text, 0xffffffffULL));
     return static_cast<std::uint32_t>(v);
 }
 
@@ -59,8 +63,11 @@ std::uint32_t parse_megabytes(const std::string& text) {
     std::uint64_t mul = 0;
     if (unit.empty() || unit == "m" || unit == "M" || unit == "MB") mul = 1;
     else if (unit == "g" || unit == "G" || unit == "GB") mul = 1024;
-    if (i == 0 || mul == 0 || i > 7) fail(Errc::invalid_argument, "--memory: \"" + text + "\" is not a size (like 256m, 1g)");
-    return static_cast<std::uint32_t>(std::stoull(text.substr(0, i)) * mul);
+    if (i == 0 || mul == 0 || i > 7) usage_error("--memory: \"" + text + "\" is not a size (like 256m, 1g)");
+    const auto mb = std::stoull(text.substr(0, i)) * mul;
+    if (mb == 0) usage_error("--memory: \"" + text + "\" is no memory at all: give at least 1m");
+    if (mb > 0xffffffffULL) usage_error("--memory: \"" + text + "\" is more than the contract can record");
+    return static_cast<std::uint32_t>(mb);
 }
 
 struct RunOptions {
@@ -112,11 +119,14 @@ void dry_run(const NodeEndpoint& node, const json& req) {
 }
 
 void run(const RunOptions& o) {
-    const auto node = connect();
+    // Every value is read before the node is asked anything: a usage error exits 2, nothing sent.
     const bool as_json = global_options().json;
     auto price_text = o.max_price;
     if (price_text.ends_with("/s")) price_text.resize(price_text.size() - 2);
-    const auto price = or_throw(parse_amount(price_text), "--max-price");
+    const auto price = usage_or(parse_amount(price_text), "--max-price");
+    if (price > std::numeric_limits<std::uint64_t>::max()) usage_error("--max-price: \"" + o.max_price + "\" is more than the contract can record");
+    const auto limit = std::chrono::seconds{parse_duration(o.timeout, "--timeout")};
+    (void)usage_or(probe::parse_spec(o.probe), "--probe");
     json req{{"image", o.image},
              {"duration", parse_duration(o.duration, "--duration", true)},
              {"period", parse_duration(o.period, "--period", true)},
@@ -127,6 +137,7 @@ void run(const RunOptions& o) {
              {"memory_mb", parse_megabytes(o.memory)},
              {"min_reputation", o.min_reputation}};
     if (o.port != 0) req["port"] = o.port;
+    const auto node = connect();
     if (o.dry_run) return dry_run(node, req);
     const auto started = std::chrono::steady_clock::now();
     const auto created = or_throw(api_call(node, "POST", "/api/agreements", &req), "run");
@@ -138,7 +149,6 @@ void run(const RunOptions& o) {
         else fmt::print("{}\n", id);
         return;
     }
-    const auto limit = std::chrono::seconds{parse_duration(o.timeout, "--timeout")};
     std::string last_state;
     transfer::ProgressRenderer bar{stderr, ::isatty(2) == 1};
     std::uint64_t shown = ~0ULL;  // bytes of the last progress drawn
@@ -302,7 +312,7 @@ std::int64_t parse_since(const std::string& text) {
         return std::stoll(text) * 1'000'000'000;
     if (const auto t = node::parse_rfc3339_ns(text)) return *t;
     if (text.find_first_of("-:T") != std::string::npos)
-        fail(Errc::invalid_argument, "--since: \"" + text + "\" is not an RFC 3339 time (like 2026-12-02T17:00:00Z)");
+        usage_error("--since: \"" + text + "\" is not an RFC 3339 time (like 2026-12-02T17:00:00Z)");
     const auto ago = std::chrono::seconds{parse_duration(text, "--since")};
     const auto now = std::chrono::system_clock::now().time_since_epoch();
     return std::chrono::duration_cast<std::chrono::nanoseconds>(now - ago).count();
@@ -312,7 +322,7 @@ void logs(const LogsOptions& o) {
     std::string target = "/api/agreements/" + std::to_string(o.id) + "/logs?follow=" + (o.follow ? "1" : "0");
     if (o.tail != "all") {
         if (o.tail.empty() || o.tail.size() > 9 || o.tail.find_first_not_of("0123456789") != std::string::npos)
-            fail(Errc::invalid_argument, "--tail: \"" + o.tail + "\" is not a number of lines (or \"all\")");
+            usage_error("--tail: \"" + o.tail + "\" is not a number of lines (or \"all\")");
         target += "&tail=" + o.tail;
     }
     if (!o.since.empty()) target += "&since=" + std::to_string(parse_since(o.since));
@@ -362,12 +372,12 @@ void add_client_commands(CLI::App& app) {
         cmd->add_option("-p,--port", o->port, "The service port (one the image exposes; default: the first)");
         cmd->add_option("--duration", o->duration, "How long to run: 90s, 15m, 1h, 2d")->capture_default_str();
         cmd->add_option("--period", o->period, "Verification period (>= 10s; divides the duration)")->capture_default_str();
-        cmd->add_option("--verifiers", o->verifiers, "How many verifiers check the service (odd, 3 to 5: a majority decides each period)")->capture_default_str();
+        cmd->add_option("--verifiers", o->verifiers, "How many verifiers check the service (odd, 3 to 5: a majority decides each period)")->capture_default_str()->check(CLI::Range(0U, 255U));
         cmd->add_option("--max-price", o->max_price, "Highest price accepted, per second: 2gwei/s")->capture_default_str();
         cmd->add_option("--probe", o->probe, "How verifiers check it: tcp, http:/path, http:/path,status=204")->capture_default_str();
         cmd->add_option("--cpu", o->cpu, "CPU, millicores")->capture_default_str();
         cmd->add_option("--memory", o->memory, "Memory: 256m, 1g")->capture_default_str();
-        cmd->add_option("--min-reputation", o->min_reputation, "Lowest worker reputation accepted, permille");
+        cmd->add_option("--min-reputation", o->min_reputation, "Lowest worker reputation accepted, permille")->check(CLI::Range(0U, 1000U));
         cmd->add_option("--timeout", o->timeout, "Give up waiting for the service after this long")->capture_default_str();
         cmd->add_flag("-d,--detach", o->detach, "Print the agreement id and return at once");
         cmd->add_flag("--dry-run", o->dry_run, "Check the requirements against the market and print the escrow; buy nothing");

@@ -46,7 +46,7 @@ std::string read_password(const KeyOptions& o) {
         return v;
     }
     if (const char* v = std::getenv("ZEPPELIN_PASSWORD")) return v;
-    fail(Errc::invalid_argument, "--keystore needs a password: use --password-file, --password-env or ZEPPELIN_PASSWORD");
+    usage_error("--keystore needs a password: use --password-file, --password-env or ZEPPELIN_PASSWORD");
 }
 
 eth::PrivateKey load_key(const KeyOptions& o) {
@@ -55,7 +55,7 @@ eth::PrivateKey load_key(const KeyOptions& o) {
         if (v == nullptr || *v == '\0') fail(Errc::invalid_argument, "environment variable " + o.private_key_env + " is not set");
         return or_throw(eth::PrivateKey::from_hex(v), "--private-key-env " + o.private_key_env);
     }
-    if (o.keystore.empty()) fail(Errc::invalid_argument, "give the account's key with --keystore (or --private-key-env)");
+    if (o.keystore.empty()) usage_error("give the account's key with --keystore (or --private-key-env)");
     const auto text = or_throw(eth::read_keystore_text(o.keystore), "--keystore");
     return or_throw(eth::decrypt_keystore(text, read_password(o)), "cannot decrypt " + o.keystore);
 }

@@ -27,6 +27,18 @@ inline void or_throw(Result<void> r, std::string_view what = {}) {
     if (!r) throw Exception{what.empty() ? r.error() : r.error().wrap(what)};
 }
 
+/// A usage error: a value on the command line that cannot be parsed, or options that do not go
+/// together. Thrown before the command does anything; `zeppelin` prints the sentence on stderr and
+/// exits 2 (run_cli), as it does for CLI11's own parse errors.
+[[noreturn]] inline void usage_error(std::string message) { throw CLI::ValidationError(std::move(message)); }
+
+/// r's value, or a usage error naming the option (`what`, like "--max-price") and why.
+template <class T>
+T usage_or(Result<T> r, std::string_view what) {
+    if (!r) usage_error(r.error().wrap(what).message());
+    return std::move(r).value();
+}
+
 /// An amount for people, with the one formatter (core/units.hpp): readable, or exact with --exact.
 std::string amount_text(const u256& wei);
 /// The amount in a JSON field holding wei as a decimal string; "-" if the field is missing.

@@ -57,15 +57,14 @@ template <class T>
 T small(const std::string& text, std::string_view what) {
     auto v = parse_u256(text);
     if (!v || *v > u256{std::numeric_limits<T>::max()})
-        fail(Errc::invalid_argument, fmt::format("{} must be a whole number up to {}, got \"{}\"", what,
-                                                 std::numeric_limits<T>::max(), text));
+        usage_error(fmt::format("{} must be a whole number up to {}, got \"{}\"", what, std::numeric_limits<T>::max(), text));
     return static_cast<T>(*v);
 }
 
 eth::PrivateKey deployer_key(const DeployOptions& o) {
-    if (!o.private_key.empty()) return or_throw(eth::PrivateKey::from_hex(o.private_key), "--private-key");
+    if (!o.private_key.empty()) return usage_or(eth::PrivateKey::from_hex(o.private_key), "--private-key");
     if (o.key.keystore.empty() && o.key.private_key_env.empty())
-        fail(Errc::invalid_argument, "give the deployer's key with --private-key or --keystore");
+        usage_error("give the deployer's key with --private-key or --keystore");
     return load_key(o.key);
 }
 
@@ -74,14 +73,14 @@ void run_deploy(const DeployOptions& o) {
     if (url.empty()) {
         if (const char* e = std::getenv("ZEPPELIN_RPC_URL")) url = e;
     }
-    if (url.empty()) fail(Errc::invalid_argument, "--rpc-url (or ZEPPELIN_RPC_URL) is required");
+    if (url.empty()) usage_error("--rpc-url (or ZEPPELIN_RPC_URL) is required");
     // Protocol v2's parameters (market::v2::Config::production_defaults unless given).
     market::v2::Config config;
-    config.min_stake = or_throw(parse_amount(o.min_stake), "--min-stake");
-    config.min_verifier_bond = or_throw(parse_amount(o.min_verifier_bond), "--min-verifier-bond");
-    config.cancel_fee = or_throw(parse_amount(o.cancel_fee), "--cancel-fee");
-    config.decline_fee = or_throw(parse_amount(o.decline_fee), "--decline-fee");
-    config.min_verifier_pay = or_throw(parse_amount(o.min_verifier_pay), "--min-verifier-pay");
+    config.min_stake = usage_or(parse_amount(o.min_stake), "--min-stake");
+    config.min_verifier_bond = usage_or(parse_amount(o.min_verifier_bond), "--min-verifier-bond");
+    config.cancel_fee = usage_or(parse_amount(o.cancel_fee), "--cancel-fee");
+    config.decline_fee = usage_or(parse_amount(o.decline_fee), "--decline-fee");
+    config.min_verifier_pay = usage_or(parse_amount(o.min_verifier_pay), "--min-verifier-pay");
     config.penalty_bps = small<std::uint16_t>(o.penalty_bps, "--penalty-bps");
     config.draw_delay = small<std::uint8_t>(o.draw_delay, "--draw-delay");
     config.accept_window = small<std::uint32_t>(o.accept_window, "--accept-window");

@@ -42,6 +42,7 @@
 #include <nlohmann/json.hpp>
 
 #include "zeppelin/cli/commands.hpp"
+#include "zeppelin/cli/common.hpp"
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/eth/address.hpp"
 #include "zeppelin/eth/rpc.hpp"
@@ -59,14 +60,6 @@ using namespace std::chrono_literals;
 // anvil's account 0 from the mnemonic "test test ... junk": a PUBLIC, well-known test key that
 // anvil funds on every devnet. Never use it for anything of value.
 constexpr std::string_view kAnvilTestKey0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-
-template <class T>
-T or_throw(Result<T> r, std::string_view what) {
-    if (!r) throw Exception{r.error().wrap(what)};
-    return std::move(r).value();
-}
-
-[[noreturn]] void fail(Errc code, std::string message) { throw Exception{Error{code, std::move(message)}}; }
 
 struct DevnetOptions {
     unsigned port{8545};
@@ -353,10 +346,10 @@ void run_up(const DevnetOptions& o) {
         return;
     }
 
-    if (o.port == 0 || o.port > 65535) fail(Errc::invalid_argument, "--port must be 1..65535");
+    if (o.port == 0 || o.port > 65535) usage_error("--port must be 1..65535");
     boost::system::error_code bad_host;
     const auto host = boost::asio::ip::make_address_v4(o.host, bad_host);
-    if (bad_host) fail(Errc::invalid_argument, "--host must be an IPv4 address, got '" + o.host + "'");
+    if (bad_host) usage_error("--host must be an IPv4 address, got '" + o.host + "'");
     if (port_busy(host, o.port))
         fail(Errc::already_exists, fmt::format("port {} is busy (another node?): choose another with --port", o.port));
     const auto anvil = find_anvil();

@@ -91,16 +91,22 @@ void run_node(const NodeCmdOptions& o) {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     spdlog::flush_on(spdlog::level::trace);  // a log file must be whole when the node is killed
     node::NodeOptions no;
+    // The values of the command line first: a usage error exits 2 before anything is opened.
+    no.stake = usage_or(parse_amount(o.stake), "--stake");
+    const auto price = usage_or(parse_amount(o.price.ends_with("/s") ? o.price.substr(0, o.price.size() - 2) : o.price), "--price");
+    if (price > std::numeric_limits<std::uint64_t>::max()) usage_error("--price is too large");
+    no.price_per_second = static_cast<std::uint64_t>(price);
+    if (!o.service_ports.empty()) no.service_ports = usage_or(node::parse_port_range(o.service_ports), "--service-ports");
     no.data_dir = or_throw(node_data_dir(o.data_dir), "--data-dir");
 
     // The chain and contract: flags, else the deployment record.
     std::string rpc = o.rpc_url.empty() ? global_options().rpc_url : o.rpc_url;
     if (rpc.empty()) if (const char* e = std::getenv("ZEPPELIN_RPC_URL")) rpc = e;
     if (!o.dispatcher.empty()) {
-        no.dispatcher = or_throw(eth::parse_address(o.dispatcher), "--dispatcher");
+        no.dispatcher = usage_or(eth::parse_address(o.dispatcher), "--dispatcher");
         no.deploy_block = o.deploy_block;
         no.chain_id = o.chain_id;
-        if (rpc.empty()) fail(Errc::invalid_argument, "--dispatcher needs --rpc-url too");
+        if (rpc.empty()) usage_error("--dispatcher needs --rpc-url too");
     } else {
         const auto path = or_throw(market::deployment_path(o.deployment), "deployment record");
         const auto d = or_throw(market::load_deployment(path),
@@ -115,17 +121,12 @@ void run_node(const NodeCmdOptions& o) {
     no.key = load_key(o.key);
     no.worker = !o.client_only;
     no.reset_chain = o.reset_chain;
-    no.stake = or_throw(parse_amount(o.stake), "--stake");
-    const auto price = or_throw(parse_amount(o.price.ends_with("/s") ? o.price.substr(0, o.price.size() - 2) : o.price), "--price");
-    if (price > std::numeric_limits<std::uint64_t>::max()) fail(Errc::invalid_argument, "--price is too large");
-    no.price_per_second = static_cast<std::uint64_t>(price);
     no.max_duration = o.max_duration;
     no.cpu_millicores = o.cpu;
     no.memory_mb = o.memory;
     no.public_host = o.public_host;
     no.public_host_given = o.public_host_given;
     no.log_port = o.log_port;
-    if (!o.service_ports.empty()) no.service_ports = or_throw(node::parse_port_range(o.service_ports), "--service-ports");
     no.port_mapping = *node::parse_port_mapping(o.port_mapping);  // checked by CLI11
     no.port_mapping_lease = std::chrono::seconds{o.port_mapping_lease_s};
     no.unreached_after = std::chrono::seconds{o.unreached_after_s};
@@ -197,19 +198,19 @@ void apply_config_file(CLI::App& cmd, const std::string& path) {
     try {
         items = CLI::ConfigTOML{}.from_file(path);
     } catch (const CLI::Error& e) {
-        fail(Errc::invalid_argument, "--config " + path + ": " + e.what());
+        usage_error("--config " + path + ": " + e.what());
     }
     for (const auto& item : items) {
         if (item.name == "++" || item.name == "--") continue;  // section markers
         auto* opt = cmd.get_option_no_throw("--" + item.name);
         if (opt == nullptr || item.name == "config")
-            fail(Errc::invalid_argument, "--config " + path + ": unknown option '" + item.name + "'");
+            usage_error("--config " + path + ": unknown option '" + item.name + "'");
         if (opt->count() > 0) continue;  // the command line wins
         opt->add_result(item.inputs);
         try {
             opt->run_callback();
         } catch (const CLI::Error& e) {
-            fail(Errc::invalid_argument, "--config " + path + ": " + item.name + ": " + e.what());
+            usage_error("--config " + path + ": " + item.name + ": " + e.what());
         }
     }
 }
@@ -281,7 +282,9 @@ void add_node_commands(CLI::App& app) {
     cmd->add_option("--confirmations", o->confirmations, "Blocks behind the head before events are acted on");
     cmd->add_option("--probes-per-period", o->probes_per_period, "Probes a verifier makes per period")->capture_default_str();
     cmd->add_option("--poll-ms", o->poll_ms, "How often to ask the chain for blocks and receipts (default 50 on chain 31337, else 1000)");
-    cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")->capture_default_str();
+    cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
     cmd->add_flag("--reset-chain", o->reset_chain,
                   "Adopt the chain the endpoint serves when it is not the one this node recorded (a fresh devnet, "
                   "another deployment): the old state is moved to <data-dir>/archive/ and the node starts afresh");

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "zeppelin/cli/commands.hpp"
+#include "zeppelin/cli/common.hpp"
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/core/units.hpp"
 #include "zeppelin/eth/address.hpp"
@@ -19,17 +20,11 @@
 namespace zeppelin::cli {
 namespace {
 
-template <class T>
-T or_throw(Result<T> r, std::string_view what) {
-    if (!r) throw Exception{r.error().wrap(what)};
-    return std::move(r).value();
-}
-
 std::uint64_t parse_u64_option(const std::string& text, std::string_view what) {
     auto v = parse_u256(text);
-    if (!v) throw Exception{Error{Errc::invalid_argument, fmt::format("{} must be a whole number, got \"{}\"", what, text)}};
+    if (!v) usage_error(fmt::format("{} must be a whole number, got \"{}\"", what, text));
     auto n = to_u64(*v);
-    if (!n) throw Exception{Error{Errc::invalid_argument, fmt::format("{} \"{}\" is too large", what, text)}};
+    if (!n) usage_error(fmt::format("{} \"{}\" is too large", what, text));
     return *n;
 }
 
@@ -46,22 +41,21 @@ struct SignOptions {
 };
 
 void run_sign(const SignOptions& o) {
-    auto key = or_throw(eth::PrivateKey::from_hex(o.private_key), "--private-key");
+    auto key = usage_or(eth::PrivateKey::from_hex(o.private_key), "--private-key");
     eth::Transaction tx;
     tx.type = eth::TxType::dynamic_fee;
     tx.chain_id = parse_u64_option(o.chain_id, "--chain-id");
     tx.nonce = parse_u64_option(o.nonce, "--nonce");
     tx.gas_limit = parse_u64_option(o.gas_limit, "--gas-limit");
-    tx.max_fee_per_gas = or_throw(parse_amount(o.max_fee), "--max-fee");
-    tx.max_priority_fee_per_gas = or_throw(parse_amount(o.priority_fee), "--priority-fee");
+    tx.max_fee_per_gas = usage_or(parse_amount(o.max_fee), "--max-fee");
+    tx.max_priority_fee_per_gas = usage_or(parse_amount(o.priority_fee), "--priority-fee");
     if (tx.max_priority_fee_per_gas > tx.max_fee_per_gas)
-        throw Exception{Error{Errc::invalid_argument, "--priority-fee must not exceed --max-fee (EIP-1559: the "
-                                                      "priority fee is part of the maximum fee)"}};
-    if (!o.to.empty()) tx.to = or_throw(eth::parse_address(o.to), "--to");
-    tx.value = or_throw(parse_amount(o.value), "--value");
-    if (!o.data.empty()) tx.data = or_throw(from_hex(o.data), "--data");
+        usage_error("--priority-fee must not exceed --max-fee (EIP-1559: the priority fee is part of the maximum fee)");
+    if (!o.to.empty()) tx.to = usage_or(eth::parse_address(o.to), "--to");
+    tx.value = usage_or(parse_amount(o.value), "--value");
+    if (!o.data.empty()) tx.data = usage_or(from_hex(o.data), "--data");
     if (!tx.to && tx.data.empty())
-        throw Exception{Error{Errc::invalid_argument, "give --to, or --data with contract init code to create a contract"}};
+        usage_error("give --to, or --data with contract init code to create a contract");
     auto signed_ok = eth::sign_transaction(tx, key);
     if (!signed_ok) throw Exception{signed_ok.error()};
     auto raw = or_throw(tx.encode(), "encoding");

@@ -30,6 +30,7 @@
 #include <openssl/crypto.h>
 
 #include "zeppelin/cli/commands.hpp"
+#include "zeppelin/cli/common.hpp"
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/core/units.hpp"
 #include "zeppelin/eth/address.hpp"
@@ -41,14 +42,6 @@ namespace zeppelin::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-[[noreturn]] void fail(Errc code, std::string message) { throw Exception{Error{code, std::move(message)}}; }
-
-template <class T>
-T or_throw(Result<T> r, std::string_view what = {}) {
-    if (!r) throw Exception{what.empty() ? r.error() : r.error().wrap(what)};
-    return std::move(r).value();
-}
 
 /// A string that is wiped when destroyed (passwords, key text).
 class Secret final {
@@ -306,7 +299,7 @@ void add_wallet_commands(CLI::App& app) {
             key = parse_key(o->private_key);
         } else {
             auto text = read_private_key_input();
-            if (text.str().empty()) fail(Errc::invalid_argument, "no private key given (use --private-key or stdin)");
+            if (text.str().empty()) usage_error("no private key given (use --private-key or stdin)");
             key = parse_key(text.str());
         }
         store(*key, o->dir, o->password, o->light);
@@ -349,7 +342,7 @@ void add_wallet_commands(CLI::App& app) {
             auto password = get_password(o->password, false);
             key = or_throw(eth::decrypt_keystore(text, password.str()), file.filename().string());
         } else {
-            fail(Errc::invalid_argument, "give --private-key or --keystore");
+            usage_error("give --private-key or --keystore");
         }
         const auto a = eth::to_checksum(key->address());
         if (global_options().json) std::cout << nlohmann::json{{"address", a}}.dump(2) << '\n';

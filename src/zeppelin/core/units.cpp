@@ -62,6 +62,8 @@ Result<u256> parse_amount(std::string_view text) {
     auto number = s.substr(0, i);
     auto unit = s.substr(i);
     while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+    if (number.empty())
+        return Error{Errc::invalid_argument, "invalid amount \"" + std::string{text} + "\" (like 2gwei, 0.5ether or 1000 for wei)"};
     unsigned decimals = 0;
     if (!unit.empty()) decimals = ZP_TRY(unit_decimals(unit));
     auto r = parse_units(number, decimals);

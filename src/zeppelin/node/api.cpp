@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "zeppelin/eth/address.hpp"
+#include "zeppelin/node/amounts.hpp"
 #include "zeppelin/node/log_channel.hpp"
 #include "zeppelin/node/metrics.hpp"
 
@@ -103,7 +104,10 @@ Result<std::unique_ptr<Api>> Api::start(Node& node, const ApiOptions& options) {
         if (!id) return reply(id.error());
         auto a = node.agreement(*id, /*brief=*/true);
         json out{{"id", *id}};
-        if (a && a->contains("chain")) out["deposit"] = (*a)["chain"]["deposit"];
+        if (a && a->contains("chain")) {
+            out["deposit"] = (*a)["chain"]["deposit"];
+            out["deposit_text"] = (*a)["chain"]["deposit_text"];
+        }
         return Response::json(201, out);
     });
     // What POST /api/agreements would refuse, and the escrow, before anything is sent.
@@ -212,6 +216,11 @@ Result<std::unique_ptr<Api>> Api::start(Node& node, const ApiOptions& options) {
                 }
             }
         });
+    });
+    s.route("GET", "/api/amounts", [](const Request& r) {
+        const auto it = r.query.find("wei");
+        if (it == r.query.end()) return Response::error(400, "query parameter 'wei' is required (whole numbers of wei, separated by commas)");
+        return reply(amounts_json(it->second));
     });
     s.route("GET", "/api/market/workers", [&node](const Request&) { return reply(node.market_workers()); });
     s.route("GET", "/api/market/agreements", [&node](const Request&) { return reply(node.market_agreements()); });

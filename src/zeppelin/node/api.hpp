@@ -8,7 +8,8 @@
 //                                     "cpu_millicores", "memory_mb", "port"?, "preferred_worker"?}
 //   POST /api/agreements/check        the same body: what the purchase would be refused for, before
 //                                     anything is sent ({"ok", "refusals": [{"code", "message"}],
-//                                     "deposit", "eligible_workers", "active_workers", "cheapest"?})
+//                                     "deposit", "max_price_per_second", "eligible_workers",
+//                                     "active_workers", "cheapest"?})
 //   POST /api/images                  upload an image archive (body: the tar, <= 512 MiB); answers
 //                                     {"path", "name", "config_digest", "bytes"} to use as "image"
 //                                     above; ?name=web.tar: the file's own name, which names it
@@ -22,10 +23,14 @@
 //                                     "max_duration", "cpu_millicores", "memory_mb"} (any subset)
 //   POST /api/worker/{action}         pause | resume | unregister | withdraw (the stake, after the cool-down)
 //   GET  /api/quote?max_price_per_second=&duration=&period=&verifiers=   the escrow buyContract needs
+//   GET  /api/amounts?wei=A,B,...     each amount and their exact sum, formatted for people
 //   GET  /api/market/workers          every registered worker with its reputation
 //   GET  /api/market/agreements       the latest agreements on chain
 //   GET  /api/events                  server-sent events: an "agreements" snapshot every second
 //   GET  /metrics                     Prometheus text format
+// Every amount is exact wei in a decimal string ("deposit": "594000000000"; these fields do not
+// change) with the same amount for people beside it, from the CLI's formatter ("deposit_text":
+// "594 gwei"; amounts.hpp).
 // Anything that changes state needs `Authorization: Bearer <token>`; the API binds to loopback
 // unless told otherwise.
 #pragma once

@@ -81,9 +81,10 @@ Result<void> NodeContext::client_step(const LocalAgreement& a, const v2::Agreeme
                 if (out.ok) ZP_CHECK(update(id, [t = world->now_ms()](LocalAgreement& la) { la.rec.first_ok_ms = t; }));
                 else wake_in(id, 1s);  // the service's first answer is measured to the second
             }
-            // Stopped by the client (`zeppelin stop`): its last period runs out, then it settles.
-            const bool stopped = a.phase == Phase::stopping || v.billable_periods < v.periods;
-            ZP_CHECK(set_state(id, stopped ? Phase::stopping : a.rec.service ? Phase::running : Phase::starting));
+            // Stopped by the client (`zeppelin stop`, recorded; also in the last period, where the
+            // view shows no cut): its last period runs out, then it settles.
+            if (v.billable_periods < v.periods) ZP_CHECK(mark_stopped(id));
+            ZP_CHECK(set_running_state(id, a.rec.service ? Phase::running : Phase::starting));
             const auto settle_at = settle_by(v) + kClientSettleGrace;
             wake_at_ms(id, static_cast<std::int64_t>(now < v.end_of_service() ? v.end_of_service() : settle_at) * 1000);
             if (now >= settle_at) return settle(id);

@@ -9,6 +9,7 @@
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/core/units.hpp"
 #include "zeppelin/eth/address.hpp"
+#include "zeppelin/node/amounts.hpp"
 
 namespace zeppelin::node {
 
@@ -93,12 +94,10 @@ probe::Spec tcp_spec() {
 }
 
 json view_json(const v2::AgreementView& v) {
-    return json{{"status", status_name(v.status)},
+    json j{{"status", status_name(v.status)},
                 {"client", eth::to_checksum(v.client)},
                 {"worker_id", v.worker_id},
                 {"verifier_ids", v.verifier_ids},
-                {"price_per_second", std::to_string(v.price_per_second)},
-                {"max_price_per_second", std::to_string(v.max_price_per_second)},
                 {"period_seconds", v.period_seconds},
                 {"periods", v.periods},
                 {"billable_periods", v.billable_periods},
@@ -107,28 +106,32 @@ json view_json(const v2::AgreementView& v) {
                 {"start_deadline", v.status == AgreementStatus::accepted ? v.deadline : 0},
                 {"started_at", v.started_at()},
                 {"end_of_service", v.end_of_service()},
-                {"escrow", to_dec(v.escrow)},
-                {"worker_lock", to_dec(v.worker_lock)},
-                {"verifier_bond", to_dec(v.verifier_bond)},
                 {"reassignments", v.reassignments}};
+    put_amount(j, "price_per_second", v.price_per_second);
+    put_amount(j, "max_price_per_second", v.max_price_per_second);
+    put_amount(j, "escrow", v.escrow);
+    put_amount(j, "worker_lock", v.worker_lock);
+    put_amount(j, "verifier_bond", v.verifier_bond);
+    return j;
 }
 
 json worker_json(std::uint64_t id, const v2::WorkerView& w, const v2::Reputation& r) {
-    return json{{"id", id},
-                {"owner", eth::to_checksum(w.owner)},
-                {"status", v2::to_string(w.status)},
-                {"price_per_second", std::to_string(w.price_per_second)},
-                {"max_duration", w.max_duration},
-                {"cpu_millicores", w.cpu_millicores},
-                {"memory_mb", w.memory_mb},
-                {"stake", to_dec(w.stake)},
-                {"locked", to_dec(w.locked)},
-                {"verified_periods", r.verified_periods},
-                {"failed_periods", r.failed_periods},
-                {"completed_agreements", r.completed_agreements},
-                {"failed_agreements", r.failed_agreements},
-                {"declined", r.declined},
-                {"specs_rejected", r.specs_rejected}};
+    json j{{"id", id},
+           {"owner", eth::to_checksum(w.owner)},
+           {"status", v2::to_string(w.status)},
+           {"max_duration", w.max_duration},
+           {"cpu_millicores", w.cpu_millicores},
+           {"memory_mb", w.memory_mb},
+           {"verified_periods", r.verified_periods},
+           {"failed_periods", r.failed_periods},
+           {"completed_agreements", r.completed_agreements},
+           {"failed_agreements", r.failed_agreements},
+           {"declined", r.declined},
+           {"specs_rejected", r.specs_rejected}};
+    put_amount(j, "price_per_second", w.price_per_second);
+    put_amount(j, "stake", w.stake);
+    put_amount(j, "locked", w.locked);
+    return j;
 }
 
 
@@ -149,6 +152,23 @@ Result<LocalAgreement> NodeContext::local(std::uint64_t id) {
 
 Result<void> NodeContext::set_state(std::uint64_t id, Phase phase) {
     return update(id, [&](LocalAgreement& a) {
+        if (a.phase != phase) spdlog::info("agreement {}: {} -> {}", id, phase_label(a.phase), phase_label(phase));
+        a.phase = phase;
+    });
+}
+
+Result<void> NodeContext::mark_stopped(std::uint64_t id) {
+    return update(id, [&](LocalAgreement& a) {
+        if (a.role != Role::client || a.finished() || a.phase == Phase::cancelled) return;
+        a.rec.stopped = true;
+        if (a.phase != Phase::stopping) spdlog::info("agreement {}: {} -> {}", id, phase_label(a.phase), phase_label(Phase::stopping));
+        a.phase = Phase::stopping;
+    });
+}
+
+Result<void> NodeContext::set_running_state(std::uint64_t id, Phase otherwise) {
+    return update(id, [&](LocalAgreement& a) {
+        const auto phase = a.rec.stopped ? Phase::stopping : otherwise;
         if (a.phase != phase) spdlog::info("agreement {}: {} -> {}", id, phase_label(a.phase), phase_label(phase));
         a.phase = phase;
     });

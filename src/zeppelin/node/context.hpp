@@ -180,6 +180,12 @@ struct NodeContext {
     Result<void> update(std::uint64_t id, const std::function<void(LocalAgreement&)>& change);
     Result<LocalAgreement> local(std::uint64_t id);
     Result<void> set_state(std::uint64_t id, Phase phase);
+    /// The client's agreement was stopped on chain: recorded (AgreementRecord::stopped) and shown
+    /// as "stopping" until it settles. Does nothing to another role's or a finished agreement.
+    Result<void> mark_stopped(std::uint64_t id);
+    /// A running client agreement's phase: "stopping" once stopped (by the record, read under the
+    /// lock, so that a step that read the row before a stop cannot undo it), else `otherwise`.
+    Result<void> set_running_state(std::uint64_t id, Phase otherwise);
 
     // ---- transactions (journal.cpp)
     /// Sends one dispatcher transaction for (agreement, action), at most once: a mined one is not
@@ -267,6 +273,9 @@ struct NodeContext {
     /// The transfer offer sealed to the client, for acceptAgreement: a transfer secret (drawn
     /// once, stored before anything is sent) and the transfer server expecting the image.
     Result<Bytes> offer_envelope(std::uint64_t id, const v2::AgreementView& v, const json& req);
+    /// A node restarted on other ports tells the client its new transfer and log ports (a
+    /// client-bit message), once per pair of ports: else the image or `logs` find nobody there.
+    Result<void> offer_again_if_moved(const LocalAgreement& a, const v2::AgreementView& v);
     /// The transfer server expects the image (again after a restart).
     Result<void> expect_image(std::uint64_t id, const LocalAgreement& a, const json& req);
     Result<void> worker_prepare(const LocalAgreement& a_in, const v2::AgreementView& v, const json& req);

@@ -235,6 +235,11 @@ void NodeContext::on_event(const v2::EventRecord& rec) {
                        await_draw(e.agreement_id, e.redraw_block);
                        wake(e.agreement_id);
                    },
+                   [&](const v2::AgreementStopped& e) {
+                       // However the stop was sent (this node's API, or a transaction of its own).
+                       if (auto a = store->get(e.agreement_id); a && *a && (*a)->role == Role::client) (void)mark_stopped(e.agreement_id);
+                       wake(e.agreement_id);
+                   },
                    [&](const v2::WorkerDrawn& e) {
                        {
                            std::lock_guard lock{mu};

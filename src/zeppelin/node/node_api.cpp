@@ -13,6 +13,7 @@
 #include "zeppelin/probe/probe.hpp"
 #include "zeppelin/runtime/work.hpp"
 #include "zeppelin/transfer/client.hpp"
+#include "zeppelin/node/amounts.hpp"
 #include "zeppelin/node/purchase_check.hpp"
 
 namespace zeppelin::node {
@@ -64,9 +65,10 @@ Result<json> NodeContext::payments(std::uint64_t id) {
                        },
                        [&](const v2::VerifierSettled& e) {
                            verifiers += e.reward;
-                           settled_verifiers[e.verifier_id] = json{{"reward", to_dec(e.reward)},
-                                                                   {"penalty", to_dec(e.penalty)},
-                                                                   {"silent_periods", e.silent_periods}};
+                           json one{{"silent_periods", e.silent_periods}};
+                           put_amount(one, "reward", e.reward);
+                           put_amount(one, "penalty", e.penalty);
+                           settled_verifiers[e.verifier_id] = std::move(one);
                        },
                        [&](const v2::AgreementEnded& e) {
                            ended = true;
@@ -103,24 +105,24 @@ Result<json> NodeContext::payments(std::uint64_t id) {
             }
         json row{{"verifier_id", vid}, {"periods_reported", reported}, {"periods_ok", ok}, {"periods", marks}};
         if (auto it = settled_verifiers.find(vid); it != settled_verifiers.end()) row.update(it->second);
-        else row["reward"] = "0";
+        else put_amount(row, "reward", 0);
         vs.push_back(row);
     }
     const bool closed = settled || ended;
     // Every wei of the deposit went somewhere: the worker, the verifiers, back to the client, or
     // (a cancellation's fee) burned.
     const bool balanced = closed && worker + verifiers + client + from_deposit_burned == deposit;
-    json out{{"deposit", to_dec(deposit)},
-             {"worker", to_dec(worker)},
-             {"client_refund", to_dec(client)},
-             {"verifiers", vs},
-             {"verifiers_total", to_dec(verifiers)},
-             {"slashed", to_dec(burned)},
+    json out{{"verifiers", vs},
              {"paid_periods", paid_periods},
              {"failed_periods", failed_periods},
              {"settled", settled},
              {"closed", closed},
              {"balanced", balanced}};
+    put_amount(out, "deposit", deposit);
+    put_amount(out, "worker", worker);
+    put_amount(out, "client_refund", client);
+    put_amount(out, "verifiers_total", verifiers);
+    put_amount(out, "slashed", burned);
     if (ended) out["ended"] = end_reason;
     return out;
 }
@@ -168,9 +170,9 @@ Result<json> Node::status() {
            {"rpc_url", n.opt.rpc_url},
            {"dispatcher", eth::to_checksum(n.opt.dispatcher)},
            {"worker_id", n.worker_id.load()},
-           {"balance", to_dec(balance)},
            {"processed_block", n.head.load()},
            {"engine", n.engine.has_value()}};
+    put_amount(j, "balance", balance);
     if (n.transfer) j["transfer_port"] = n.transfer->port();
     if (n.opt.worker) j["reachability"] = n.reachability_json();
     j["chain_identity"] = chain_status(n);  // "mismatch": the node stopped acting, and why
@@ -357,11 +359,16 @@ Result<json> Node::check_run(const RunRequest& r) {
     for (const auto& x : v.refusals) refusals.push_back(json{{"code", x.code}, {"message", x.message}});
     json out{{"ok", v.ok()},
              {"refusals", refusals},
-             {"deposit", to_dec(v.deposit)},
              {"eligible_workers", v.eligible_workers},
              {"active_workers", v.active_workers},
              {"workers_needed", v.workers_needed}};
-    if (v.cheapest) out["cheapest"] = json{{"worker_id", v.cheapest->id}, {"price_per_second", std::to_string(v.cheapest->price_per_second)}};
+    put_amount(out, "deposit", v.deposit);
+    put_amount(out, "max_price_per_second", r.max_price_per_second);  // as asked, for the words around the quote
+    if (v.cheapest) {
+        json cheapest{{"worker_id", v.cheapest->id}};
+        put_amount(cheapest, "price_per_second", v.cheapest->price_per_second);
+        out["cheapest"] = std::move(cheapest);
+    }
     return out;
 }
 
@@ -470,7 +477,7 @@ Result<json> Node::stop_agreement(std::uint64_t id) {
     const auto v = ZP_TRY(n.dispatcher->get_agreement(id));
     if (v.status == AgreementStatus::running) {
         ZP_TRY(n.call(id, "stop", v2::calls::stop_agreement(id)));
-        ZP_CHECK(n.set_state(id, Phase::stopping));  // until it settles (client_role.cpp keeps it)
+        ZP_CHECK(n.mark_stopped(id));  // "stopping" until it settles, across restarts (client_role.cpp keeps it)
     } else if (v.status == AgreementStatus::purchased || v.status == AgreementStatus::assigned ||
                v.status == AgreementStatus::accepted) {
         ZP_TRY(n.call(id, "cancel", v2::calls::cancel_agreement(id)));
@@ -521,9 +528,10 @@ Result<json> Node::quote(const u256& max_price, std::uint32_t duration, std::uin
     req.max_price_per_second = static_cast<std::uint64_t>(max_price);
     req.verifiers = verifiers;
     const auto deposit = ZP_TRY(n.dispatcher->quote(req));
-    return json{{"deposit", to_dec(deposit)},
-                {"verifier_fee_bps", to_dec(n.config.verifier_fee_bps)},
-                {"min_stake", to_dec(n.config.min_stake)}};
+    json out{{"verifier_fee_bps", to_dec(n.config.verifier_fee_bps)}};
+    put_amount(out, "deposit", deposit);
+    put_amount(out, "min_stake", n.config.min_stake);
+    return out;
 }
 
 Result<json> Node::market_workers() {

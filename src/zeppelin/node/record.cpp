@@ -14,7 +14,7 @@ namespace {
 const std::set<std::string, std::less<>> kKnown{
     "last_error", "lost_role",  "client_key",  "spec",           "service",   "image_refused", "image",
     "image_name", "image_digest", "submitted_ms", "transfer",    "transferred", "transfer_stats", "transfer_error",
-    "first_ok_ms", "secret",    "offered",     "hello",          "pull_tried", "received",     "exposed_ports",
+    "first_ok_ms", "stopped", "secret",    "offered",     "hello",          "pull_tried", "received",     "exposed_ports",
     "planned_port", "service_port", "container", "announced",    "work_ended", "reported_through",
     "salt", "spec_check_since_ms", "briefed",
     "rejected",  // before image_refused: the client kept the reason (a string), the worker `true`
@@ -86,6 +86,7 @@ json to_json(const AgreementRecord& r) {
                                    {"seconds", r.transfer_stats->seconds}};
     if (!r.transfer_error.empty()) j["transfer_error"] = r.transfer_error;
     if (r.first_ok_ms) j["first_ok_ms"] = *r.first_ok_ms;
+    if (r.stopped) j["stopped"] = true;
     if (r.secret) j["secret"] = to_hex(*r.secret);
     if (!r.offered.empty()) j["offered"] = r.offered;
     if (r.hello) j["hello"] = true;
@@ -148,6 +149,7 @@ Result<AgreementRecord> record_from_json(const json& j) {
     }
     ZP_CHECK(read(j, "transfer_error", r.transfer_error));
     ZP_CHECK(read_opt(j, "first_ok_ms", r.first_ok_ms));
+    ZP_CHECK(read(j, "stopped", r.stopped));
     if (j.contains("secret")) r.secret = ZP_TRY(read_hash(j["secret"], "secret"));
     ZP_CHECK(read(j, "offered", r.offered));
     ZP_CHECK(read(j, "hello", r.hello));

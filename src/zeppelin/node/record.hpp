@@ -73,6 +73,10 @@ struct AgreementRecord {
     std::optional<TransferStatsRecord> transfer_stats;
     std::string transfer_error;  // the last transfer attempt's failure ("" after none)
     std::optional<std::int64_t> first_ok_ms;  // the service's first answer, as the client measured it
+    /// Stopped on chain (`zeppelin stop`, or the contract's AgreementStopped however it was sent): the
+    /// agreement is "stopping" until it settles, also when it was stopped in its last period (when
+    /// the chain's view shows no cut in the billable periods) and across restarts.
+    bool stopped{false};
 
     // ---- worker
     std::optional<Hash32> secret;  // the transfer key, drawn once and stored before it is sent

@@ -28,6 +28,7 @@ AgreementRecord full() {
     r.transfer_stats = TransferStatsRecord{10, 8, 2, 1, 0.5};
     r.transfer_error = "connection refused";
     r.first_ok_ms = 1'700'000'001'000;
+    r.stopped = true;
     r.secret = Hash32{};
     r.secret->bytes.fill(0x33);
     r.offered = "7000:7001";

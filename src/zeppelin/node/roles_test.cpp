@@ -172,9 +172,14 @@ struct FakeWorld final : WorldPort {
     bool service_up{true};
     bool own_link_up{true};  // false: this node's own network is cut (nothing answers it)
     int probes{0};
+    int link_back_after{0};  // > 0: the cut link comes back as probe number link_back_after ends
     std::int64_t now_ms() override { return now; }
     probe::Outcome probe(const probe::Spec&, const probe::Endpoint&, std::chrono::milliseconds) override {
         ++probes;
+        if (!own_link_up && probes == link_back_after) {
+            own_link_up = true;  // too late for this probe: it timed out while the link was down
+            return {false, "connect timed out", 3000ms};
+        }
         if (!own_link_up) return {false, "connect timed out", 3000ms};
         return {service_up, service_up ? "HTTP 200" : "connection refused", 1ms};
     }
@@ -417,6 +422,38 @@ TEST_F(ClientRoles, StoppedAgreementIsStoppingUntilItSettles) {
     EXPECT_EQ(row().phase, Phase::done);
 }
 
+TEST_F(ClientRoles, StoppedInItsLastPeriodStaysStoppingThroughAStepInFlightAndARestart) {
+    chain->view.status = AgreementStatus::running;
+    // In its last period (the 10th of 60 s): a stop cuts no billable period, so the chain's view
+    // looks the same before and after it.
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() - 9 * 60 - 15);
+    edit([&](AgreementRecord& r) {
+        r.service = HostPort{"127.0.0.1", 8080};
+        r.first_ok_ms = world->now.load();
+    });
+    step().value();
+    EXPECT_EQ(row().phase, Phase::running);
+    // A step that read the row just before `zeppelin stop` recorded the stop, and writes after it.
+    const auto read_before = row();
+    n.mark_stopped(kId).value();  // what POST /api/agreements/{id}/stop records once the stop is mined
+    n.client_step(read_before, chain->view).value();
+    EXPECT_EQ(row().phase, Phase::stopping) << "a step in flight does not undo the stop";
+    EXPECT_TRUE(row().rec.stopped);
+    // The node restarts: the same store file, opened again; its steps go on from what it holds.
+    n.store.reset();
+    n.store = Store::open((dir.path() / "state.sqlite").string()).value();
+    step().value();
+    EXPECT_EQ(row().phase, Phase::stopping) << "after a restart too";
+    // It settles; the client takes its refund out, and it is done.
+    chain->view.status = AgreementStatus::settled;
+    chain->credit_left = 1;
+    step().value();
+    EXPECT_EQ(row().phase, Phase::done);
+    // A late stop (an AgreementStopped replayed after the end) does not reopen it.
+    n.mark_stopped(kId).value();
+    EXPECT_EQ(row().phase, Phase::done);
+}
+
 TEST_F(ClientRoles, MeasuresTheFirstAnswerOfTheService) {
     chain->view.status = AgreementStatus::running;
     chain->view.deadline = static_cast<std::uint64_t>(now_s() - 1);
@@ -654,6 +691,25 @@ TEST_F(WorkerRoles, BriefsAgainWhenTheDrawPickedOthersThanThePreview) {
     EXPECT_EQ(chain->sent_starting("post:brief:"), 1U);
 }
 
+TEST_F(WorkerRoles, RestartedWhileRunningAnnouncesItsNewEndpointsToTheClient) {
+    chain->view.status = AgreementStatus::running;
+    chain->view.deadline = static_cast<std::uint64_t>(now_s() - 30);
+    edit([&](AgreementRecord& r) {
+        r.secret = offer_from(kMe).secret;
+        r.received = ReceivedRecord{true, "7b7d", {}};
+        r.offered = "1:2";  // the ports the process before the restart listened on
+        r.briefed = chain->view.verifier_ids;
+    });
+    step().value();
+    const auto now_offered = std::to_string(n.transfer->port()) + ":0";  // no log server in this fixture
+    ASSERT_TRUE(chain->did("post:transfer:" + now_offered)) << "the client is told the new ports";
+    const auto offer = std::get<msg::TransferOffer>(chain->opened("post:transfer:" + now_offered, 2, v2::kClientBit, v2::kClientBit, kMe, 1));
+    EXPECT_EQ(offer.port, n.transfer->port());
+    EXPECT_EQ(row().rec.offered, now_offered);
+    step().value();
+    EXPECT_EQ(chain->sent_starting("post:transfer:"), 1U) << "once, not at every step";
+}
+
 TEST_F(WorkerRoles, EndsTheWorkAndSettlesAtTheEnd) {
     chain->view.status = AgreementStatus::running;
     chain->view.deadline = static_cast<std::uint64_t>(now_s() - 601);
@@ -787,6 +843,28 @@ TEST_F(VerifierRoles, WhenItsOwnLinkIsCutItAbstainsInsteadOfBlamingTheWorker) {
     const auto [ok, voted] = report_words("report:0");
     EXPECT_EQ(voted, 0x3f9U) << "periods 1 and 2 abstained";
     EXPECT_EQ(ok, 0x3f9U) << "no period reported failed";
+}
+
+TEST_F(VerifierRoles, ItsLinkBackOnlyAsTheRetryEndsIsStillItsOwnOutage) {
+    // Its link is cut as period 1 begins and comes back just as the first probe's retry times out:
+    // the world answers the check after the retry, but did not before it. Inconclusive, not failed.
+    walk(0, 60);
+    world->own_link_up = false;
+    world->link_back_after = world->probes + 2;
+    walk(60, 602);
+    const auto probes = n.store->probes(kId).value();
+    const auto first = std::find_if(probes.begin(), probes.end(), [](const auto& p) { return p.period == 1; });
+    ASSERT_NE(first, probes.end());
+    EXPECT_TRUE(first->inconclusive && !first->ok) << first->detail;
+    EXPECT_TRUE(std::none_of(probes.begin(), probes.end(), [](const auto& p) { return !p.ok && !p.inconclusive; }))
+        << "no probe blames the service, which answered all along";
+    ASSERT_EQ(chain->sent.size(), 1U);
+    if (chain->did("report:0")) {
+        const auto [ok, voted] = report_words("report:0");
+        EXPECT_EQ(ok, voted) << "no period reported failed";
+    } else {
+        EXPECT_TRUE(chain->did("confirm:0"));
+    }
 }
 
 TEST_F(VerifierRoles, AServiceDownWhileItReachesTheWorldIsStillAFailure) {

@@ -102,15 +102,18 @@ Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, s
             const probe::Spec s = spec ? *spec : tcp_spec();
             const probe::Endpoint ep{a.rec.service->host, a.rec.service->port};
             auto out = world->probe(s, ep, 3s);
+            bool own_outage = false;
             if (!out.ok) {  // one retry: a dropped packet is not an outage
+                own_outage = !world->reaches_world();  // also when its link is back by the retry's end
                 std::this_thread::sleep_for(500ms);
                 out = world->probe(s, ep, 3s);
             }
             rec.ok = out.ok;
             rec.detail = out.detail;
-            // A failure while this node cannot reach the world either is its own outage, not the
-            // service's: inconclusive, and the period is not reported on its account (issue 14).
-            if (!rec.ok && !world->reaches_world()) {
+            // A failure while this node cannot reach the world either (before the retry or after
+            // it) is its own outage, not the service's: inconclusive, and the period is not
+            // reported on its account (issue 14).
+            if (!rec.ok && (own_outage || !world->reaches_world())) {
                 rec.inconclusive = true;
                 rec.detail += "; inconclusive: this node could not reach its chain endpoint either";
             }

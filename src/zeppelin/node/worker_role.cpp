@@ -75,6 +75,9 @@ Result<void> NodeContext::worker_step(const LocalAgreement& a, const v2::Agreeme
             return brief_verifiers(a, v);
         case AgreementStatus::running:
             ZP_CHECK(set_state(id, Phase::running));
+            // Restarted, this process reads the work's output on another port: the client is told
+            // (the offer again, its log port new), or its `logs` finds nobody at the old one.
+            if (transfer && !a.rec.offered.empty()) ZP_CHECK(offer_again_if_moved(a, v));
             if (a.rec.briefed != v.verifier_ids) ZP_CHECK(brief_verifiers(a, v));
             if (world_s() < v.end_of_service()) {
                 wake_at_ms(id, static_cast<std::int64_t>(v.end_of_service()) * 1000);
@@ -134,6 +137,18 @@ Result<Bytes> NodeContext::offer_envelope(std::uint64_t id, const v2::AgreementV
     return packed;
 }
 
+Result<void> NodeContext::offer_again_if_moved(const LocalAgreement& a, const v2::AgreementView& v) {
+    if (!a.rec.secret || a.rec.offered.empty()) return {};
+    const auto [host, port] = public_endpoint("transfer", transfer->port());
+    const auto logs_port = log_server ? public_endpoint("log", log_server->port()).second : std::uint16_t{0};
+    const auto offered = std::to_string(port) + ":" + std::to_string(logs_port);
+    if (a.rec.offered == offered) return {};
+    const auto key = ZP_TRY(chain->client_key(a.id));
+    const auto packed = ZP_TRY(seal(a.id, {msg::Sealed{v.client, key, msg::TransferOffer{host, port, *a.rec.secret, logs_port}}}));
+    ZP_TRY(chain->send(a.id, "post:transfer:" + offered, v2::calls::post_message(a.id, u256{v2::kClientBit}, packed)));
+    return update(a.id, [&](LocalAgreement& la) { la.rec.offered = offered; });
+}
+
 Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const v2::AgreementView& v, const json& req) {
     const auto id = a_in.id;
     const auto sid = std::to_string(id);
@@ -144,18 +159,7 @@ Result<void> NodeContext::worker_prepare(const LocalAgreement& a_in, const v2::A
     // 1-3. The secret and the offer went with the accept; the transfer server expects the image
     // (again after a restart), and a node that listens on other ports since tells the client so.
     ZP_CHECK(expect_image(id, a_in, req));
-    {
-        const auto [host, port] = public_endpoint("transfer", transfer->port());
-        const auto logs_port = log_server ? public_endpoint("log", log_server->port()).second : std::uint16_t{0};
-        const auto offered = std::to_string(port) + ":" + std::to_string(logs_port);
-        if (a_in.rec.secret && a_in.rec.offered != offered && !a_in.rec.received) {
-            const auto key = ZP_TRY(chain->client_key(id));
-            const auto packed =
-                ZP_TRY(seal(id, {msg::Sealed{v.client, key, msg::TransferOffer{host, port, *a_in.rec.secret, logs_port}}}));
-            ZP_TRY(chain->send(id, "post:transfer:" + offered, v2::calls::post_message(id, u256{v2::kClientBit}, packed)));
-            ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.offered = offered; }));
-        }
-    }
+    ZP_CHECK(offer_again_if_moved(a_in, v));
     const auto a = ZP_TRY(local(id));
     if (a.rec.service_port == 0 && !a.rec.received && a.phase != Phase::waiting_for_image)
         ZP_CHECK(set_state(id, Phase::waiting_for_image));
