@@ -11,7 +11,9 @@
 #   lab.sh exec HOST CMD...     run CMD on HOST (ip netns exec)
 #   lab.sh router MODE          restart the router's miniupnpd in MODE
 #   lab.sh cut HOST | heal HOST take HOST's uplink down / up (a partition)
-#   lab.sh addr HOST            print HOST's address (for scripts)
+#   lab.sh addr HOST            print HOST's address (for scripts; "router": its WAN address now)
+#   lab.sh wan ADDR             give the router another WAN address on the public segment (a new
+#                               DHCP lease of a home router); waits until miniupnpd has checked it
 #   lab.sh engine HOST          start a container engine on HOST (Podman's Docker API service with
 #                               its own storage); prints `export ZEPPELIN_DOCKER_HOST=unix://...`.
 #                               Published ports then live on HOST's address. Stopped by `down`.
@@ -364,10 +366,45 @@ host_ns() {
   esac
 }
 
+router_wan() { ip -n "$ROUTER" -4 -o addr show dev wan0 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n 1; }
+
+# Whether miniupnpd, after line $1 of its log, saw an address added to its WAN interface and
+# finished a STUN check after that (it logs "STUN: ... done", or, when forwarding was off in
+# between, "Port forwarding is now enabled").
+stun_checked_since() {
+  tail -n +"$(($1 + 1))" "$RUN/miniupnpd.log" 2>/dev/null |
+    awk '/RTM_NEWADDR/ {seen = 1} seen && /STUN: \.\.\. done|Port forwarding is now enabled/ {found = 1} END {exit !found}'
+}
+
+# The router's WAN address becomes $1 (198.51.100.2-99: free addresses of the public segment).
+# miniupnpd follows the interface's address (netlink) and checks it by STUN again; NAT-PMP and
+# UPnP IGD then answer the new address, and its forwards (bound to wan0, not to an address) stay.
+cmd_wan() {
+  need_root
+  local a=${1:?wan needs an address} last n=0
+  ns_exists "$ROUTER" || die "the lab is not up"
+  last=${a##*.}
+  [[ "$a" == "$PUB_NET".* && "$last" =~ ^[0-9]+$ ]] && [ "$last" -ge 1 ] && [ "$last" -le 99 ] \
+    && [ "$last" != 10 ] && [ "$last" != 20 ] && [ "$last" != 31 ] && [ "$last" != 32 ] && [ "$last" != 40 ] \
+    || die "wan: $a is not a free lab address (198.51.100.1-99 without the hosts' .10 .20 .31 .32 .40)"
+  [ "$(router_wan)" = "$a" ] && { echo "lab: router WAN already $a"; return 0; }
+  [ -f "$RUN/miniupnpd.log" ] && n=$(wc -l < "$RUN/miniupnpd.log")
+  ip -n "$ROUTER" addr flush dev wan0
+  ip -n "$ROUTER" addr add "$a/$PUB_LEN" dev wan0
+  if [ "$(cat "$RUN/mode" 2>/dev/null)" != none ]; then
+    for _ in $(seq 100); do
+      stun_checked_since "$n" && break
+      sleep 0.1
+    done
+    stun_checked_since "$n" || die "miniupnpd did not check the new address $a within 10 s"
+  fi
+  echo "lab: router WAN $a"
+}
+
 cmd_addr() {
   case "$1" in
     home) echo "$HOME_IP" ;;
-    router) echo "$ROUTER_WAN" ;;
+    router) router_wan ;;
     router-lan) echo "$ROUTER_LAN" ;;
     stun2) echo "$STUN2" ;;
     *) [ -n "${PUB_IP[$1]:-}" ] || die "unknown host $1"; echo "${PUB_IP[$1]}" ;;
@@ -405,6 +442,7 @@ main() {
     status) cmd_status ;;
     router) cmd_router "$@" ;;
     addr) cmd_addr "${1:?addr needs a host}" ;;
+    wan) cmd_wan "$@" ;;
     engine) cmd_engine "$@" ;;
     exec)
       need_root

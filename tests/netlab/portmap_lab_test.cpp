@@ -352,6 +352,31 @@ TEST_F(PortmapLab, RestartedNodeRemovesWhatItsPredecessorLeft) {
     EXPECT_TRUE(other->unmap(*foreign));
 }
 
+TEST_F(PortmapLab, PcpMapsReachesRenewsRemoves) {
+    router("natpmp");  // miniupnpd's enable_natpmp answers NAT-PMP and PCP on 5351
+    InNamespace home{"home"};
+    ASSERT_TRUE(home.ok());
+    DiscoverOptions o;
+    o.timeout = 1500ms;
+    o.upnp = false;
+    o.natpmp = false;  // our own RFC 6887 client only
+    auto pm = PortMapper::discover("labnode", o);
+    ASSERT_TRUE(pm) << pm.error().message();
+    ASSERT_EQ(pm->gateway().method, Method::pcp);
+    EXPECT_EQ(pm->gateway().address, "192.168.77.1");
+    EXPECT_EQ(pm->gateway().local_address, kHome);
+    EXPECT_EQ(pm->gateway().external_address, kRouterWan);
+    map_reach_renew_unmap(*pm, 40300);
+    EXPECT_EQ(pm->remove_stale().error().code(), Errc::unsupported);
+
+    // A restarted node deletes what its predecessor mapped: same tag, same nonce.
+    auto m = pm->map({Protocol::tcp, 40301, 0, 120s, "log"});
+    ASSERT_TRUE(m) << m.error().message();
+    auto again = PortMapper::discover("labnode", o);
+    ASSERT_TRUE(again) << again.error().message();
+    EXPECT_TRUE(again->unmap(*m)) << "the gateway refused to delete a mapping of the same tag";
+}
+
 TEST_F(PortmapLab, NoMappingPossibleSaysWhy) {
     router("none");  // a router without UPnP IGD and NAT-PMP
     InNamespace home{"home"};

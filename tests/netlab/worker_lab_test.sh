@@ -9,11 +9,18 @@
 #      remembered in its store (NAT-PMP cannot list) are removed;
 #   5. the router maps nothing (lab.sh router none) and no --public-host: the worker pauses its offer
 #      in the market and its status (GET /api/status) says why; with the router back, the running
-#      node finds out within its 30 s re-check, maps, and resumes its offer.
+#      node finds out within its 30 s re-check, maps, and resumes its offer;
+#   6. the router's external address changes (lab.sh wan, a new DHCP lease): the worker notices at
+#      its next lease renewal, maps again, announces the new address and says so (log, API);
+#   8. PCP only (--port-mapping pcp, the node's own RFC 6887 client against miniupnpd): mapped and
+#      reached; after SIGKILL the remembered PCP mappings are removed; none left after stop.
 # With `agreement` as argument (CTest zeppelin_netlab_agreement_test), also whole agreements (3 and
 # 4b): a client and two verifiers on the public segment, the worker behind the NAT mapped by UPnP
 # IGD, then by NAT-PMP; the service answers through the router; the payments add up. And (3c) the
 # worker killed with SIGKILL mid-agreement and restarted: mappings renewed, the work completes.
+# (7) a verifier's own link cut mid-agreement while the service stays up (issue 14): with three
+# verifiers the worker is paid every period and not slashed, the cut verifier abstains (its probes
+# of the cut are inconclusive) and the new agreement is told the router's new address (6).
 #
 # Exit 77 (CTest SKIP_RETURN_CODE) when not root. Its own lab prefix (zplw-), so it never touches
 # a lab a developer has up; everything it starts lives in the lab's namespaces and goes with `down`.
@@ -156,7 +163,6 @@ if [ "$MODE" = agreement ]; then
   case "$(echo "$out" | jq -r .host)" in 198.51.100.31|198.51.100.32) ;; *) fail "the purchase did not go to a reachable worker" ;; esac
   [ "$($LAB exec client curl -sf -m 3 "http://$(echo "$out" | jq -r .host):$(echo "$out" | jq -r .port)/")" = served-through-the-nat ] \
     || fail "the reachable worker's service does not answer"
-  stop_node client; stop_node v1; stop_node v2
 fi
 
 step "   the router maps again: the running worker finds out (it looks every 30 s) and resumes"
@@ -172,7 +178,92 @@ status=$(api home worker /api/status)
 [ "$(echo "$status" | jq -r .worker.status)" = active ] || fail "the worker did not resume: $(echo "$status" | jq -c .worker)"
 grep -q "reachable again" "$T/worker/node.log" || fail "no log line about the resume"
 reaches "$WAN" $TRANSFER_PORT || fail "not reachable after the router came back"
+
+step "6. the router's external address changes: the worker notices, maps again, announces the new one"
+NEW_WAN=198.51.100.2
+t1=$(date +%s.%N)
+$LAB wan $NEW_WAN >/dev/null
+# The leases (20 s) are renewed every 10 s, and every renewal asks the address first.
+for _ in $(seq 60); do
+  [ "$(api home worker /api/status | jq -r .reachability.announced_host)" = $NEW_WAN ] && break
+  sleep 0.5
+done
+echo "   noticed $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t1}") s after the change"
+status=$(api home worker /api/status)
+echo "$status" | jq -c '.reachability | {state, reason, announced_host, external: .gateway.external_address}'
+[ "$(echo "$status" | jq -r .reachability.announced_host)" = $NEW_WAN ] || fail "the worker still announces $(echo "$status" | jq -r .reachability.announced_host)"
+[ "$(echo "$status" | jq -r .reachability.state)" = mapped ] || fail "not mapped after the address change"
+[ "$(echo "$status" | jq -r .reachability.gateway.external_address)" = $NEW_WAN ] || fail "the API shows another external address"
+[ "$(echo "$status" | jq -r "[.reachability.mappings[] | select(.external_address != \"$NEW_WAN\")] | length")" = 0 ] \
+  || fail "a mapping still holds the old address: $(echo "$status" | jq -c .reachability.mappings)"
+echo "$status" | jq -r .reachability.reason | grep -q "external address changed from $WAN" || fail "the reason does not say the address changed"
+grep -q "changed its external address from $WAN to $NEW_WAN: 2 of 2 mapping(s) made again; new agreements are told $NEW_WAN" \
+  "$T/worker/node.log" || fail "no log line about the address change"
+reaches $NEW_WAN $TRANSFER_PORT || fail "the client does not reach the transfer port at the new address"
+reaches $NEW_WAN $LOG_PORT || fail "the client does not reach the log port at the new address"
+WAN=$NEW_WAN
+
+if [ "$MODE" = agreement ]; then
+  # Issue 14: a verifier's own outage must not cost the worker. v1 settles a period by a majority of
+  # the assigned verifiers (2 of 3), so with three verifiers the two that see the service decide it;
+  # the cut one abstains (its failed probes are inconclusive: it cannot reach its chain endpoint
+  # either) instead of reporting a failure. A period one verifier left unreported makes the tally
+  # incomplete: settlement waits for the report window (30 s) after the end.
+  step "7. a verifier's link cut mid-agreement while the service stays up: the worker is paid, nothing slashed"
+  $LAB engine worker | sed 's/^export ZEPPELIN_DOCKER_HOST=//' > "$T/engine-worker"
+  start_node worker v3 "$K5" --transfer-host 0.0.0.0 --service-ip 0.0.0.0
+  out=$($LAB exec client env ZEPPELIN_NODE_DIR="$T/client" "$CLI" --json run --timeout 240s "$T/web.tar" \
+          --duration 40s --period 10s --verifiers 3 --max-price 2gwei/s --probe http:/ --worker "$A1" 2>/dev/null) \
+    || fail "zeppelin run with three verifiers failed: $out"
+  id=$(echo "$out" | jq -r .id) port=$(echo "$out" | jq -r .port)
+  [ "$(echo "$out" | jq -r .host)" = "$WAN" ] || fail "the new agreement was not told the router's new address $WAN: $out"
+  started=$(client --json inspect "$id" | jq -r .chain.started_at)
+  v1_id=$(api verifier1 v1 /api/status | jq -r .worker.id)
+  [ "$(client --json inspect "$id" | jq -r '.chain.verifier_ids | length')" = 3 ] || fail "not three verifiers"
+  # Period 1 runs from started+10 to started+20: the link goes down as it begins, and comes back once
+  # verifier1 has recorded a probe of period 2 (each failed probe waits out its connect timeouts and
+  # the check of its own link, about 9 s, so its probes of period 1 are all behind it then).
+  now=$(date +%s.%N); wait_s=$(awk "BEGIN{d=$started + 10.3 - $now; print (d > 0 ? d : 0)}")
+  sleep "$wait_s"
+  $LAB cut verifier1 >/dev/null
+  echo "   verifier1's link cut at $(date -u +%T) (period 1 of agreement $id)"
+  until_ok 30 $LAB exec client curl -sf -m 3 "http://$WAN:$port/" || fail "the service does not answer during the verifier's outage"
+  for _ in $(seq 450); do
+    grep -q "agreement $id: probe in period 2:" "$T/v1/node.log" && break
+    sleep 0.1
+  done
+  $LAB heal verifier1 >/dev/null
+  echo "   healed at $(date -u +%T)"
+  wait_closed "$id" 180
+  echo "   verifier $v1_id (cut) reported: $(echo "$CLOSED" | jq -c --argjson v "$v1_id" '.verifiers[] | select(.verifier_id==$v) | .periods')"
+  [ "$(echo "$CLOSED" | jq -r .worker)" = 40000000000 ] || fail "the worker was not paid for its four periods: $CLOSED"
+  [ "$(echo "$CLOSED" | jq -r .slashed)" = 0 ] || fail "the worker was slashed for the verifier's outage"
+  [ "$(echo "$CLOSED" | jq -r --argjson v "$v1_id" '.verifiers[] | select(.verifier_id==$v) | .periods[1]')" = null ] \
+    || fail "the cut verifier reported period 1 instead of abstaining"
+  seen=$(node_cli verifier1 v1 --json inspect "$id" | jq -c '[.probes[] | {period, r: (if .ok then "ok" elif .inconclusive then "inconclusive" else "failed" end)}] | group_by(.period) | map({(.[0].period | tostring): map(.r)}) | add')
+  echo "   verifier1's probes by period (its API): $seen"
+  [ "$(echo "$seen" | jq -c '."1" // [] | unique')" = '["inconclusive"]' ] || fail "the cut verifier's probes of period 1 are not all inconclusive: $seen"
+  stop_node v3
+fi
+[ "$MODE" = agreement ] && { stop_node client; stop_node v1; stop_node v2; }
+
+step "8. PCP (RFC 6887, our own client) only: mapped, reached; a crash's mappings removed from memory"
 stop_node worker
+start_node home worker "$K1" "${WORKER_FLAGS[@]}" --port-mapping pcp
+status=$(api home worker /api/status)
+[ "$(echo "$status" | jq -r .reachability.gateway.protocol)" = PCP ] || fail "not mapped by PCP: $(echo "$status" | jq -c .reachability)"
+[ "$(echo "$status" | jq -r .reachability.announced_host)" = "$WAN" ] || fail "PCP: announces another host than $WAN"
+grep -q "PCP MAP: added mapping TCP $TRANSFER_PORT->192.168.77.10:$TRANSFER_PORT" "$ZPL_RUN_DIR/miniupnpd.log" || fail "miniupnpd logged no PCP mapping"
+reaches "$WAN" $TRANSFER_PORT || fail "the client does not reach the transfer port through a PCP mapping"
+reaches "$WAN" $LOG_PORT || fail "the client does not reach the log port through a PCP mapping"
+stop_node worker KILL
+[ "$(router_forwards | wc -l)" = 2 ] || fail "a killed node should have left its PCP mappings: $(router_forwards | tr '\n' ' ')"
+start_node home worker "$K1" "${WORKER_FLAGS[@]}" --port-mapping pcp
+grep -q "removed 2 mapping(s) an earlier run of this node left" <(tail -n 20 "$T/worker/node.log") \
+  || fail "the PCP mappings remembered in the store were not removed"
+[ "$(router_forwards | wc -l)" = 2 ] || fail "expected exactly the two fresh PCP forwards: $(router_forwards | tr '\n' ' ')"
+stop_node worker
+[ -z "$(router_forwards)" ] || fail "PCP mappings left after the node stopped: $(router_forwards | tr '\n' ' ')"
 
 $LAB down >/dev/null
 ! ip netns list | grep -q "^$ZPL_PREFIX" || fail "namespaces left after down"

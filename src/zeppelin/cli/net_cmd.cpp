@@ -1,5 +1,5 @@
 // `zeppelin net check`: can this host open its own ports on the router in front of it? Finds the
-// gateway (UPnP IGD, then NAT-PMP), prints its external address, and tries a short test mapping
+// gateway (UPnP IGD, then NAT-PMP, then PCP), prints its external address, and tries a short test mapping
 // of a port this command listens on, removed again at once. Exit status 0 when a mapping was
 // granted or the host has a public address of its own (no mapping needed), 1 when the host
 // cannot be reached, with the reason and what to do in words.
@@ -30,6 +30,7 @@ struct NetCheckOptions {
     unsigned timeout_ms{2000};
     bool no_upnp{false};
     bool no_natpmp{false};
+    bool no_pcp{false};
     unsigned lease{60};
     bool json{false};
 };
@@ -78,6 +79,7 @@ int run_check(const NetCheckOptions& o) {
     d.timeout = std::chrono::milliseconds{o.timeout_ms};
     d.upnp = !o.no_upnp;
     d.natpmp = !o.no_natpmp;
+    d.pcp = !o.no_pcp;
     nlohmann::json out;
     const std::string node_id = "netcheck-" + std::to_string(::getpid());
 
@@ -161,12 +163,13 @@ void add_net_commands(CLI::App& app) {
     group->require_subcommand(1);
     auto opts = std::make_shared<NetCheckOptions>();
     auto* check = group->add_subcommand(
-        "check", "Find the router's UPnP IGD / NAT-PMP, its external address, and try a test port mapping");
+        "check", "Find the router's UPnP IGD / NAT-PMP / PCP, its external address, and try a test port mapping");
     check->add_option("--timeout-ms", opts->timeout_ms, "Wait per protocol, in milliseconds")
         ->capture_default_str()
         ->check(CLI::Range(100U, 60000U));
     check->add_flag("--no-upnp", opts->no_upnp, "Do not try UPnP IGD");
     check->add_flag("--no-natpmp", opts->no_natpmp, "Do not try NAT-PMP");
+    check->add_flag("--no-pcp", opts->no_pcp, "Do not try PCP (RFC 6887)");
     check->add_option("--lease", opts->lease, "Lease of the test mapping, in seconds")
         ->capture_default_str()
         ->check(CLI::Range(10U, 3600U));

@@ -242,7 +242,7 @@ void add_node_commands(CLI::App& app) {
                o->public_host_given = true;
            },
            "How clients and verifiers reach this machine (given: its ports are forwarded by hand, no port mapping "
-           "unless --port-mapping upnp|natpmp; default 127.0.0.1, or the router's external address once mapped)");
+           "unless --port-mapping upnp|natpmp|pcp; default 127.0.0.1, or the router's external address once mapped)");
     cmd->add_option("--transfer-host", o->transfer_host, "Address the image transfer server listens on")->capture_default_str();
     cmd->add_option("--transfer-port", o->transfer_port, "Port of the image transfer server (0: any)");
     cmd->add_option("--log-port", o->log_port, "Port of the work's output channel (0: any)");
@@ -254,8 +254,8 @@ void add_node_commands(CLI::App& app) {
         });
     cmd->add_option("--port-mapping", o->port_mapping,
                     "Open this worker's ports on the router in front of it: auto (unless on loopback or --public-host "
-                    "is given), upnp (UPnP IGD only), natpmp (NAT-PMP only), off")
-        ->check(CLI::IsMember({"auto", "upnp", "natpmp", "off"}))
+                    "is given: UPnP IGD, then NAT-PMP, then PCP), upnp (UPnP IGD only), natpmp (NAT-PMP only), pcp (PCP only), off")
+        ->check(CLI::IsMember({"auto", "upnp", "natpmp", "pcp", "off"}))
         ->capture_default_str();
     cmd->add_option("--port-mapping-lease", o->port_mapping_lease_s,
                     "Lease asked of the router for each mapping, seconds (renewed halfway)")

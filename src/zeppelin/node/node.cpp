@@ -254,6 +254,16 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
 
 void Node::run(const std::atomic<bool>& stop) {
     auto& n = *ctx_;
+    // The moments steps asked for come on their own thread: a chain read of the loop below may
+    // hang for a minute when this node's link is cut (the RPC client's retries), and a verifier
+    // must still probe then, to find its own outage (inconclusive probes, issue 14), and a worker
+    // still serve its periods' moments.
+    std::jthread waker{[&n, &stop] {
+        while (!stop.load()) {
+            if (!n.chain_guard.halted()) n.wake_due();
+            std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(*n.opt.poll, 100ms));
+        }
+    }};
     auto last_sweep = std::chrono::steady_clock::time_point{};
     auto last_gauge = std::chrono::steady_clock::time_point{};
     auto next_follow = std::chrono::steady_clock::time_point{};

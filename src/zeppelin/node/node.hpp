@@ -44,6 +44,7 @@ enum class PortMapping : std::uint8_t {
     automatic,  // map unless everything is on loopback or --public-host was given (manual forwarding)
     upnp,       // UPnP IGD only
     natpmp,     // NAT-PMP only
+    pcp,        // PCP only (RFC 6887; src/zeppelin/portmap/pcp.hpp)
     off,        // never map
 };
 std::optional<PortMapping> parse_port_mapping(std::string_view text) noexcept;

@@ -22,6 +22,7 @@ std::optional<PortMapping> parse_port_mapping(std::string_view text) noexcept {
     if (text == "auto") return PortMapping::automatic;
     if (text == "upnp") return PortMapping::upnp;
     if (text == "natpmp") return PortMapping::natpmp;
+    if (text == "pcp") return PortMapping::pcp;
     if (text == "off") return PortMapping::off;
     return std::nullopt;
 }
@@ -31,6 +32,7 @@ std::string_view to_string(PortMapping m) noexcept {
         case PortMapping::automatic: return "auto";
         case PortMapping::upnp: return "upnp";
         case PortMapping::natpmp: return "natpmp";
+        case PortMapping::pcp: return "pcp";
         case PortMapping::off: return "off";
     }
     return "auto";
@@ -80,8 +82,9 @@ std::string_view to_string(ReachState s) noexcept {
 
 MappingPlan plan_mapping(const NodeOptions& o) {
     MappingPlan p;
-    p.discover.upnp = o.port_mapping != PortMapping::natpmp;
-    p.discover.natpmp = o.port_mapping != PortMapping::upnp;
+    p.discover.upnp = o.port_mapping == PortMapping::automatic || o.port_mapping == PortMapping::upnp;
+    p.discover.natpmp = o.port_mapping == PortMapping::automatic || o.port_mapping == PortMapping::natpmp;
+    p.discover.pcp = o.port_mapping == PortMapping::automatic || o.port_mapping == PortMapping::pcp;
     switch (o.port_mapping) {
         case PortMapping::off:
             p.otherwise = o.public_host_given ? ReachState::manual : ReachState::off;
@@ -89,6 +92,7 @@ MappingPlan plan_mapping(const NodeOptions& o) {
             return p;
         case PortMapping::upnp:
         case PortMapping::natpmp:
+        case PortMapping::pcp:
             p.map = true;
             return p;
         case PortMapping::automatic: break;
@@ -96,7 +100,7 @@ MappingPlan plan_mapping(const NodeOptions& o) {
     if (o.public_host_given) {
         p.otherwise = ReachState::manual;
         p.reason = "no port mapping: --public-host " + o.public_host +
-                   " was given, so the ports are forwarded by hand (--port-mapping upnp|natpmp maps anyway)";
+                   " was given, so the ports are forwarded by hand (--port-mapping upnp|natpmp|pcp maps anyway)";
         return p;
     }
     if (is_loopback(o.transfer_host)) {
@@ -139,7 +143,7 @@ namespace {
 
 nlohmann::json mapping_json(const std::string& purpose, const portmap::Mapping& m) {
     return {{"purpose", purpose},
-            {"method", m.method == portmap::Method::upnp_igd ? "upnp" : "natpmp"},
+            {"method", m.method == portmap::Method::upnp_igd ? "upnp" : m.method == portmap::Method::pcp ? "pcp" : "natpmp"},
             {"protocol", m.protocol == portmap::Protocol::tcp ? "tcp" : "udp"},
             {"internal_address", m.internal_address},
             {"internal_port", m.internal_port},
@@ -152,7 +156,8 @@ nlohmann::json mapping_json(const std::string& purpose, const portmap::Mapping& 
 std::optional<portmap::Mapping> mapping_from(const nlohmann::json& j) {
     if (!j.is_object()) return std::nullopt;
     portmap::Mapping m;
-    m.method = j.value("method", "") == "natpmp" ? portmap::Method::natpmp : portmap::Method::upnp_igd;
+    const auto method = j.value("method", "");
+    m.method = method == "natpmp" ? portmap::Method::natpmp : method == "pcp" ? portmap::Method::pcp : portmap::Method::upnp_igd;
     m.protocol = j.value("protocol", "tcp") == "udp" ? portmap::Protocol::udp : portmap::Protocol::tcp;
     m.internal_address = j.value("internal_address", "");
     m.internal_port = j.value("internal_port", std::uint16_t{0});
@@ -189,11 +194,12 @@ std::size_t Reachability::attach(portmap::PortMapper mapper) {
                     if (auto m = mapping_from(e)) remembered.push_back(*m);
         }
     }
-    if (mapper_->gateway().method == portmap::Method::natpmp) {
+    if (const auto method = mapper_->gateway().method; method != portmap::Method::upnp_igd) {  // cannot list
         for (const auto& m : remembered) {
-            if (m.method != portmap::Method::natpmp) continue;
+            if (m.method != method) continue;
             if (auto r = mapper_->unmap(m); r) ++removed;
-            else spdlog::info("port mapping: could not remove the earlier NAT-PMP mapping of port {}: {}", m.internal_port, r.error().message());
+            else spdlog::info("port mapping: could not remove the earlier {} mapping of port {}: {}", portmap::to_string(method),
+                              m.internal_port, r.error().message());
         }
     } else if (auto stale = mapper_->remove_stale(); stale) {
         removed += stale->size();
@@ -201,6 +207,7 @@ std::size_t Reachability::attach(portmap::PortMapper mapper) {
         spdlog::info("port mapping: cannot list the router's mappings: {}", stale.error().message());
     }
     by_purpose_.clear();
+    external_ = mapper_->gateway().external_address;
     save_locked();
     return removed;
 }
@@ -275,6 +282,9 @@ std::vector<std::string> Reachability::renew_due(Clock::time_point now) {
     std::lock_guard lock{mu_};
     std::vector<std::string> changed;
     if (!mapper_) return changed;
+    // Every renewal asks the external address first: a router's new address is noticed within a
+    // renewal (and within the node's periodic check when no lease is due).
+    if (!leases_.due(now).empty()) (void)check_external_locked(now, changed);
     for (const auto& due : leases_.due(now)) {
         auto it = std::find_if(by_purpose_.begin(), by_purpose_.end(), [&](const auto& e) { return same(e.second, due); });
         if (it == by_purpose_.end()) {
@@ -420,6 +430,9 @@ Result<void> NodeContext::start_reachability() {
     reach = std::make_unique<Reachability>(runtime_id, opt.port_mapping_lease, std::move(persist));
     check_reachability();
     reach->start_thread(kRecheck, [this] {
+        // Mapped: has the router's external address changed (a new DHCP lease)? Leases renewed
+        // before ask it too. A private one now makes the node unreachable (handled below).
+        if (reach->state() == ReachState::mapped) (void)reach->check_external(Reachability::Clock::now());
         if (reach->state() != ReachState::unreachable) return;
         check_reachability();
         enforce_reachability();
@@ -487,7 +500,7 @@ void NodeContext::check_reachability() {
     }
     reach->set_state(ReachState::unreachable,
                      "nobody can reach this worker: " + why +
-                         ". Enable UPnP IGD or NAT-PMP on the router, or forward the ports by hand and pass --public-host",
+                         ". Enable UPnP IGD, NAT-PMP or PCP on the router, or forward the ports by hand and pass --public-host",
                      opt.public_host);
 }
 

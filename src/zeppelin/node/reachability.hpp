@@ -65,6 +65,22 @@ bool tcp_port_free(const std::string& ip, std::uint16_t port);
 /// The purpose under which a service port of agreement `id` is mapped.
 std::string service_purpose(std::uint64_t id);
 
+/// What the gateway's fresh answer about its external address means for mappings made for `held`:
+/// the same address; another public one (a new DHCP lease of the router: map again, announce it);
+/// a private or shared one (the router is now behind another NAT: nobody outside reaches the
+/// mappings); or no usable answer (the gateway did not answer, or not with an IPv4 address: keep
+/// what is held and ask again later).
+enum class ExternalChange : std::uint8_t { same, changed, now_private, no_answer };
+ExternalChange judge_external(std::string_view held, const Result<std::string>& asked) noexcept;
+
+/// The outcome of asking the gateway again (Reachability::check_external).
+struct ExternalCheck {
+    ExternalChange change{ExternalChange::no_answer};
+    std::string before;   // the address the mappings were made for
+    std::string after;    // the gateway's answer ("" without one)
+    std::string detail;   // why there was no answer, or what was done, in words
+};
+
 /// One node's port mappings on its gateway. Thread-safe (one lock around the mapper).
 class Reachability final {
 public:
@@ -97,8 +113,15 @@ public:
     [[nodiscard]] std::vector<std::string> purposes() const;
 
     /// Renews the leases due at `now` (halfway through); a renewal that fails is tried again at the
-    /// next call. Returns the purposes whose external port changed (the router lost the mapping).
+    /// next call. Before renewing, it asks the gateway for its external address (check_external).
+    /// Returns the purposes whose external address or port changed (the router lost the mapping,
+    /// or its address changed).
     std::vector<std::string> renew_due(Clock::time_point now);
+    /// Asks the gateway for its external address. Changed to another public address: every mapping
+    /// is made again (the answers carry the new address), the node announces the new address to new
+    /// agreements (unless it announces --public-host) and says so in its state's reason; now private:
+    /// the state becomes unreachable (the node's re-check pauses its offer). Logged in words.
+    ExternalCheck check_external(Clock::time_point now);
     [[nodiscard]] std::optional<Clock::time_point> next_due() const;
 
     /// What this node makes of its place in the network, and why, for logs and the API.
@@ -114,6 +137,7 @@ public:
 
 private:
     void save_locked() const;
+    ExternalCheck check_external_locked(Clock::time_point now, std::vector<std::string>& changed);
 
     std::string node_id_;
     std::chrono::seconds lease_;
@@ -123,6 +147,7 @@ private:
     std::map<std::string, portmap::Mapping> by_purpose_;
     std::map<std::string, Clock::time_point> failed_renewals_;
     portmap::Leases leases_;
+    std::string external_;  // the gateway's external address the mappings were made for
     ReachState state_{ReachState::local};
     std::string why_;
     std::string announced_;

@@ -21,9 +21,10 @@ TEST(ReachabilityOptions, PortMappingModes) {
     EXPECT_EQ(parse_port_mapping("upnp"), PortMapping::upnp);
     EXPECT_EQ(parse_port_mapping("natpmp"), PortMapping::natpmp);
     EXPECT_EQ(parse_port_mapping("off"), PortMapping::off);
-    EXPECT_FALSE(parse_port_mapping("pcp"));
+    EXPECT_EQ(parse_port_mapping("pcp"), PortMapping::pcp);
+    EXPECT_FALSE(parse_port_mapping("pmp"));
     EXPECT_FALSE(parse_port_mapping(""));
-    for (auto m : {PortMapping::automatic, PortMapping::upnp, PortMapping::natpmp, PortMapping::off})
+    for (auto m : {PortMapping::automatic, PortMapping::upnp, PortMapping::natpmp, PortMapping::pcp, PortMapping::off})
         EXPECT_EQ(parse_port_mapping(to_string(m)), m);
 }
 
@@ -75,6 +76,7 @@ TEST(ReachabilityOptions, DevnetDefaultsDoNotMap) {
     EXPECT_TRUE(p.map);
     EXPECT_TRUE(p.discover.upnp);
     EXPECT_TRUE(p.discover.natpmp);
+    EXPECT_TRUE(p.discover.pcp);
 
     // --public-host given: manual forwarding, unless a protocol is asked for by name.
     o.public_host = "203.0.113.7";
@@ -88,10 +90,18 @@ TEST(ReachabilityOptions, DevnetDefaultsDoNotMap) {
     EXPECT_TRUE(p.map);
     EXPECT_FALSE(p.discover.upnp);
     EXPECT_TRUE(p.discover.natpmp);
+    EXPECT_FALSE(p.discover.pcp);
     o.port_mapping = PortMapping::upnp;
     p = plan_mapping(o);
     EXPECT_TRUE(p.discover.upnp);
     EXPECT_FALSE(p.discover.natpmp);
+    EXPECT_FALSE(p.discover.pcp);
+    o.port_mapping = PortMapping::pcp;
+    p = plan_mapping(o);
+    EXPECT_TRUE(p.map);
+    EXPECT_FALSE(p.discover.upnp);
+    EXPECT_FALSE(p.discover.natpmp);
+    EXPECT_TRUE(p.discover.pcp);
 
     o.port_mapping = PortMapping::off;
     o.public_host_given = false;
@@ -115,7 +125,10 @@ class FakeBackend final : public portmap::Backend {
 public:
     explicit FakeBackend(FakeRouter& r) : r_{r} {}
     [[nodiscard]] const portmap::Gateway& gateway() const override { return r_.gw; }
-    Result<std::string> external_address() override { return r_.gw.external_address; }
+    Result<std::string> external_address() override {
+        if (r_.gw.external_address.empty()) return make_error(Errc::timeout, "the router did not answer");
+        return r_.gw.external_address;
+    }
     Result<Mapping> add(const portmap::MappingRequest& q, const std::string& description) override {
         ++r_.adds;
         if (r_.fail_add) return make_error(Errc::timeout, "the router did not answer");
@@ -134,7 +147,7 @@ public:
         return {};
     }
     Result<std::vector<Mapping>> list() override {
-        if (r_.gw.method == Method::natpmp) return make_error(Errc::unsupported, "NAT-PMP cannot list");
+        if (r_.gw.method != Method::upnp_igd) return make_error(Errc::unsupported, "NAT-PMP and PCP cannot list");
         std::vector<Mapping> v;
         for (const auto& [k, m] : r_.table) v.push_back(m);
         return v;
@@ -170,9 +183,11 @@ TEST(Reachability, RemovesWhatAPredecessorLeftAndOnlyThat) {
     EXPECT_EQ(saved.text, "[]");
 }
 
-TEST(Reachability, NatPmpMappingsAreRememberedAndRemovedAfterACrash) {
+TEST(Reachability, NatPmpAndPcpMappingsAreRememberedAndRemovedAfterACrash) {
+  for (const auto method : {Method::natpmp, Method::pcp}) {
+    SCOPED_TRACE(std::string{portmap::to_string(method)});
     FakeRouter router;
-    router.gw.method = Method::natpmp;
+    router.gw.method = method;
     Saved saved;
     {
         Reachability before{kNode, 100s, saved.persist()};
@@ -188,6 +203,7 @@ TEST(Reachability, NatPmpMappingsAreRememberedAndRemovedAfterACrash) {
     EXPECT_EQ(after.attach(portmap::PortMapper{kNode, std::make_unique<FakeBackend>(router)}), 2U);
     EXPECT_TRUE(router.table.empty());
     EXPECT_EQ(saved.text, "[]");
+  }
 }
 
 TEST(Reachability, RenewsHalfwayRetriesFailuresAndFollowsAMovedPort) {
@@ -238,6 +254,92 @@ TEST(Reachability, RenewsHalfwayRetriesFailuresAndFollowsAMovedPort) {
     EXPECT_TRUE(router.table.empty());
     EXPECT_FALSE(r.next_due());
     EXPECT_EQ(saved.text, "[]");
+}
+
+TEST(ReachabilityExternal, JudgesTheGatewaysAnswer) {
+    EXPECT_EQ(judge_external("198.51.100.1", std::string{"198.51.100.1"}), ExternalChange::same);
+    EXPECT_EQ(judge_external("198.51.100.1", std::string{"198.51.100.2"}), ExternalChange::changed);
+    EXPECT_EQ(judge_external("198.51.100.1", std::string{"203.0.113.9"}), ExternalChange::changed);
+    // Behind another NAT now: RFC 1918 and RFC 6598 (carrier-grade NAT) addresses.
+    EXPECT_EQ(judge_external("198.51.100.1", std::string{"10.1.2.3"}), ExternalChange::now_private);
+    EXPECT_EQ(judge_external("198.51.100.1", std::string{"100.64.0.7"}), ExternalChange::now_private);
+    EXPECT_EQ(judge_external("198.51.100.1", std::string{"192.168.1.1"}), ExternalChange::now_private);
+    // No answer, or one that is no IPv4 address: nothing to announce, keep what is held.
+    EXPECT_EQ(judge_external("198.51.100.1", make_error(Errc::timeout, "no answer")), ExternalChange::no_answer);
+    EXPECT_EQ(judge_external("198.51.100.1", std::string{""}), ExternalChange::no_answer);
+    EXPECT_EQ(judge_external("198.51.100.1", std::string{"2001:db8::1"}), ExternalChange::no_answer);
+}
+
+TEST(ReachabilityExternal, ANewAddressIsMappedAgainAnnouncedAndSaidInWords) {
+    FakeRouter router;
+    Saved saved;
+    Reachability r{kNode, 100s, saved.persist()};
+    r.attach(portmap::PortMapper{kNode, std::make_unique<FakeBackend>(router)});
+    const auto t0 = Reachability::Clock::time_point{} + 1000s;
+    ASSERT_TRUE(r.map("transfer", 40001, t0));
+    ASSERT_TRUE(r.map("log", 40002, t0));
+    r.set_state(ReachState::mapped, "ports mapped on the router 192.168.77.1 (UPnP IGD): parties reach this node at 198.51.100.1",
+                "198.51.100.1");
+
+    // Unchanged: nothing asked of the router but its address.
+    const int adds = router.adds;
+    auto c = r.check_external(t0 + 5s);
+    EXPECT_EQ(c.change, ExternalChange::same);
+    EXPECT_EQ(router.adds, adds);
+
+    // The router got a new address: both mappings made again, with it; announced; said.
+    router.gw.external_address = "198.51.100.2";
+    c = r.check_external(t0 + 10s);
+    EXPECT_EQ(c.change, ExternalChange::changed);
+    EXPECT_EQ(c.before, "198.51.100.1");
+    EXPECT_EQ(c.after, "198.51.100.2");
+    EXPECT_EQ(router.adds, adds + 2);
+    EXPECT_EQ(r.mapping("transfer")->external_address, "198.51.100.2");
+    EXPECT_EQ(r.mapping("log")->external_address, "198.51.100.2");
+    EXPECT_EQ(r.announced_host(), "198.51.100.2");
+    EXPECT_EQ(r.state(), ReachState::mapped);
+    EXPECT_NE(r.reason().find("reach this node at 198.51.100.2 (the router's external address changed from 198.51.100.1)"),
+              std::string::npos) << r.reason();
+    EXPECT_NE(c.detail.find("2 of 2 mapping(s) made again; new agreements are told 198.51.100.2"), std::string::npos) << c.detail;
+    EXPECT_NE(saved.text->find("198.51.100.2"), std::string::npos);
+    // The leases start again from the new mapping.
+    EXPECT_EQ(r.next_due(), t0 + 60s);
+    EXPECT_EQ(r.view()["gateway"]["external_address"], "198.51.100.2");
+
+    // A renewal asks first: a change between checks is found when the leases are due.
+    router.gw.external_address = "198.51.100.3";
+    const auto changed = r.renew_due(t0 + 60s);
+    EXPECT_EQ(changed, (std::vector<std::string>{"log", "transfer"}));
+    EXPECT_EQ(r.mapping("transfer")->external_address, "198.51.100.3");
+    EXPECT_EQ(r.announced_host(), "198.51.100.3");
+    EXPECT_EQ(r.next_due(), t0 + 110s) << "renewed once, not again in the same call";
+
+    // The router stops answering: nothing changes.
+    router.gw.external_address = "";
+    c = r.check_external(t0 + 70s);
+    EXPECT_EQ(c.change, ExternalChange::no_answer);
+    EXPECT_EQ(r.announced_host(), "198.51.100.3");
+
+    // Behind another NAT now: unreachable, and why.
+    router.gw.external_address = "100.64.3.4";
+    c = r.check_external(t0 + 80s);
+    EXPECT_EQ(c.change, ExternalChange::now_private);
+    EXPECT_EQ(r.state(), ReachState::unreachable);
+    EXPECT_NE(r.reason().find("changed from 198.51.100.3 to 100.64.3.4, a private address"), std::string::npos) << r.reason();
+}
+
+TEST(ReachabilityExternal, APublicHostGivenStaysWhatIsAnnounced) {
+    FakeRouter router;
+    Reachability r{kNode, 100s, {}};
+    r.attach(portmap::PortMapper{kNode, std::make_unique<FakeBackend>(router)});
+    ASSERT_TRUE(r.map("transfer", 40001, Reachability::Clock::now()));
+    r.set_state(ReachState::mapped, "mapped; parties reach this node at zeppelin.example.org", "zeppelin.example.org");
+    router.gw.external_address = "198.51.100.2";
+    const auto c = r.check_external(Reachability::Clock::now());
+    EXPECT_EQ(c.change, ExternalChange::changed);
+    EXPECT_EQ(r.mapping("transfer")->external_address, "198.51.100.2");
+    EXPECT_EQ(r.announced_host(), "zeppelin.example.org");
+    EXPECT_NE(c.detail.find("still told zeppelin.example.org (--public-host)"), std::string::npos) << c.detail;
 }
 
 TEST(Reachability, NoGatewayMapsNothingAndSaysWhy) {

@@ -116,7 +116,8 @@ public:
         if (resp.type != NATPMP_RESPTYPE_PUBLICADDRESS)
             return make_error(Errc::protocol, "NAT-PMP: gateway " + gateway_.address + " answered the wrong request type");
         gateway_.detail = "epoch " + std::to_string(resp.epoch);
-        return ipv4_text(resp.pnu.publicaddress.addr);
+        gateway_.external_address = ipv4_text(resp.pnu.publicaddress.addr);
+        return gateway_.external_address;
     }
 
     Result<Mapping> add(const MappingRequest& request, const std::string& description) override {

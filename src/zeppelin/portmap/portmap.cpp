@@ -33,7 +33,14 @@ bool same_mapping(const Mapping& a, const Mapping& b) noexcept {
 
 std::string_view to_string(Protocol p) noexcept { return p == Protocol::tcp ? "TCP" : "UDP"; }
 
-std::string_view to_string(Method m) noexcept { return m == Method::upnp_igd ? "UPnP IGD" : "NAT-PMP"; }
+std::string_view to_string(Method m) noexcept {
+    switch (m) {
+        case Method::upnp_igd: return "UPnP IGD";
+        case Method::natpmp: return "NAT-PMP";
+        case Method::pcp: return "PCP";
+    }
+    return "UPnP IGD";
+}
 
 std::optional<Protocol> parse_protocol(std::string_view text) noexcept {
     if (text == "tcp" || text == "TCP") return Protocol::tcp;
@@ -171,8 +178,9 @@ Result<PortMapper> PortMapper::discover(std::string node_id, const DiscoverOptio
     std::vector<Probe> probes;
     if (options.upnp) probes.emplace_back([&options] { return probe_upnp(options); });
     if (options.natpmp) probes.emplace_back([&options] { return probe_natpmp(options); });
+    if (options.pcp) probes.emplace_back([&options] { return probe_pcp(options); });
     if (probes.empty())
-        return make_error(Errc::no_gateway, "no port mapping possible: both UPnP IGD and NAT-PMP are switched off");
+        return make_error(Errc::no_gateway, "no port mapping possible: UPnP IGD, NAT-PMP and PCP are all switched off");
     return discover_with(std::move(node_id), probes, options.allow_private_external);
 }
 

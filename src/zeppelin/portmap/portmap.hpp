@@ -1,11 +1,12 @@
 // Port mapping for a node behind a home NAT router: find the gateway (UPnP IGD through SSDP,
-// then NAT-PMP), learn its external address, and open ports on it with a lease, renewed by the
+// then NAT-PMP, then PCP), learn its external address, and open ports on it with a lease, renewed by the
 // caller before it runs out and removed when no longer needed.
 //
 // Every mapping's description carries a tag "zeppelin/<node id>/<purpose>", so a restarted node
 // finds what a crashed predecessor left on a UPnP router (remove_stale) and leaves other
-// programs' mappings alone. NAT-PMP (RFC 6886) has no listing: a node remembers its NAT-PMP
-// mappings itself (the Mapping values, e.g. in its database) and unmaps them on restart.
+// programs' mappings alone. NAT-PMP (RFC 6886) and PCP (RFC 6887) have no listing: a node
+// remembers those mappings itself (the Mapping values, e.g. in its database) and unmaps them on
+// restart.
 //
 // No mapping possible is a typed error the caller branches on:
 //   Errc::no_gateway       nothing answered (no UPnP IGD, no NAT-PMP gateway)
@@ -36,10 +37,10 @@ namespace zeppelin::portmap {
 
 enum class Protocol : std::uint8_t { tcp, udp };
 /// Which protocol the gateway was reached with.
-enum class Method : std::uint8_t { upnp_igd, natpmp };
+enum class Method : std::uint8_t { upnp_igd, natpmp, pcp };
 
 std::string_view to_string(Protocol p) noexcept;   // "TCP" / "UDP"
-std::string_view to_string(Method m) noexcept;     // "UPnP IGD" / "NAT-PMP"
+std::string_view to_string(Method m) noexcept;     // "UPnP IGD" / "NAT-PMP" / "PCP"
 std::optional<Protocol> parse_protocol(std::string_view text) noexcept;  // "tcp"/"TCP"/"udp"/"UDP"
 
 struct Gateway {
@@ -139,7 +140,8 @@ class Backend {
 public:
     virtual ~Backend() = default;
     [[nodiscard]] virtual const Gateway& gateway() const = 0;
-    /// Asks the gateway again for its external address (it may change: a new DHCP lease).
+    /// Asks the gateway again for its external address (it may change: a new DHCP lease); an
+    /// answer becomes gateway().external_address and the address of mappings made from then on.
     virtual Result<std::string> external_address() = 0;
     /// Adds (or, for the same internal client and ports, refreshes) a mapping.
     virtual Result<Mapping> add(const MappingRequest& request, const std::string& description) = 0;
@@ -153,9 +155,11 @@ struct DiscoverOptions {
     std::chrono::milliseconds timeout{2000};
     bool upnp{true};
     bool natpmp{true};
+    /// PCP (RFC 6887, pcp.hpp), tried after UPnP IGD and NAT-PMP.
+    bool pcp{true};
     /// Network interface (name or IPv4 address) to send SSDP on; empty: the system's choice.
     std::string interface;
-    /// NAT-PMP gateway address; empty: the default route's gateway.
+    /// NAT-PMP and PCP gateway address; empty: the default route's gateway.
     std::string natpmp_gateway;
     /// Accept a gateway whose external address is private (double NAT). Off: such a gateway is
     /// Errc::double_nat, because a mapping there leaves the host unreachable.
@@ -167,7 +171,7 @@ using Probe = std::function<Result<std::unique_ptr<Backend>>()>;
 
 class PortMapper final {
 public:
-    /// Finds a gateway: UPnP IGD first, then NAT-PMP (as options allow), and checks its external
+    /// Finds a gateway: UPnP IGD first, then NAT-PMP, then PCP (as options allow), and checks its external
     /// address. `node_id` tags every mapping: [A-Za-z0-9._-], at most 32 characters.
     static Result<PortMapper> discover(std::string node_id, const DiscoverOptions& options = {});
     /// The same over given probes (tests); the first that yields a usable gateway wins.
@@ -204,8 +208,10 @@ private:
     std::unique_ptr<Backend> backend_;
 };
 
-/// The real backends (libminiupnpc, libnatpmp). Exposed for tools that want one protocol only.
+/// The real backends (libminiupnpc, libnatpmp, and PCP of our own: pcp.hpp). Exposed for tools
+/// that want one protocol only.
 Result<std::unique_ptr<Backend>> probe_upnp(const DiscoverOptions& options);
 Result<std::unique_ptr<Backend>> probe_natpmp(const DiscoverOptions& options);
+Result<std::unique_ptr<Backend>> probe_pcp(const DiscoverOptions& options);
 
 }  // namespace zeppelin::portmap

@@ -146,7 +146,8 @@ public:
         if (r != UPNPCOMMAND_SUCCESS) return detail::upnp_error(r, "asking " + gateway_.address + " for its external address");
         if (ip[0] == '\0')
             return make_error(Errc::no_gateway, "UPnP IGD: gateway " + gateway_.address + " has no external address");
-        return std::string{ip.data()};
+        gateway_.external_address = ip.data();
+        return gateway_.external_address;
     }
 
     Result<Mapping> add(const MappingRequest& request, const std::string& description) override {
