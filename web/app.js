@@ -5,7 +5,9 @@ import { formatAmount, formatUnits, parseAmount, parseDuration, sumWei, toWei } 
 
 const $ = (sel) => document.querySelector(sel);
 const TOKEN_KEY = 'zeppelin-api-token';
-const OPEN = new Set(['assigned', 'accepted', 'running']);
+// Protocol v2's chain statuses: open until settled, or ended before it ran (with a reason).
+const OPEN = new Set(['purchased', 'assigned', 'accepted', 'starting', 'running']);
+const CLOSED = new Set(['settled', 'ended']);
 
 // ---------------------------------------------------------------- helpers
 
@@ -183,9 +185,9 @@ async function refreshMarket() {
   fillTable($('#market-agreements'), agreements.slice().reverse().map((a) => el('tr', {},
     el('td', {}, `#${a.id}`), el('td', {}, a.status), el('td', {}, a.worker_id ? `#${a.worker_id}` : '—'),
     el('td', {}, a.verifier_ids.map((v) => `#${v}`).join(', ') || '—'), el('td', {}, amount(a.price_per_second)),
-    el('td', {}, `${a.paid_periods} / ${a.billable_periods}`), el('td', {}, amount(a.deposit)))));
+    el('td', {}, `${a.billable_periods} / ${a.periods}`), el('td', {}, amount(a.escrow)))));
   const open = agreements.filter((a) => OPEN.has(a.status));
-  $('#escrow-total').replaceChildren(amount(sumWei(open.map((a) => a.deposit))), ` in ${plural(open.length, 'open agreement')}`);
+  $('#escrow-total').replaceChildren(amount(sumWei(open.map((a) => a.escrow))), ` in ${plural(open.length, 'open agreement')}`);
 }
 
 // ---------------------------------------------------------------- client
@@ -255,12 +257,28 @@ function stepOf(d) {
   const chain = d.chain?.status;
   const local = d.local ?? {};
   const verified = (d.payments?.verifiers ?? []).some((v) => v.periods_ok > 0);
-  if (chain === 'settled' || chain === 'refunded' || d.state === 'done' || d.state === 'cancelled') return 5;
+  if (CLOSED.has(chain) || d.state === 'done' || d.state === 'cancelled') return 5;
   if (verified) return 4;
-  if (chain === 'running' || d.state === 'running' || d.state === 'stopping') return 3;
+  if (chain === 'running' || chain === 'starting' || d.state === 'running' || d.state === 'stopping') return 3;
   if (d.progress || local.transferred || d.state === 'transferring' || d.state === 'waiting_for_service') return 2;
   if (chain === 'accepted') return 1;
   return 0;
+}
+
+/** Why an agreement ended before it ran (the contract's reasons), in words. */
+const ENDED = {
+  cancelled: 'cancelled by the client',
+  no_eligible_worker: 'no eligible worker was left to draw',
+  too_many_reassignments: 'reassigned too many times',
+  spec_rejected: 'the worker could not meet the probe spec (full refund)',
+  start_missed: 'the worker did not start in time',
+  no_verifiers: 'no verifiers could be drawn',
+};
+
+/** One verifier's part: what it reported, and a penalty for silent periods if it had one. */
+function verifierLine(v) {
+  const penalty = v.penalty && v.penalty !== '0' ? `, penalty ${formatAmount(v.penalty)} for ${plural(v.silent_periods ?? 0, 'silent period')}` : '';
+  return `verifier #${v.verifier_id}: ${v.periods_ok} of ${v.periods_reported} ok${penalty}`;
 }
 
 function renderAgreement(d) {
@@ -288,17 +306,21 @@ function renderAgreement(d) {
   }
   const c = d.chain ?? {};
   const pay = d.payments ?? {};
-  const verified = (pay.verifiers ?? []).map((v) => `verifier #${v.verifier_id}: ${v.periods_ok} of ${v.periods_reported} ok`).join('; ');
+  const verified = (pay.verifiers ?? []).map(verifierLine).join('; ');
+  // The deposit from the purchase's event (payments); while open, the chain's escrow holds it.
+  const deposit = pay.deposit ?? (OPEN.has(c.status) ? c.escrow : undefined);
   facts($('#agreement-facts'), [
     ['Image', d.local?.image_name],
-    ['Deposit', c.deposit && amount(c.deposit)],
-    ['Price per second', c.price_per_second && amount(c.price_per_second)],
-    ['Periods paid / billable', c.billable_periods !== undefined ? `${c.paid_periods} / ${c.billable_periods}` : undefined],
+    ['Deposit', deposit && amount(deposit)],
+    ['Price per second', c.price_per_second && c.worker_id ? amount(c.price_per_second) : undefined],
+    ['Periods paid / billable', c.billable_periods !== undefined && pay.settled ? `${pay.paid_periods} / ${c.billable_periods}` : undefined],
+    ['Ended before it ran', pay.ended ? ENDED[pay.ended] ?? pay.ended : undefined],
     ['Verified periods', verified || 'none reported yet'],
     ['Paid to the worker', pay.worker && amount(pay.worker)],
     ['Paid to verifiers', pay.verifiers_total && amount(pay.verifiers_total)],
     ['Refund to you', pay.client_refund && el('span', { id: 'refund' }, amount(pay.client_refund))],
-    ['Stake slashed', pay.slashed && pay.slashed !== '0' ? amount(pay.slashed) : undefined],
+    // A failed period's slashed stake (and a fee) is burned: nobody receives it.
+    ['Stake burned', pay.slashed && pay.slashed !== '0' ? amount(pay.slashed) : undefined],
     ['Accounts closed', pay.closed === undefined ? undefined : pay.closed ? (pay.balanced ? 'yes, balanced' : 'yes') : 'not yet'],
     ['Your transactions', (d.transactions ?? []).length ? el('ul', { class: 'txs' }, ...d.transactions.map((t) =>
       el('li', {}, `${t.action} (${t.status}): `, el('code', { title: t.hash }, t.hash)))) : undefined],
@@ -389,7 +411,7 @@ function timeline(rows) {
  */
 function workPeriods(d) {
   const vs = d.payments?.verifiers ?? [];
-  if (d.chain?.status === 'refunded') return [];  // it never ran: no period to show
+  if (d.chain?.status === 'ended') return [];  // it never ran: no period to show
   const total = Math.max(d.chain?.billable_periods ?? 0, ...vs.map((v) => (v.periods ?? []).length));
   return Array.from({ length: total }, (_, p) => {
     const marks = vs.map((v) => v.periods?.[p]).filter((m) => m);
@@ -438,7 +460,7 @@ async function refreshWorker() {
     ['CPU', `${w.cpu_millicores} millicores`],
     ['Memory', `${w.memory_mb} MB`],
     ['Longest agreement', `${w.max_duration} s`],
-    ['Stake', amount(w.stake)],
+    ['Stake', w.locked && w.locked !== '0' ? el('span', {}, amount(w.stake), ' (', amount(w.locked), ' locked by open agreements)') : amount(w.stake)],
     ['Open agreements', String(w.open_agreements)],
     ['Reputation', `${w.verified_periods} verified, ${w.failed_periods} failed periods; ${w.completed_agreements} completed, ${w.failed_agreements} failed agreements`],
     ...reachabilityFacts(state.status.reachability),
@@ -458,7 +480,7 @@ async function refreshWorker() {
   const earned = sumWei(work.map((d) => d.payments?.worker ?? '0'));
   const rewards = rewardsOf(verifying, w.id);
   $('#earnings').replaceChildren(amount(sumWei([earned, rewards])));
-  $('#earnings-detail').textContent = `(${formatAmount(earned)} for work in ${plural(work.length, 'agreement')}, ${formatAmount(rewards)} as a verifier in ${plural(verifying.length, 'agreement')})`;
+  $('#earnings-detail').textContent = `(${formatAmount(earned)} for work in ${plural(work.length, 'agreement')}, paid into the stake, ${formatAmount(rewards)} as a verifier in ${plural(verifying.length, 'agreement')})`;
   const rows = [...work.map((d) => ({ id: d.id, role: 'work', periods: workPeriods(d) })),
     ...verifying.map((d) => ({ id: d.id, role: 'verifier', periods: probePeriods(d) }))].sort((a, b) => a.id - b.id);
   $('#timeline').replaceChildren(timeline(rows));
@@ -510,7 +532,7 @@ async function refreshVerifier() {
   // verifier reported of it on chain.
   const rows = list.flatMap((d) => {
     const reported = reportOf(d, mine)?.periods ?? [];
-    const ended = ['settled', 'refunded'].includes(d.chain?.status);
+    const ended = CLOSED.has(d.chain?.status);
     const total = Math.max(reported.length, ...(d.probes ?? []).map((p) => p.period + 1), 0);
     return Array.from({ length: total }, (_, p) => {
       const probes = (d.probes ?? []).filter((x) => x.period === p);
@@ -530,9 +552,10 @@ async function refreshVerifier() {
   $('#verifier-rewards').replaceChildren(amount(rewardsOf(list, mine)), ` in ${plural(list.length, 'agreement')}`);
   $('#verifier-reports').replaceChildren(...(list.length ? list.map((d) => {
     const r = reportOf(d, mine);
-    const finished = ['settled', 'refunded'].includes(d.chain?.status) || d.state === 'done';
+    const finished = CLOSED.has(d.chain?.status) || d.state === 'done';
+    const penalty = r?.penalty && r.penalty !== '0' ? [`, penalty `, amount(r.penalty), ` for ${plural(r.silent_periods ?? 0, 'silent period')}`] : [];
     return el('li', {}, `#${d.id} (${finished ? 'finished' : d.state_label ?? d.state}): `, r ? `${plural(r.periods_reported, 'period')} reported, ${r.periods_ok} ok, reward ` : 'nothing reported yet',
-      r ? amount(r.reward) : undefined);
+      r ? amount(r.reward) : undefined, ...penalty);
   }) : [el('li', { class: 'muted' }, 'None yet.')]));
 }
 

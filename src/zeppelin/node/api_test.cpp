@@ -22,6 +22,13 @@ TEST(ApiRunRequest, ParsesEveryField) {
     EXPECT_EQ(r.min_reputation, 700U);
 }
 
+TEST(ApiPurchaseReply, TheDepositIsTheChainsEscrow) {
+    // Protocol v2's chain view has no "deposit": while the agreement is open its escrow holds it.
+    const auto brief = nlohmann::json::parse(R"({"chain":{"status":"purchased","escrow":"69000000000"}})");
+    EXPECT_EQ(purchase_reply(7, brief), nlohmann::json::parse(R"({"id":7,"deposit":"69000000000"})"));
+    EXPECT_EQ(purchase_reply(8, nlohmann::json{}), nlohmann::json::parse(R"({"id":8})"));
+}
+
 TEST(ApiRunRequest, RefusesBadInputInWords) {
     const std::vector<std::pair<std::string, std::string>> bad{
         {"not json", "not a JSON object"},
