@@ -265,16 +265,6 @@ function stepOf(d) {
   return 0;
 }
 
-/** Why an agreement ended before it ran (the contract's reasons), in words. */
-const ENDED = {
-  cancelled: 'cancelled by the client',
-  no_eligible_worker: 'no eligible worker was left to draw',
-  too_many_reassignments: 'reassigned too many times',
-  spec_rejected: 'the worker could not meet the probe spec (full refund)',
-  start_missed: 'the worker did not start in time',
-  no_verifiers: 'no verifiers could be drawn',
-};
-
 /** One verifier's part: what it reported, and a penalty for silent periods if it had one. */
 function verifierLine(v) {
   const penalty = v.penalty && v.penalty !== '0' ? `, penalty ${formatAmount(v.penalty)} for ${plural(v.silent_periods ?? 0, 'silent period')}` : '';
@@ -314,7 +304,8 @@ function renderAgreement(d) {
     ['Deposit', deposit && amount(deposit)],
     ['Price per second', c.price_per_second && c.worker_id ? amount(c.price_per_second) : undefined],
     ['Periods paid / billable', c.billable_periods !== undefined && pay.settled ? `${pay.paid_periods} / ${c.billable_periods}` : undefined],
-    ['Ended before it ran', pay.ended ? ENDED[pay.ended] ?? pay.ended : undefined],
+    // Why it ended before it ran, in the node's words ("cancelled by the client", ...).
+    ['Ended before it ran', pay.ended],
     ['Verified periods', verified || 'none reported yet'],
     ['Paid to the worker', pay.worker && amount(pay.worker)],
     ['Paid to verifiers', pay.verifiers_total && amount(pay.verifiers_total)],

@@ -187,7 +187,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
       // back to the client but for the cancel fee.
       await until(`agreement ${id} to end`, async () => (await c.get(`/api/agreements/${id}`)).chain.status === 'ended');
       const ended = (await c.get(`/api/agreements/${id}`)).payments;
-      assert.equal(ended.ended, 'cancelled', JSON.stringify(ended));
+      assert.equal(ended.ended, 'cancelled by the client', JSON.stringify(ended));
       assert.equal(ended.balanced, true, JSON.stringify(ended));
       refused(await c.request('POST', `/api/agreements/${id}/stop`), 400, /already ended/);
     });
