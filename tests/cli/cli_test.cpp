@@ -328,13 +328,13 @@ TEST_F(CliWithNode, EveryCommandThatPrintsDataPrintsJsonWhenAskedAfterTheSubcomm
     ASSERT_TRUE(s.is_object()) << "--summary with --json is JSON: " << summary.out;
     EXPECT_EQ(s["id"], id);
     EXPECT_EQ(s["chain"]["periods"], 1);
-    EXPECT_EQ(s["chain"]["price_per_second"], std::to_string(kPrice));
+    EXPECT_EQ(s["chain"]["max_price_per_second"], "2000000000");  // the worker's own price once drawn
 
     const auto text = m().cli("inspect " + std::to_string(id) + " --summary");
     ASSERT_EQ(text.code, 0) << show(text);
     EXPECT_NE(text.out.find("of 1 period billable"), std::string::npos) << text.out;
     EXPECT_EQ(text.out.find("1 periods"), std::string::npos) << text.out;
-    EXPECT_NE(text.out.find("1 gwei/s"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("the worker not drawn yet (at most 2 gwei/s)"), std::string::npos) << text.out;
 }
 
 /// Reads one line from `fd` (a pipe), waiting at most `limit` for it.

@@ -266,9 +266,12 @@ void print_summary(const json& a) {
         for (const auto& v : c["verifier_ids"]) vs += (vs.empty() ? "" : ", ") + std::to_string(v.get<unsigned>());
         // Periods paid come from the settlement's event (payments), not the chain's view.
         const auto paid = a.contains("payments") ? a["payments"].value("paid_periods", 0U) : 0U;
-        fmt::print("  on chain: {}, worker {} at {}/s, verifiers {}, {} of {} billable, {} paid\n",
-                   c["status"].get<std::string>(), c["worker_id"].get<unsigned>(), amount_text(c, "price_per_second"),
-                   vs.empty() ? "none" : vs, c["billable_periods"].get<unsigned>(),
+        // Protocol v2 draws the worker a block after the purchase: until then, only the highest price.
+        const auto worker = c["worker_id"].get<unsigned>();
+        const auto who = worker == 0 ? fmt::format("the worker not drawn yet (at most {}/s)", amount_text(c, "max_price_per_second"))
+                                     : fmt::format("worker {} at {}/s", worker, amount_text(c, "price_per_second"));
+        fmt::print("  on chain: {}, {}, verifiers {}, {} of {} billable, {} paid\n", c["status"].get<std::string>(), who,
+                   vs.empty() ? "not drawn yet" : vs, c["billable_periods"].get<unsigned>(),
                    count_of(c["periods"].get<unsigned>(), "period"), paid);
     }
     if (a.contains("payments")) {
