@@ -181,7 +181,7 @@ async function refreshMarket() {
     el('td', {}, `#${w.id}`), el('td', { class: 'mono' }, w.owner), el('td', {}, w.status),
     el('td', {}, amount(w.price_per_second)), el('td', {}, String(w.cpu_millicores)), el('td', {}, String(w.memory_mb)),
     el('td', {}, amount(w.stake)), el('td', {}, `${w.verified_periods} / ${w.failed_periods}`),
-    el('td', {}, String(w.open_agreements)))));
+    el('td', {}, amount(w.locked ?? '0')))));
   fillTable($('#market-agreements'), agreements.slice().reverse().map((a) => el('tr', {},
     el('td', {}, `#${a.id}`), el('td', {}, a.status), el('td', {}, a.worker_id ? `#${a.worker_id}` : '—'),
     el('td', {}, a.verifier_ids.map((v) => `#${v}`).join(', ') || '—'), el('td', {}, amount(a.price_per_second)),
@@ -451,8 +451,9 @@ async function refreshWorker() {
     ['CPU', `${w.cpu_millicores} millicores`],
     ['Memory', `${w.memory_mb} MB`],
     ['Longest agreement', `${w.max_duration} s`],
-    ['Stake', w.locked && w.locked !== '0' ? el('span', {}, amount(w.stake), ' (', amount(w.locked), ' locked by open agreements)') : amount(w.stake)],
-    ['Open agreements', String(w.open_agreements)],
+    ['Stake', amount(w.stake)],
+    // Protocol v2 locks part of the stake for each open agreement (no count of them on chain).
+    ['Locked by open agreements', amount(w.locked ?? '0')],
     ['Reputation', `${w.verified_periods} verified, ${w.failed_periods} failed periods; ${w.completed_agreements} completed, ${w.failed_agreements} failed agreements`],
     ...reachabilityFacts(state.status.reachability),
   ]);

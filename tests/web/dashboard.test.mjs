@@ -397,6 +397,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
       assert.equal(settledPay.verifiers.length, 3, JSON.stringify(settledPay));
       assert.ok(settledPay.verifiers.some((v) => v.periods_ok > 0), JSON.stringify(settledPay));
       await page.locator('#agreement-facts').getByText('yes, balanced', { exact: true }).waitFor({ timeout: 30_000 });
+      assert.doesNotMatch(await page.locator('#agreement').textContent(), /undefined|NaN/);
       await shot(page, 'client-stopped');
 
       // A phone-width look at the same panel.
@@ -421,6 +422,8 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const unreported = marks.filter((_, p) => !reports.some((v) => v.periods?.[p])).length;
       assert.equal(marks.filter((m) => m === 'tl-pending').length, unreported, JSON.stringify({ marks, reports }));
       assert.ok(marks.includes('tl-ok'), JSON.stringify(marks));
+      // Every fact shown is one the node gave (nothing v1 had and v2 has not).
+      assert.doesNotMatch(await wpage.locator('#worker-facts').textContent(), /undefined|NaN/);
       // Pause or Resume, never both.
       assert.ok(await wpage.getByRole('button', { name: 'Pause' }).isVisible());
       assert.ok(await wpage.getByRole('button', { name: 'Resume' }).isHidden());
@@ -453,6 +456,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
           await vp.locator(`#view-${view}`).waitFor();
           await vp.waitForTimeout(1800);  // one refresh: the tables filled
           await shot(vp, `${view}-${width}`);
+          assert.doesNotMatch(await vp.locator(`#view-${view}`).textContent(), /undefined|NaN/, `the ${view} view shows a field the node does not give`);
           const { scroll, inner } = await vp.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
           if (width === 390) assert.ok(scroll <= inner, `the ${view} view scrolls sideways at 390 px: ${scroll} px wide`);
         }
