@@ -1,5 +1,5 @@
 // The client commands, docker-like, all thin clients of the local node's API (node_client.hpp):
-//   zeppelin run IMAGE|ARCHIVE --port 8080 --duration 1h --verifiers 2 --max-price 2gwei/s --probe http:/health
+//   zeppelin run IMAGE|ARCHIVE --port 8080 --duration 1h --verifiers 3 --max-price 2gwei/s --probe http:/health
 //   zeppelin ps [-a] | inspect ID | logs [-f] ID | stop ID | market workers|agreements
 #include <unistd.h>
 
