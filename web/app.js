@@ -8,6 +8,8 @@ const TOKEN_KEY = 'zeppelin-api-token';
 // Protocol v2's chain statuses: open until settled, or ended before it ran (with a reason).
 const OPEN = new Set(['purchased', 'assigned', 'accepted', 'starting', 'running']);
 const CLOSED = new Set(['settled', 'ended']);
+// A worker's phases in which its container runs.
+const WORKING = new Set(['checking_spec', 'running']);
 
 // ---------------------------------------------------------------- helpers
 
@@ -480,7 +482,9 @@ async function refreshWorker() {
     `#${d.id}: ${d.state_label ?? d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}, earned `, amount(d.payments?.worker ?? '0'),
     d.resources ? el('span', { class: 'resources' },
       ` — ${mib(d.resources.memory_usage)} of ${mib(d.resources.memory_limit)} memory, ${d.resources.pids} processes`) : undefined,
-    d.state === 'running' ? el('button', { type: 'button', class: 'logs-button', onclick: () => showLogs(d.id) }, `Logs of #${d.id}`) : undefined)));
+    // The work's output from the moment its container runs: while the worker checks its own service
+    // against the client's probe spec (checking_spec, before the paid clock starts) and after.
+    WORKING.has(d.state) ? el('button', { type: 'button', class: 'logs-button', onclick: () => showLogs(d.id) }, `Logs of #${d.id}`) : undefined)));
 }
 
 function mib(bytes) {
