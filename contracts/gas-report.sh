@@ -28,7 +28,9 @@ echo "== Cross-check with real transactions on a private anvil (receipts' gasUse
 ./scripts/anvil-lifecycle.sh 86400 | tail -1
 echo
 echo "== forge gas report (WorkerDispatcher, lifecycle and unit tests) =="
-"$FORGE" test --offline --use ./scripts/solc-adapter.js --mc 'GasTest|WorkerDispatcherTest' --gas-report 2>&1 \
+# (Under --gas-report's instrumentation Gas.t.sol's own target assertions fail, 1h: ~622k > 450k:
+# the figures above are measured without it; the table is printed either way.)
+{ "$FORGE" test --offline --use ./scripts/solc-adapter.js --mc 'GasTest|WorkerDispatcherTest' --gas-report 2>&1 || true; } \
   | sed -n '/WorkerDispatcher Contract/,/^╰/p'
 echo
 echo "== Protocol v2 (src/v2) next to v1: one 1-hour agreement, 60 s periods, 3 verifiers, as the nodes send it =="
