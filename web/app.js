@@ -186,7 +186,8 @@ async function refreshMarket() {
     el('td', {}, amount(w.locked ?? '0')))));
   fillTable($('#market-agreements'), agreements.slice().reverse().map((a) => el('tr', {},
     el('td', {}, `#${a.id}`), el('td', {}, a.status), el('td', {}, a.worker_id ? `#${a.worker_id}` : '—'),
-    el('td', {}, a.verifier_ids.map((v) => `#${v}`).join(', ') || '—'), el('td', {}, amount(a.price_per_second)),
+    // Before the draw (purchased) there is no worker, so no price yet.
+    el('td', {}, a.verifier_ids.map((v) => `#${v}`).join(', ') || '—'), el('td', {}, a.worker_id ? amount(a.price_per_second) : '—'),
     el('td', {}, `${a.billable_periods} / ${a.periods}`), el('td', {}, amount(a.escrow)))));
   const open = agreements.filter((a) => OPEN.has(a.status));
   $('#escrow-total').replaceChildren(amount(sumWei(open.map((a) => a.escrow))), ` in ${plural(open.length, 'open agreement')}`);
