@@ -188,7 +188,8 @@ async function refreshMarket() {
     el('td', {}, `#${a.id}`), el('td', {}, a.status), el('td', {}, a.worker_id ? `#${a.worker_id}` : '—'),
     // Before the draw (purchased) there is no worker, so no price yet.
     el('td', {}, a.verifier_ids.map((v) => `#${v}`).join(', ') || '—'), el('td', {}, a.worker_id ? amount(a.price_per_second) : '—'),
-    el('td', {}, `${a.billable_periods} / ${a.periods}`), el('td', {}, amount(a.escrow)))));
+    // Billable periods count from the start: one that never started has none.
+    el('td', {}, `${a.started_at ? a.billable_periods : '—'} / ${a.periods}`), el('td', {}, amount(a.escrow)))));
   const open = agreements.filter((a) => OPEN.has(a.status));
   $('#escrow-total').replaceChildren(amount(sumWei(open.map((a) => a.escrow))), ` in ${plural(open.length, 'open agreement')}`);
 }
