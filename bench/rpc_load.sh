@@ -7,8 +7,9 @@
 # through its own port of bench/rpc_proxy.js, which counts HTTP requests (a batch is one), JSON-RPC
 # calls (a batch of N is N) and calls by method. Then:
 #   idle      no agreement: requests/s of each node over IDLE seconds
-#   N open    N agreements (busybox httpd, 10 millicores, 16 MB; VERIFIERS verifiers each, all on
-#             worker 1, so worker 1 and its verifiers carry them) serving; after SETTLE seconds,
+#   N open    N agreements (busybox httpd, 10 millicores, 16 MB; VERIFIERS verifiers each; the
+#             contract draws the worker and the verifiers, so with WORKERS = VERIFIERS + 1 every
+#             worker node takes part in every agreement) serving; after SETTLE seconds,
 #             requests over WINDOW seconds; per open agreement per minute across all the nodes,
 #             idle subtracted. For each N of --agreements in turn, adding agreements to reach it.
 #   CPU       % of one core of each node process (utime+stime from /proc/PID/stat) in each window.
@@ -21,8 +22,8 @@
 #
 # Usage: bash bench/rpc_load.sh [options]      (needs a build: bash scripts/build.sh)
 #   --agreements LIST  open agreements to measure at, cumulative (default 3,10)
-#   --verifiers V      verifiers per agreement (default 1)
-#   --workers W        worker nodes (default 3; at least V+1)
+#   --verifiers V      verifiers per agreement (default 3; protocol v2 takes 3 or 5)
+#   --workers W        worker nodes (default 4; at least V+1)
 #   --idle S           idle window, seconds (default 30)
 #   --window S         steady-state window per N, seconds (default 60)
 #   --settle S         wait after the last agreement serves, before a window (default 10)
@@ -39,7 +40,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-AGREEMENTS=3,10 VERIFIERS=1 WORKERS=3 IDLE=30 WINDOW=60 SETTLE=10 PERIOD=60s
+AGREEMENTS=3,10 VERIFIERS=3 WORKERS=4 IDLE=30 WINDOW=60 SETTLE=10 PERIOD=60s
 BASELINE_REF=266eba7 BLOCK_TIME="" CHAIN_ID="" JSON_FILE="" KEEP=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -148,7 +149,7 @@ fi
 
 # One measurement: the whole market with binary $2, results as snapshot files in $WORK/$1/.
 measure() {  # label binary
-  local label="$1" bin="$2" ports i open=0 n id ids=() worker_addr serving deadline
+  local label="$1" bin="$2" ports i open=0 n id ids=() serving deadline
   export ZEPPELIN_HOME="$WORK/$label" ZEPPELIN="$bin"
   mkdir -p "$ZEPPELIN_HOME/snap"
   read -r -a ports <<<"$(free_ports $((WORKERS + 3)))"
@@ -175,7 +176,6 @@ measure() {  # label binary
   for i in $(seq 1 "$WORKERS"); do PIDS[worker$i]=$(cat "$ZEPPELIN_HOME/nodes/$i/pid"); done
   PIDS[client]=$(cat "$ZEPPELIN_HOME/node/pid")
   PIDS[anvil]=$(grep -o '"pid": *[0-9]*' "$ZEPPELIN_HOME/devnet/anvil.json" | grep -o '[0-9]*$')
-  worker_addr=$(grep -o '"address": *"0x[0-9a-fA-F]*"' "$ZEPPELIN_HOME/nodes/1/api.json" | grep -o '0x[0-9a-fA-F]*')
 
   sleep "$SETTLE"  # registration transactions and the first catch-up are not idle
   log "$label: idle for ${IDLE}s"
@@ -184,10 +184,10 @@ measure() {  # label binary
   snapshot "$ZEPPELIN_HOME/snap/idle-end.json"
 
   for n in "${COUNTS[@]}"; do
-    log "$label: opening agreements $((open + 1))..$n (${VERIFIERS} verifier(s) each, worker 1)"
+    log "$label: opening agreements $((open + 1))..$n (${VERIFIERS} verifier(s) each)"
     while [ "$open" -lt "$n" ]; do
       id=$("$bin" --json run "$IMAGE" --detach --duration 1h --period "$PERIOD" --verifiers "$VERIFIERS" \
-             --max-price 2gwei/s --probe http:/ --cpu 10 --memory 16m --worker "$worker_addr" |
+             --max-price 2gwei/s --probe http:/ --cpu 10 --memory 16m |
            grep -o '"id": *[0-9]*' | head -1 | grep -o '[0-9]*$')
       ids+=("$id")
       open=$((open + 1))
@@ -241,4 +241,4 @@ node bench/rpc_report.js --work "$WORK" --labels "${LABELS[*]}" --counts "${COUN
   --baseline-ref "${BASELINE_REF:-}" --current-ref "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo +dirty)" \
   --verifiers "$VERIFIERS" --workers "$WORKERS" --block-time "${BLOCK_TIME:-auto}" --chain-id "${CHAIN_ID:-31337}" \
   --clk-tck "$(getconf CLK_TCK)" --json-file "$JSON_FILE" \
-  --abis "contracts/out/WorkerDispatcher.sol/WorkerDispatcher.json ${BASELINE_BIN:+${BASELINE_BIN%/build/src/zeppelin/cli/zeppelin}/contracts/out/WorkerDispatcher.sol/WorkerDispatcher.json}"
+  --abis "contracts/out/WorkerDispatcherV2.sol/WorkerDispatcherV2.json contracts/out/WorkerDispatcher.sol/WorkerDispatcher.json ${BASELINE_BIN:+${BASELINE_BIN%/build/src/zeppelin/cli/zeppelin}/contracts/out/WorkerDispatcher.sol/WorkerDispatcher.json}"

@@ -42,8 +42,10 @@ wait_http() {  # url
 }
 
 eval "$(bash scripts/services.sh start)"
-bash scripts/market.sh up 3
-WORKER=$(zeppelin --json market workers | grep -o '"owner": *"0x[0-9a-fA-F]*"' | head -1 | grep -o '0x[0-9a-fA-F]*')
+# Protocol v2 draws the worker at random among those at or below the buyer's price: worker 1 asks
+# 1 gwei/s, the others 3 gwei/s, and the runs buy at 2 gwei/s, so that the second run lands on the
+# same worker (its engine holds the image); the others are the 3 verifiers.
+WORKER_PRICES="1gwei 3gwei 3gwei 3gwei" bash scripts/market.sh up 4
 
 # Load + run + first HTTP 200, locally with podman (the same storage the engine uses), then
 # everything removed again so that the market starts from nothing.
@@ -63,7 +65,7 @@ baseline() {  # image digest
 run_once() {  # image; prints seconds, then stops the agreement (not timed)
   local t0 out host port id
   t0=$(now)
-  out=$(zeppelin --json run "$1" --duration 120s --period 10s --verifiers 2 --max-price 2gwei/s --probe http:/ --worker "$WORKER")
+  out=$(zeppelin --json run "$1" --duration 120s --period 10s --verifiers 3 --max-price 2gwei/s --probe http:/)
   host=$(echo "$out" | grep -o '"host":"[^"]*"' | cut -d'"' -f4)
   port=$(echo "$out" | grep -o '"port":[0-9]*' | cut -d: -f2)
   id=$(echo "$out" | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)

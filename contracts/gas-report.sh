@@ -28,9 +28,28 @@ echo "== Cross-check with real transactions on a private anvil (receipts' gasUse
 ./scripts/anvil-lifecycle.sh 86400 | tail -1
 echo
 echo "== forge gas report (WorkerDispatcher, lifecycle and unit tests) =="
-"$FORGE" test --offline --use ./scripts/solc-adapter.js --mc 'GasTest|WorkerDispatcherTest' --gas-report 2>&1 \
+# (Under --gas-report's instrumentation Gas.t.sol's own target assertions fail, 1h: ~622k > 450k:
+# the figures above are measured without it; the table is printed either way.)
+{ "$FORGE" test --offline --use ./scripts/solc-adapter.js --mc 'GasTest|WorkerDispatcherTest' --gas-report 2>&1 || true; } \
   | sed -n '/WorkerDispatcher Contract/,/^╰/p'
 echo
 echo "== Protocol v2 (src/v2) next to v1: one 1-hour agreement, 60 s periods, 3 verifiers, as the nodes send it =="
 echo "   (test/v2/GasV2.t.sol: v1 with one report per verifier per period and 8 postMessage transactions)"
-"$FORGE" test --offline --use ./scripts/solc-adapter.js --mc GasV2Test -vv 2>&1 | grep -E '^\s+v[12] ' | sed 's/^ */  /'
+v2log=$("$FORGE" test --offline --use ./scripts/solc-adapter.js --mc GasV2Test -vv 2>&1)
+echo "$v2log" | grep -E '^\s+v[12] ' | sed 's/^ */  /'
+echo
+echo "== Protocol v2 as real nodes send it (bench/agreement_gas.sh: the receipts of every transaction) =="
+scripted=$(echo "$v2log" | grep -E '^\s+v2 lifecycle total \(1 h' | head -1 | awk -F': ' '{print $2}')
+measured="${GAS_JSON:-../build/bench/agreement_gas.json}"
+if [ -f "$measured" ]; then
+  node -e '
+    const m = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const scripted = Number(process.argv[2] || 0);
+    const row = (name, gas) => console.log(`  ${name.padEnd(66)} ${gas ? gas.toLocaleString("en-US").padStart(10) : "-".padStart(10)}`);
+    row(`nodes on a devnet: ${m.transactions} transactions, ${m.periods} x ${m.period_seconds} s, ${m.verifiers} verifiers (${m.measured_at.slice(0, 10)})`, m.total_gas);
+    row("scripted v2 lifecycle, 1 h of 60 s periods, 3 verifiers (GasV2Test)", scripted);
+    row("iExec PoCo, 1 worker (published average)", 1630000);
+    console.log("  (the nodes send the same transactions for up to 1,440 periods: one batch)");' "$measured" "$scripted"
+else
+  echo "  not measured on this machine yet: bash bench/agreement_gas.sh (writes $measured)"
+fi

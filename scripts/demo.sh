@@ -3,16 +3,19 @@
 # (Podman's Docker Engine API). Sets up and builds first, prints what happens as it goes, and
 # tears everything down at the end (also on failure or Ctrl-C).
 #
-#   1. Podman's Docker API service, a devnet with WorkerDispatcher deployed, three worker nodes and
-#      a client node (`zeppelin node`, each its own process and account)
+#   1. Podman's Docker API service, a devnet with WorkerDispatcher (protocol v2) deployed, four
+#      worker nodes and a client node (`zeppelin node`, each its own process and account)
 #   2. a web-server image built locally
-#   3. `zeppelin run` buys an agreement with two verifiers: the worker accepts, receives the image
-#      over the encrypted channel, runs it, and the client gets the endpoint; the demo fetches a page
-#   4. verifiers probe each period at unpredictable instants (their reports go on chain together,
-#      every 10 minutes and when the agreement ends); `zeppelin inspect --summary` shows it, `zeppelin logs`
-#      shows the work's output
-#   5. `zeppelin stop` ends it early; the worker redeems, the verifiers are paid, the client claims
-#      its refund, and the payments add up to the escrow, wei for wei
+#   3. `zeppelin run` buys an agreement with three verifiers: the contract draws the worker at random
+#      among those at or below the price; it accepts, receives the image over the encrypted channel,
+#      checks its own service against the client's probe spec, starts, and the client gets the
+#      endpoint; the demo fetches a page
+#   4. verifiers (drawn when it starts) probe each period at unpredictable instants and report once,
+#      one second after the batch's last period; `zeppelin inspect --summary` shows it,
+#      `zeppelin logs` shows the work's output
+#   5. `zeppelin stop` ends it early; the verifiers report the periods begun, the worker settles
+#      (its pay goes into its stake, the verifiers are paid), the client withdraws its refund, and
+#      the payments add up to the escrow, wei for wei
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -34,16 +37,16 @@ say "Starting the container engine (Podman's Docker Engine API service)"
 eval "$(bash scripts/services.sh start)"
 echo "engine: $ZEPPELIN_DOCKER_HOST"
 
-say "Starting a devnet, deploying WorkerDispatcher, starting 3 worker nodes and a client node"
-bash scripts/market.sh up 3
+say "Starting a devnet, deploying WorkerDispatcher v2, starting 4 worker nodes and a client node"
+bash scripts/market.sh up 4
 zeppelin market workers
 
 say "Building a web-server image locally (busybox httpd)"
 bash scripts/make-test-image.sh "$ZEPPELIN_HOME/web.tar" >/dev/null
 zeppelin image inspect "$ZEPPELIN_HOME/web.tar"
 
-say "zeppelin run: 60 s in 10 s periods, 2 verifiers, at most 2 gwei/s, probed with HTTP GET /"
-out=$(zeppelin --json run "$ZEPPELIN_HOME/web.tar" --duration 60s --period 10s --verifiers 2 \
+say "zeppelin run: 60 s in 10 s periods, 3 verifiers, at most 2 gwei/s, probed with HTTP GET /"
+out=$(zeppelin --json run "$ZEPPELIN_HOME/web.tar" --duration 60s --period 10s --verifiers 3 \
         --max-price 2gwei/s --probe http:/)
 id=$(echo "$out" | grep -o '"id":[0-9]*' | cut -d: -f2)
 endpoint="$(echo "$out" | grep -o '"host":"[^"]*"' | cut -d'"' -f4):$(echo "$out" | grep -o '"port":[0-9]*' | cut -d: -f2)"
@@ -51,7 +54,7 @@ echo "agreement $id is served at http://$endpoint/"
 curl -s "http://$endpoint/"
 zeppelin ps
 
-say "Verifiers probe at unpredictable times each period (waiting for two periods); they report together at the end"
+say "Verifiers probe at unpredictable times each period (waiting for two periods); they report once, after the last"
 sleep 22
 zeppelin inspect "$id" --summary
 echo "--- the work's output, streamed from the worker over the encrypted channel:"
@@ -59,11 +62,13 @@ zeppelin logs "$id"
 
 say "Ending it early: begun periods stay billable, the rest goes back to the client"
 zeppelin stop "$id"
-for _ in $(seq 1 120); do
-  zeppelin --json inspect "$id" | grep -q '"balanced": true' && break
+balanced=""
+for _ in $(seq 1 180); do
+  zeppelin --json inspect "$id" | grep -q '"balanced": true' && { balanced=1; break; }
   sleep 1
 done
 zeppelin inspect "$id" --summary
+[ -n "$balanced" ] || { echo "demo: the payments of agreement $id did not balance within 180 s" >&2; exit 1; }
 zeppelin market workers
 
 say "Done"

@@ -4,6 +4,9 @@
 #            and one client-only node, each a `zeppelin node` process in the background
 #   down     stops the nodes and the devnet
 # Needs the Podman API service (scripts/services.sh start) and ZEPPELIN_DOCKER_HOST.
+# WORKER_PRICE: every worker's price (default 1gwei); WORKER_PRICES: one per worker, space-separated
+# (protocol v2 draws the worker among those at or below the buyer's price: the only one below it
+# gets the work, e.g. WORKER_PRICES="1gwei 3gwei 3gwei 3gwei" with --max-price 2gwei/s).
 # WORKER_NODE_ARGS / CLIENT_NODE_ARGS: extra options for the worker / client nodes (word-split),
 # e.g. CLIENT_NODE_ARGS="--web-dir $PWD/web" to serve the dashboard.
 # NODE_RPC_URLS: one JSON-RPC URL per node, workers 1..N then the client, space-separated: each node
@@ -56,8 +59,9 @@ case "${1:-}" in
       echo "market: NODE_RPC_URLS has ${#rpc_urls[@]} URLs for $((n + 1)) nodes" >&2; exit 2
     fi
     rpc_arg() { [ ${#rpc_urls[@]} -eq 0 ] || echo "--rpc-url ${rpc_urls[$1]}"; }  # node index from 0
+    read -r -a prices <<<"${WORKER_PRICES:-}"
     for i in $(seq 1 "$n"); do
-      start_node "$ZEPPELIN_HOME/nodes/$i" "$i" --price "${WORKER_PRICE:-1gwei}" --cpu 4000 --memory 4096 \
+      start_node "$ZEPPELIN_HOME/nodes/$i" "$i" --price "${prices[$((i - 1))]:-${WORKER_PRICE:-1gwei}}" --cpu 4000 --memory 4096 \
         $(rpc_arg $((i - 1))) ${WORKER_NODE_ARGS:-}
     done
     start_node "$ZEPPELIN_HOME/node" 9 --client-only $(rpc_arg "$n") ${CLIENT_NODE_ARGS:-}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The newcomer's tour (issue 14), checked: a devnet, three workers and a client node, then
+# The newcomer's tour (issue 14), checked: a devnet, four workers and a client node, then
 # `zeppelin` as a person new to it types it, mistakes included. Every step names the exit code it
 # expects and words its message must hold; the tour fails on the first difference it finds and
 # says which step, the command, and what came out.
@@ -47,8 +47,8 @@ expect() {
 }
 z() { "$ZEPPELIN" "$@"; }
 
-echo "# a market: a devnet, three workers at 1 gwei/s (4000 millicores, 4096 MB), a client node"
-bash scripts/market.sh up 3 >/dev/null || { echo "tour: the market did not come up" >&2; exit 1; }
+echo "# a market: a devnet, four workers at 1 gwei/s (4000 millicores, 4096 MB), a client node"
+bash scripts/market.sh up 4 >/dev/null || { echo "tour: the market did not come up" >&2; exit 1; }
 image="$ZEPPELIN_HOME/web.tar"
 bash scripts/make-test-image.sh "$image" >/dev/null
 
@@ -65,8 +65,12 @@ expect 1 "the duration, 95 s, is not a whole number of 10 s periods: use a durat
   z run -d "$image" --duration 95s --period 10s
 expect 1 "the period is 5 s; the contract needs at least 10 s" -- z run -d "$image" --duration 60s --period 5s
 expect 1 "the duration is 0: ask for at least one period" -- z run -d "$image" --duration 0 --period 10s
-expect 1 "1 worker and 3 verifiers need 4 active workers other than yours; the market has 3: ask for at most 2 verifiers" -- \
-  z run -d "$image" --duration 60s --period 10s --verifiers 3
+expect 1 "1 worker and 5 verifiers need 6 active workers other than yours; the market has 4: ask for at most 3 verifiers" -- \
+  z run -d "$image" --duration 60s --period 10s --verifiers 5
+expect 1 "2 verifiers asked for; the contract takes from 3 to 5" -- z run -d "$image" --duration 60s --period 10s --verifiers 2
+expect 1 "4 verifiers cannot form a majority; the contract takes an odd number: ask for 5" -- \
+  z run -d "$image" --duration 60s --period 10s --verifiers 4
+expect 2 "--worker" -- z run -d "$image" --duration 60s --period 10s --worker 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
 expect 1 "the image does not expose port 80; it exposes 8080: use --port 8080" -- \
   z run -d "$image" --duration 60s --period 10s --port 80
 expect 1 "no active worker offers 8000 millicores" -- z run -d "$image" --duration 60s --period 10s --cpu 8000
@@ -80,9 +84,9 @@ expect 2 "--tail: \"many\" is not a number of lines" -- z logs 1 --tail many
 expect 0 "0" -- sh -c "[ \"\$($ZEPPELIN --json market agreements)\" = '[]' ] && echo 0"
 
 echo "# then right: the escrow first, then the purchase"
-expect 0 "would escrow 126 gwei; the cheapest of 3 eligible workers is worker" -- \
+expect 0 "would escrow 138 gwei; the cheapest of 4 eligible workers is worker" -- \
   z run --dry-run "$image" --duration 60s --period 10s --max-price 2gwei/s
-expect 0 "at 1 gwei/s" -- z run -d "$image" --duration 60s --period 10s --max-price 2gwei/s --probe http:/
+expect 0 "escrowed; the worker is drawn among those at or below 2 gwei/s" -- z run -d "$image" --duration 60s --period 10s --max-price 2gwei/s --probe http:/
 id=$(head -1 "$out")
 for _ in $(seq 1 600); do
   z ps | grep -q "^$id .*running" && break

@@ -6,7 +6,11 @@ import { formatUnits, parseAmount, parseDuration, sumWei } from './units.mjs';
 
 const $ = (sel) => document.querySelector(sel);
 const TOKEN_KEY = 'zeppelin-api-token';
-const OPEN = new Set(['assigned', 'accepted', 'running']);
+// Protocol v2's chain statuses: open until settled, or ended before it ran (with a reason).
+const OPEN = new Set(['purchased', 'assigned', 'accepted', 'starting', 'running']);
+const CLOSED = new Set(['settled', 'ended']);
+// A worker's phases in which its container runs.
+const WORKING = new Set(['checking_spec', 'running']);
 
 // ---------------------------------------------------------------- helpers
 
@@ -195,13 +199,15 @@ async function refreshMarket() {
     el('td', {}, `#${w.id}`), el('td', { class: 'mono' }, w.owner), el('td', {}, w.status),
     el('td', {}, amount(w, 'price_per_second')), el('td', {}, String(w.cpu_millicores)), el('td', {}, String(w.memory_mb)),
     el('td', {}, amount(w, 'stake')), el('td', {}, `${w.verified_periods} / ${w.failed_periods}`),
-    el('td', {}, String(w.open_agreements)))));
+    el('td', {}, amount(w, 'locked')))));
   fillTable($('#market-agreements'), agreements.slice().reverse().map((a) => el('tr', {},
     el('td', {}, `#${a.id}`), el('td', {}, a.status), el('td', {}, a.worker_id ? `#${a.worker_id}` : '—'),
-    el('td', {}, a.verifier_ids.map((v) => `#${v}`).join(', ') || '—'), el('td', {}, amount(a, 'price_per_second')),
-    el('td', {}, `${a.paid_periods} / ${a.billable_periods}`), el('td', {}, amount(a, 'deposit')))));
+    // Before the draw (purchased) there is no worker, so no price yet.
+    el('td', {}, a.verifier_ids.map((v) => `#${v}`).join(', ') || '—'), el('td', {}, a.worker_id ? amount(a, 'price_per_second') : '—'),
+    // Billable periods count from the start: one that never started has none.
+    el('td', {}, `${a.started_at ? a.billable_periods : '—'} / ${a.periods}`), el('td', {}, amount(a, 'escrow')))));
   const open = agreements.filter((a) => OPEN.has(a.status));
-  const escrow = await worded([sumWei(open.map((a) => a.deposit))]);
+  const escrow = await worded([sumWei(open.map((a) => a.escrow ?? '0'))]);
   $('#escrow-total').replaceChildren(shown(escrow.total),
     ` in ${plural(open.length, 'open agreement')}`);
 }
@@ -273,12 +279,18 @@ function stepOf(d) {
   const chain = d.chain?.status;
   const local = d.local ?? {};
   const verified = (d.payments?.verifiers ?? []).some((v) => v.periods_ok > 0);
-  if (chain === 'settled' || chain === 'refunded' || d.state === 'done' || d.state === 'cancelled') return 5;
+  if (CLOSED.has(chain) || d.state === 'done' || d.state === 'cancelled') return 5;
   if (verified) return 4;
-  if (chain === 'running' || d.state === 'running' || d.state === 'stopping') return 3;
+  if (chain === 'running' || chain === 'starting' || d.state === 'running' || d.state === 'stopping') return 3;
   if (d.progress || local.transferred || d.state === 'transferring' || d.state === 'waiting_for_service') return 2;
   if (chain === 'accepted') return 1;
   return 0;
+}
+
+/** One verifier's part: what it reported, and a penalty for silent periods if it had one. */
+function verifierLine(v) {
+  const penalty = v.penalty && v.penalty !== '0' ? `, penalty ${v.penalty_text ?? `${v.penalty} wei`} for ${plural(v.silent_periods ?? 0, 'silent period')}` : '';
+  return `verifier #${v.verifier_id}: ${v.periods_ok} of ${v.periods_reported} ok${penalty}`;
 }
 
 function renderAgreement(d) {
@@ -306,17 +318,23 @@ function renderAgreement(d) {
   }
   const c = d.chain ?? {};
   const pay = d.payments ?? {};
-  const verified = (pay.verifiers ?? []).map((v) => `verifier #${v.verifier_id}: ${v.periods_ok} of ${v.periods_reported} ok`).join('; ');
+  const verified = (pay.verifiers ?? []).map(verifierLine).join('; ');
+  // The deposit from the purchase's event (payments); while open, the chain's escrow holds it.
+  const deposit = pay.deposit !== undefined ? { from: pay, key: 'deposit' }
+    : OPEN.has(c.status) && c.escrow !== undefined ? { from: c, key: 'escrow' } : undefined;
   facts($('#agreement-facts'), [
     ['Image', d.local?.image_name],
-    ['Deposit', c.deposit && amount(c, 'deposit')],
-    ['Price per second', c.price_per_second && amount(c, 'price_per_second')],
-    ['Periods paid / billable', c.billable_periods !== undefined ? `${c.paid_periods} / ${c.billable_periods}` : undefined],
+    ['Deposit', deposit && amount(deposit.from, deposit.key)],
+    ['Price per second', c.price_per_second && c.worker_id ? amount(c, 'price_per_second') : undefined],
+    ['Periods paid / billable', c.billable_periods !== undefined && pay.settled ? `${pay.paid_periods} / ${c.billable_periods}` : undefined],
+    // Why it ended before it ran, in the node's words ("cancelled by the client", ...).
+    ['Ended before it ran', pay.ended],
     ['Verified periods', verified || 'none reported yet'],
     ['Paid to the worker', pay.worker && amount(pay, 'worker')],
     ['Paid to verifiers', pay.verifiers_total && amount(pay, 'verifiers_total')],
     ['Refund to you', pay.client_refund && el('span', { id: 'refund' }, amount(pay, 'client_refund'))],
-    ['Stake slashed', pay.slashed && pay.slashed !== '0' ? amount(pay, 'slashed') : undefined],
+    // A failed period's slashed stake (and a fee) is burned: nobody receives it.
+    ['Stake burned', pay.slashed && pay.slashed !== '0' ? amount(pay, 'slashed') : undefined],
     ['Accounts closed', pay.closed === undefined ? undefined : pay.closed ? (pay.balanced ? 'yes, balanced' : 'yes') : 'not yet'],
     ['Your transactions', (d.transactions ?? []).length ? el('ul', { class: 'txs' }, ...d.transactions.map((t) =>
       el('li', {}, `${t.action} (${t.status}): `, el('code', { title: t.hash }, t.hash)))) : undefined],
@@ -407,7 +425,7 @@ function timeline(rows) {
  */
 function workPeriods(d) {
   const vs = d.payments?.verifiers ?? [];
-  if (d.chain?.status === 'refunded') return [];  // it never ran: no period to show
+  if (d.chain?.status === 'ended') return [];  // it never ran: no period to show
   const total = Math.max(d.chain?.billable_periods ?? 0, ...vs.map((v) => (v.periods ?? []).length));
   return Array.from({ length: total }, (_, p) => {
     const marks = vs.map((v) => v.periods?.[p]).filter((m) => m);
@@ -457,7 +475,8 @@ async function refreshWorker() {
     ['Memory', `${w.memory_mb} MB`],
     ['Longest agreement', `${w.max_duration} s`],
     ['Stake', amount(w, 'stake')],
-    ['Open agreements', String(w.open_agreements)],
+    // Protocol v2 locks part of the stake for each open agreement (no count of them on chain).
+    ['Locked by open agreements', amount(w, 'locked')],
     ['Reputation', `${w.verified_periods} verified, ${w.failed_periods} failed periods; ${w.completed_agreements} completed, ${w.failed_agreements} failed agreements`],
     ...reachabilityFacts(state.status.reachability),
   ]);
@@ -477,7 +496,7 @@ async function refreshWorker() {
   const rewards = rewardsOf(verifying, w.id);
   const sums = await worded([earned, rewards]);
   $('#earnings').replaceChildren(shown(sums.total));
-  $('#earnings-detail').textContent = `(${sums.amounts[0].text} for work in ${plural(work.length, 'agreement')}, ${sums.amounts[1].text} as a verifier in ${plural(verifying.length, 'agreement')})`;
+  $('#earnings-detail').textContent = `(${sums.amounts[0].text} for work in ${plural(work.length, 'agreement')}, paid into the stake, ${sums.amounts[1].text} as a verifier in ${plural(verifying.length, 'agreement')})`;
   const rows = [...work.map((d) => ({ id: d.id, role: 'work', periods: workPeriods(d) })),
     ...verifying.map((d) => ({ id: d.id, role: 'verifier', periods: probePeriods(d) }))].sort((a, b) => a.id - b.id);
   $('#timeline').replaceChildren(timeline(rows));
@@ -485,7 +504,9 @@ async function refreshWorker() {
     `#${d.id}: ${d.state_label ?? d.state}${d.chain ? ` (on chain: ${d.chain.status})` : ''}, earned `, d.payments ? amount(d.payments, 'worker') : 'nothing yet',
     d.resources ? el('span', { class: 'resources' },
       ` — ${mib(d.resources.memory_usage)} of ${mib(d.resources.memory_limit)} memory, ${d.resources.pids} processes`) : undefined,
-    d.state === 'running' ? el('button', { type: 'button', class: 'logs-button', onclick: () => showLogs(d.id) }, `Logs of #${d.id}`) : undefined)));
+    // The work's output from the moment its container runs: while the worker checks its own service
+    // against the client's probe spec (checking_spec, before the paid clock starts) and after.
+    WORKING.has(d.state) ? el('button', { type: 'button', class: 'logs-button', onclick: () => showLogs(d.id) }, `Logs of #${d.id}`) : undefined)));
 }
 
 function mib(bytes) {
@@ -529,7 +550,7 @@ async function refreshVerifier() {
   // verifier reported of it on chain.
   const rows = list.flatMap((d) => {
     const reported = reportOf(d, mine)?.periods ?? [];
-    const ended = ['settled', 'refunded'].includes(d.chain?.status);
+    const ended = CLOSED.has(d.chain?.status);
     const total = Math.max(reported.length, ...(d.probes ?? []).map((p) => p.period + 1), 0);
     return Array.from({ length: total }, (_, p) => {
       const probes = (d.probes ?? []).filter((x) => x.period === p);
@@ -550,9 +571,10 @@ async function refreshVerifier() {
   $('#verifier-rewards').replaceChildren(shown(rewards), ` in ${plural(list.length, 'agreement')}`);
   $('#verifier-reports').replaceChildren(...(list.length ? list.map((d) => {
     const r = reportOf(d, mine);
-    const finished = ['settled', 'refunded'].includes(d.chain?.status) || d.state === 'done';
+    const finished = CLOSED.has(d.chain?.status) || d.state === 'done';
+    const penalty = r?.penalty && r.penalty !== '0' ? [`, penalty `, amount(r, 'penalty'), ` for ${plural(r.silent_periods ?? 0, 'silent period')}`] : [];
     return el('li', {}, `#${d.id} (${finished ? 'finished' : d.state_label ?? d.state}): `, r ? `${plural(r.periods_reported, 'period')} reported, ${r.periods_ok} ok, reward ` : 'nothing reported yet',
-      r ? amount(r, 'reward') : undefined);
+      r ? amount(r, 'reward') : undefined, ...penalty);
   }) : [el('li', { class: 'muted' }, 'None yet.')]));
 }
 

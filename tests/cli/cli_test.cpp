@@ -5,10 +5,11 @@
 // (each line as it is written, into a pipe too; --tail, --since, --timestamps; errors with a
 // non-zero exit).
 //
-// The client side is real: the `zeppelin` binary, a client-only `zeppelin node` and anvil. The
-// worker side is played by this test: two workers registered on chain, and for the agreement's
-// worker an encrypted transfer offer pointing at a LogServer (node/log_channel.hpp) run here, whose
-// output the test writes line by line. No container engine is needed.
+// The client side is real: the `zeppelin` binary, a client-only `zeppelin node` and anvil with
+// protocol v2's dispatcher. The worker side is played by this test: four workers registered on
+// chain (a worker and 3 verifiers for each agreement), and for the agreement's drawn worker an
+// accept carrying an encrypted transfer offer that points at a LogServer (node/log_channel.hpp)
+// run here, whose output the test writes line by line. No container engine is needed.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,7 +38,7 @@
 #include "zeppelin/eth/rpc.hpp"
 #include "zeppelin/eth/sender.hpp"
 #include "zeppelin/market/deployment.hpp"
-#include "zeppelin/market/dispatcher.hpp"
+#include "zeppelin/market/dispatcher_v2.hpp"
 #include "zeppelin/node/log_channel.hpp"
 #include "zeppelin/node/messages.hpp"
 
@@ -201,8 +202,9 @@ TEST_F(CliConventions, JsonWhenAskedForWhereverGiven) {
 // ---------------------------------------------------------------------------------------------
 // With a client node on anvil, and workers played by the test.
 
-constexpr std::size_t kClient = 4;
-constexpr std::uint64_t kPrice = 1'000'000'000;  // both workers: 1 gwei/s
+constexpr std::size_t kClient = 5;
+constexpr std::uint64_t kPrice = 1'000'000'000;  // every worker: 1 gwei/s
+constexpr std::size_t kWorkers[] = {1, 2, 3, 4};   // anvil accounts of the workers played here
 
 /// The client's `zeppelin node` process (stdout and stderr in a file), SIGTERM on destruction.
 class NodeProcess final {
@@ -276,7 +278,7 @@ struct Market {
     test::TempDir dir{"zeppelin-cli"};
     std::unique_ptr<test::Anvil> anvil;
     std::unique_ptr<eth::RpcClient> rpc;
-    std::unique_ptr<market::Dispatcher> dispatcher;
+    std::unique_ptr<market::v2::Dispatcher> dispatcher;
     fs::path image;
     std::unique_ptr<NodeProcess> client;
 
@@ -300,19 +302,19 @@ protected:
         auto m = std::make_unique<Market>();
         m->anvil = std::make_unique<test::Anvil>();
         m->rpc = eth::RpcClient::connect(m->anvil->url()).value();
-        (void)market::add_errors_to(*m->rpc);
+        (void)market::v2::add_errors_to(*m->rpc);
         auto deployer = eth::TxSender::create(*m->rpc, test::key(0), test::fast_options()).value();
-        const auto deployed = market::deploy_dispatcher(*m->rpc, *deployer, market::DispatcherConfig::devnet_defaults()).value();
-        m->dispatcher = std::make_unique<market::Dispatcher>(*m->rpc, deployed.address);
+        const auto deployed = market::v2::deploy(*m->rpc, *deployer, market::v2::Config::devnet_defaults()).value();
+        m->dispatcher = std::make_unique<market::v2::Dispatcher>(*m->rpc, deployed.address);
         const auto deployment = m->dir.path() / "deployment.json";
         market::save_deployment(deployment, market::Deployment{test::kAnvilChainId, m->anvil->url(), deployed.address,
                                                                deployed.block_number, test::account(0),
                                                                deployed.transaction_hash})
             .value();
-        for (const std::size_t w : {std::size_t{1}, std::size_t{2}}) {
+        const auto stake = m->dispatcher->config().value().min_stake;
+        for (const std::size_t w : kWorkers) {
             const auto pub = test::key(w).public_key();
-            m->send(w, market::calls::register_worker({kPrice, 86400, 4000, 8192, Bytes(pub.begin(), pub.end())}),
-                    parse_amount("1ether").value());
+            m->send(w, market::v2::calls::register_worker({kPrice, 86400, 4000, 8192, Bytes(pub.begin(), pub.end())}), stake);
         }
         m->image = m->dir.path() / "web.tar";
         test::build_test_image(m->image);
@@ -333,11 +335,9 @@ protected:
     }
     Market& m() { return *g_market; }
 
-    /// Buys a 10 s agreement (one period) from worker account 1; returns its id.
+    /// Buys a 10 s agreement (one period, 3 verifiers by default); returns its id.
     std::uint64_t buy() {
-        const auto c = m().cli("--json run -d " + quoted(m().image.string()) +
-                               " --duration 10s --period 10s --verifiers 1 --max-price 2gwei/s --worker " +
-                               std::string{test::kAnvilAccounts[1].address});
+        const auto c = m().cli("--json run -d " + quoted(m().image.string()) + " --duration 10s --period 10s --max-price 2gwei/s");
         EXPECT_EQ(c.code, 0) << show(c) << m().client->log();
         const auto j = json::parse(c.out, nullptr, false);
         if (!j.is_object() || !j.contains("id")) {
@@ -348,27 +348,31 @@ protected:
     }
 };
 
-TEST_F(CliWithNode, RunSaysWhichWorkerWasChosenAndItsPrice) {
-    const auto worker_id = m().dispatcher->worker_id_of(test::account(1)).value();
-    const auto c = m().cli("run -d " + quoted(m().image.string()) +
-                           " --duration 10s --period 10s --verifiers 1 --max-price 2gwei/s --worker " +
-                           std::string{test::kAnvilAccounts[1].address});
+TEST_F(CliWithNode, RunSaysWhatItEscrowedAndThatTheWorkerIsDrawn) {
+    // Protocol v2: nobody picks the worker; the contract draws it a block after the purchase.
+    const auto c = m().cli("run -d " + quoted(m().image.string()) + " --duration 10s --period 10s --max-price 2gwei/s");
     ASSERT_EQ(c.code, 0) << show(c);
     const auto id = std::stoull(c.out);  // stdout: the id alone, for scripts
     EXPECT_EQ(c.out, std::to_string(id) + "\n");
-    EXPECT_NE(c.err.find("agreement " + std::to_string(id) + ": worker " + std::to_string(worker_id) + " at 1 gwei/s"),
+    // 1 period * (2 gwei * 10 s + 3 verifiers * 5 % of that) = 23 gwei
+    EXPECT_NE(c.err.find("agreement " + std::to_string(id) + ": bought, 23 gwei escrowed; the worker is drawn among those at or below 2 gwei/s"),
               std::string::npos)
         << c.err;
     EXPECT_EQ(c.err.find("000000000 wei"), std::string::npos) << "amounts read best in their unit: " << c.err;
 
-    const auto j = m().cli("run -d --json " + quoted(m().image.string()) +
-                           " --duration 10s --period 10s --verifiers 1 --max-price 2gwei/s --worker " +
-                           std::string{test::kAnvilAccounts[1].address});
+    const auto j = m().cli("run -d --json " + quoted(m().image.string()) + " --duration 10s --period 10s --max-price 2gwei/s");
     ASSERT_EQ(j.code, 0) << show(j);
     const auto bought = json::parse(j.out);
-    EXPECT_EQ(bought["worker_id"], worker_id) << j.out;
-    EXPECT_EQ(bought["price_per_second"], std::to_string(kPrice)) << "exact wei in JSON: " << j.out;
-    EXPECT_EQ(bought["deposit"], m().dispatcher->get_agreement(bought["id"].get<std::uint64_t>()).value().deposit.str());
+    EXPECT_EQ(bought["worker_id"], 0) << "not drawn yet: " << j.out;
+    EXPECT_EQ(bought["deposit"], "23000000000") << "exact wei in JSON: " << j.out;
+    EXPECT_EQ(bought["deposit"], m().dispatcher->get_agreement(bought["id"].get<std::uint64_t>()).value().escrow.str());
+    // Refused before sending: the worker is not the client's to pick, and 1 verifier is too few.
+    const auto steer = m().cli("run -d " + quoted(m().image.string()) + " --duration 10s --period 10s --worker " +
+                               std::string{test::kAnvilAccounts[1].address});
+    EXPECT_EQ(steer.code, 2) << show(steer);
+    const auto one = m().cli("run -d " + quoted(m().image.string()) + " --duration 60s --period 10s --verifiers 1");
+    EXPECT_EQ(one.code, 1) << show(one);
+    EXPECT_NE(one.err.find("1 verifier asked for; the contract takes from 3 to 5"), std::string::npos) << one.err;
 }
 
 TEST_F(CliWithNode, EveryCommandThatPrintsDataPrintsJsonWhenAskedAfterTheSubcommandToo) {
@@ -382,7 +386,7 @@ TEST_F(CliWithNode, EveryCommandThatPrintsDataPrintsJsonWhenAskedAfterTheSubcomm
 
     const auto workers = m().cli("market workers --json");
     ASSERT_EQ(workers.code, 0) << show(workers);
-    EXPECT_EQ(json::parse(workers.out).size(), 2U) << workers.out;
+    EXPECT_EQ(json::parse(workers.out).size(), 4U) << workers.out;
     const auto table = m().cli("market workers");
     ASSERT_EQ(table.code, 0) << show(table);
     EXPECT_NE(table.out.find("1 gwei/s"), std::string::npos) << table.out;
@@ -393,13 +397,13 @@ TEST_F(CliWithNode, EveryCommandThatPrintsDataPrintsJsonWhenAskedAfterTheSubcomm
     ASSERT_TRUE(s.is_object()) << "--summary with --json is JSON: " << summary.out;
     EXPECT_EQ(s["id"], id);
     EXPECT_EQ(s["chain"]["periods"], 1);
-    EXPECT_EQ(s["chain"]["price_per_second"], std::to_string(kPrice));
+    EXPECT_EQ(s["chain"]["max_price_per_second"], "2000000000");  // the worker's own price once drawn
 
     const auto text = m().cli("inspect " + std::to_string(id) + " --summary");
     ASSERT_EQ(text.code, 0) << show(text);
     EXPECT_NE(text.out.find("of 1 period billable"), std::string::npos) << text.out;
     EXPECT_EQ(text.out.find("1 periods"), std::string::npos) << text.out;
-    EXPECT_NE(text.out.find("1 gwei/s"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("the worker not drawn yet (at most 2 gwei/s)"), std::string::npos) << text.out;
 }
 
 /// Reads one line from `fd` (a pipe), waiting at most `limit` for it.
@@ -436,11 +440,16 @@ TEST_F(CliWithNode, LogsLikeDockerLogs) {
     EXPECT_EQ(early.code, 0) << show(early);
     EXPECT_EQ(early.out, "");
 
-    // The worker (played here) serves the output on its log channel and tells the client where.
-    const auto view = m().dispatcher->get_agreement(id).value();
-    const auto owner = m().dispatcher->get_worker(view.worker_id).value().owner;
-    const std::size_t worker = owner == test::account(1) ? 1 : 2;
-    ASSERT_EQ(owner, test::account(worker));
+    // The worker (played here) serves the output on its log channel and tells the client where, in
+    // its accept: the one the draw picks once a block follows the purchase's.
+    ASSERT_TRUE(m().rpc->request("evm_mine", json::array()));
+    const auto drawn = m().dispatcher->preview_worker(id).value();
+    ASSERT_NE(drawn, 0U);
+    const auto owner = m().dispatcher->get_worker(drawn).value().owner;
+    std::size_t worker = 0;
+    for (const auto w : kWorkers)
+        if (owner == test::account(w)) worker = w;
+    ASSERT_NE(worker, 0U);
     transfer::Secret secret{};
     secret.bytes.fill(0x5a);
     ScriptedOutput output;
@@ -453,8 +462,8 @@ TEST_F(CliWithNode, LogsLikeDockerLogs) {
                       [&](std::uint64_t, bool follow, const node::LogSinkFn& sink) { return output(follow, sink); })
                       .value();
     const node::msg::TransferOffer offer{"127.0.0.1", test::Anvil::free_port(), secret, server->port()};
-    const auto sealed = node::msg::seal(test::key(kClient).public_key(), id, owner, test::account(kClient), offer).value();
-    m().send(worker, market::calls::post_message(id, test::account(kClient), sealed));
+    const auto sealed = node::msg::seal_all(id, owner, {node::msg::Sealed{test::account(kClient), test::key(kClient).public_key(), offer}}).value();
+    m().send(worker, market::v2::calls::accept_agreement(id, sealed));
     std::string got;
     for (int i = 0; i < 300 && got.find("first line") == std::string::npos; ++i) {
         got = m().cli("logs " + std::to_string(id)).out;
@@ -519,8 +528,10 @@ TEST_F(CliWithNode, RunRefusesBeforeSendingAnythingAndSaysWhatToChange) {
         {" --duration 95s --period 10s" + ok_price, "the duration, 95 s, is not a whole number of 10 s periods: use a duration of 100 s or 90 s"},
         {" --period 5s --duration 60s" + ok_price, "the period is 5 s; the contract needs at least 10 s"},
         {" --duration 0" + ok_price, "the duration is 0: ask for at least one period"},
-        {ok_terms + ok_price + " --verifiers 2", "1 worker and 2 verifiers need 3 active workers other than yours; the market has 2: ask for at most 1 verifier"},
-        {ok_terms + ok_price + " --verifiers 9", "9 verifiers asked for; the contract takes from 1 to 5"},
+        {ok_terms + ok_price + " --verifiers 5", "1 worker and 5 verifiers need 6 active workers other than yours; the market has 4: ask for at most 3 verifiers"},
+        {ok_terms + ok_price + " --verifiers 2", "2 verifiers asked for; the contract takes from 3 to 5"},
+        {ok_terms + ok_price + " --verifiers 4", "4 verifiers cannot form a majority; the contract takes an odd number: ask for 5"},
+        {ok_terms + ok_price + " --verifiers 9", "9 verifiers asked for; the contract takes from 3 to 5"},
         {ok_terms + ok_price + " --port 81", "the image does not expose port 81; it exposes 8080: use --port 8080"},
         {ok_terms + ok_price + " --cpu 8000", "no active worker offers 8000 millicores and 256 MB; the most offered are 4000 millicores and 8192 MB"},
         {" --max-price 18ether/s --duration 1d --period 60s", "your account holds"},
@@ -542,10 +553,10 @@ TEST_F(CliWithNode, RunRefusesBeforeSendingAnythingAndSaysWhatToChange) {
     EXPECT_EQ(m().rpc->get_transaction_count(test::account(kClient)).value(), nonce);
 
     // --dry-run: the escrow and the worker that would be chosen, nothing bought.
-    const auto dry = m().cli("run --dry-run " + image + " --duration 60s --period 10s --verifiers 1 --max-price 2gwei/s");
+    const auto dry = m().cli("run --dry-run " + image + " --duration 60s --period 10s --verifiers 3 --max-price 2gwei/s");
     ASSERT_EQ(dry.code, 0) << show(dry);
-    // 6 periods * (2 gwei * 10 s + 5 % of that for the verifier) = 126 gwei
-    EXPECT_NE(dry.out.find("would escrow 126 gwei; the cheapest of 2 eligible workers is worker"), std::string::npos) << dry.out;
+    // 6 periods * (2 gwei * 10 s + 3 verifiers * 5 % of that) = 138 gwei
+    EXPECT_NE(dry.out.find("would escrow 138 gwei; the cheapest of 4 eligible workers is worker"), std::string::npos) << dry.out;
     const auto dry_json = m().cli("run --dry-run --json " + image + " --duration 60s --period 10s --max-price 0.5gwei/s");
     EXPECT_EQ(dry_json.code, 1) << show(dry_json);
     const auto v = json::parse(dry_json.out);

@@ -49,7 +49,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
     const [m, img] = await Promise.all([Market.up(), makeTestImage(tmp)]);
     market = m;
     image = img;
-    run = { image, duration: 30, period: 10, verifiers: 2, max_price_per_second: '2000000000', probe: 'http:/', port: 8080 };
+    run = { image, duration: 30, period: 10, verifiers: 3, max_price_per_second: '2000000000', probe: 'http:/', port: 8080 };
   }, { timeout: 240_000 });
 
   after(async () => {
@@ -88,12 +88,12 @@ describe('node API and dashboard on a real market', { skip }, () => {
     });
 
     it('GET /api/quote prices the escrow, and refuses bad terms', async () => {
-      const q = await market.client.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=2');
+      const q = await market.client.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=3');
       assert.match(q.deposit, /^[1-9]\d*$/);
       assert.ok(BigInt(q.deposit) >= 2_000_000_000n * 30n);
       assert.match(q.deposit_text, /^\d+(\.\d+)? gwei$/);
-      refused(await market.client.request('GET', '/api/quote?duration=30&period=10&verifiers=2'), 400, /max_price_per_second/);
-      refused(await market.client.request('GET', '/api/quote?max_price_per_second=lots&duration=30&period=10&verifiers=2'), 400);
+      refused(await market.client.request('GET', '/api/quote?duration=30&period=10&verifiers=3'), 400, /max_price_per_second/);
+      refused(await market.client.request('GET', '/api/quote?max_price_per_second=lots&duration=30&period=10&verifiers=3'), 400);
       refused(await market.client.request('GET', '/api/quote?max_price_per_second=1&duration=30&period=10&verifiers=300'), 400, /range/);
     });
 
@@ -104,27 +104,35 @@ describe('node API and dashboard on a real market', { skip }, () => {
       assert.equal(ok.status, 200, ok.text);
       assert.equal(ok.json.ok, true, ok.text);
       assert.deepEqual(ok.json.refusals, []);
-      assert.equal(ok.json.deposit, (await c.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=2')).deposit);
+      assert.equal(ok.json.deposit, (await c.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=3')).deposit);
       assert.equal(ok.json.cheapest.price_per_second, '1000000000');
       assert.equal(ok.json.cheapest.price_per_second_text, '1 gwei');
       assert.equal(ok.json.max_price_per_second_text, '2 gwei');
       assert.equal(ok.json.deposit_text, (await c.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=2')).deposit_text);
       assert.equal(ok.json.active_workers, WORKERS);
       const bad = await c.request('POST', '/api/agreements/check', {
-        body: { ...run, max_price_per_second: '500000000', duration: 35, verifiers: 3, port: 81 },
+        body: { ...run, max_price_per_second: '500000000', duration: 35, port: 81 },
       });
       assert.equal(bad.status, 200, bad.text);
       assert.equal(bad.json.ok, false);
       assert.deepEqual(bad.json.refusals.map((r) => r.code), ['period_does_not_divide', 'port_not_exposed']);
-      const market2 = await c.request('POST', '/api/agreements/check', { body: { ...run, max_price_per_second: '500000000', verifiers: 3 } });
+      const market2 = await c.request('POST', '/api/agreements/check', { body: { ...run, max_price_per_second: '500000000', duration: 60, verifiers: 5 } });
       assert.deepEqual(market2.json.refusals.map((r) => r.code), ['price_below_market', 'not_enough_workers']);
-      assert.match(market2.json.refusals[1].message, /the market has 3: ask for at most 2 verifiers/);
+      assert.match(market2.json.refusals[1].message, /the market has 4: ask for at most 3 verifiers/);
+      // Protocol v2 takes an odd number of verifiers, 3 to 5, refused before anything is sent.
+      const even = await c.request('POST', '/api/agreements/check', { body: { ...run, verifiers: 2 } });
+      assert.deepEqual(even.json.refusals.map((r) => r.code), ['verifiers_out_of_range'], even.text);
+      const four = await c.request('POST', '/api/agreements/check', { body: { ...run, verifiers: 4 } });
+      assert.match(four.json.refusals[0].message, /odd number: ask for 5/, four.text);
       const missing = await c.request('POST', '/api/agreements/check', { body: { ...run, image: join(tmp, 'missing.tar') } });
       assert.equal(missing.json.refusals[0].code, 'image_unusable');
       assert.match(missing.json.refusals[0].message, /no image archive at .*missing\.tar/);
       refused(await c.request('POST', '/api/agreements/check', { body: run, token: null }), 401);
       // The purchase itself refuses with the same words, and nothing was bought.
-      refused(await c.request('POST', '/api/agreements', { body: { ...run, max_price_per_second: '500000000' } }), 400, /the cheapest fitting worker/);
+      refused(await c.request('POST', '/api/agreements', { body: { ...run, max_price_per_second: '500000000', duration: 60 } }), 400, /the cheapest fitting worker/);
+      // Too little for the verifiers (protocol v2's minimum pay per verifier, 1 gwei on the devnet), in numbers.
+      const small = await c.request('POST', '/api/agreements/check', { body: { ...run, max_price_per_second: '500000000' } });
+      assert.match(small.json.refusals[0]?.message ?? '', /each verifier would earn 750000000 wei in all, below the contract's minimum of 1 gwei/, small.text);
       assert.equal((await c.get('/api/market/agreements')).length, before);
     });
 
@@ -170,7 +178,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
 
     it('POST /api/agreements buys, GET lists it, /logs needs the token, stop cancels it', async () => {
       const c = market.client;
-      const bought = await c.request('POST', '/api/agreements', { body: { ...run, verifiers: 1, probe: 'tcp' } });
+      const bought = await c.request('POST', '/api/agreements', { body: { ...run, probe: 'tcp' } });
       assert.equal(bought.status, 201, bought.text);
       const { id } = bought.json;
       assert.ok(id >= 1);
@@ -180,11 +188,13 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const one = await c.get(`/api/agreements/${id}`);
       // For pollers: state, chain view and progress, without the payments' log scan or the journal.
       const brief = await c.get(`/api/agreements/${id}?brief=1`);
-      assert.equal(brief.chain.deposit, bought.json.deposit);
+      // While it is open, the chain holds the whole deposit in escrow (protocol v2's view: no deposit field).
+      assert.equal(brief.chain.escrow, bought.json.deposit);
+      assert.ok(['purchased', 'assigned', 'accepted'].includes(brief.chain.status), brief.chain.status);
       assert.ok(brief.local && !('payments' in brief) && !('transactions' in brief), JSON.stringify(brief));
       assert.ok('payments' in one && 'transactions' in one, JSON.stringify(one));
       assert.equal(one.role, 'client');
-      assert.equal(one.chain.deposit, bought.json.deposit);
+      assert.equal(one.payments.deposit, bought.json.deposit);
       assert.equal(one.local.secret, undefined);
       refused(await c.request('GET', `/api/agreements/${id}/logs`, { token: null }), 401);
       refused(await c.request('GET', `/api/agreements/${id}/logs`, { token: WRONG }), 401);
@@ -195,8 +205,13 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const stopped = await c.request('POST', `/api/agreements/${id}/stop`);
       assert.equal(stopped.status, 200, stopped.text);
       assert.equal(stopped.json.id, id);
-      await until(`agreement ${id} to end`, async () => ['settled', 'refunded'].includes((await c.get(`/api/agreements/${id}`)).chain.status));
-      refused(await c.request('POST', `/api/agreements/${id}/stop`), 400, /already/);
+      // Stopped before it ran: a cancellation ends it (v2's "ended", with the reason), the deposit
+      // back to the client but for the cancel fee.
+      await until(`agreement ${id} to end`, async () => (await c.get(`/api/agreements/${id}`)).chain.status === 'ended');
+      const ended = (await c.get(`/api/agreements/${id}`)).payments;
+      assert.equal(ended.ended, 'cancelled by the client', JSON.stringify(ended));
+      assert.equal(ended.balanced, true, JSON.stringify(ended));
+      refused(await c.request('POST', `/api/agreements/${id}/stop`), 400, /already ended/);
     });
 
     it('POST /api/worker changes the offer, refusing bad input and a client-only node', async () => {
@@ -297,9 +312,9 @@ describe('node API and dashboard on a real market', { skip }, () => {
       page.setDefaultTimeout(30_000);
       const c = market.client;
 
-      // Market view: the three workers, read from the chain.
+      // Market view: the four workers, read from the chain.
       await page.goto(`${c.base}/#market`);
-      await until('three workers in the market view', async () => (await page.locator('#workers tbody tr').count()) === WORKERS);
+      await until('four workers in the market view', async () => (await page.locator('#workers tbody tr').count()) === WORKERS);
       await shot(page, 'market');
 
       // The token, once.
@@ -317,9 +332,9 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const imageName = image.split('/').pop();
       assert.match(await page.locator('#run-upload-state').textContent(), new RegExp(`uploaded ${imageName.replace('.', '\\.')}: sha256:`));
       await form.getByLabel('Service port', { exact: true }).fill('8080');
-      await form.getByLabel('Duration', { exact: true }).fill('40s');
+      await form.getByLabel('Duration', { exact: true }).fill('60s');
       await form.getByLabel('Verification period', { exact: true }).fill('10s');
-      await form.getByLabel('Verifiers', { exact: true }).fill('2');
+      assert.equal(await form.getByLabel('Verifiers', { exact: true }).inputValue(), '3', 'protocol v2\'s default: 3 verifiers');
       await form.getByLabel('Highest price per second', { exact: true }).fill('2gwei');
       await form.getByLabel('Probe', { exact: true }).fill('http:/');
       // Refusals before anything is sent: the node's checks against the market, in words and
@@ -342,25 +357,25 @@ describe('node API and dashboard on a real market', { skip }, () => {
         'client-refused');
       await refusedWith('Duration', '0', /the duration is 0/);
       await refusedWith('Duration', '45s', /the duration, 45 s, is not a whole number of 10 s periods: use a duration of 50 s or 40 s/);
-      await refusedWith('Verifiers', '3', /1 worker and 3 verifiers need 4 active workers other than yours; the market has 3: ask for at most 2 verifiers/);
+      await refusedWith('Verifiers', '5', /1 worker and 5 verifiers need 6 active workers other than yours; the market has 4: ask for at most 3 verifiers/);
+      await refusedWith('Verifiers', '1', /1 verifier asked for; the contract takes from 3 to 5/);
       await refusedWith('Service port', '81', /the image does not expose port 81; it exposes 8080/);
       await form.getByRole('button', { name: 'Show the cost' }).click();
-      const quote = await c.get('/api/quote?max_price_per_second=2000000000&duration=40&period=10&verifiers=2');
+      const quote = await c.get('/api/quote?max_price_per_second=2000000000&duration=60&period=10&verifiers=3');
       await page.locator('#quote-deposit').getByText(quote.deposit_text, { exact: true }).waitFor();
       assert.equal(await page.locator('#quote-deposit .amount').getAttribute('title'), `${quote.deposit} wei`, 'the exact wei on hover');
-      assert.match(await page.locator('#quote-wei').textContent(), /at most 2 gwei\/s for 40 s; the cheapest of 3 eligible workers asks 1 gwei\/s/);
+      assert.match(await page.locator('#quote-wei').textContent(), /the cheapest of 4 eligible workers asks 1 gwei\/s/);
       assert.doesNotMatch(await page.locator('#quote').innerText(), LONG_DIGITS);
       await shot(page, 'client-quote');
 
-      // Pay; follow the agreement to running and a verified period.
+      // Pay; follow the agreement to running (the verifiers report once the batch is over: after the stop).
       await page.getByRole('button', { name: 'Pay and start' }).click();
       const title = page.locator('#agreement-title');
       await title.waitFor({ state: 'visible', timeout: 120_000 });
       const id = Number(/#(\d+)/.exec(await title.textContent())[1]);
       await page.locator('#client-agreements').getByRole('button', { name: new RegExp(`^#${id} ${imageName.replace('.', '\\.')} `) }).waitFor();
       const current = page.locator('#agreement-steps [aria-current="step"]');
-      await until('the agreement to run', async () => ['running', 'verified'].includes(await current.textContent()), { timeout: 150_000 });
-      await until('a verified period', async () => (await current.textContent()) === 'verified', { timeout: 90_000 });
+      await until('the agreement to run', async () => (await current.textContent()) === 'running', { timeout: 150_000 });
 
       // The service link works, from the page.
       const link = page.locator('#service-link');
@@ -388,8 +403,8 @@ describe('node API and dashboard on a real market', { skip }, () => {
         await wp.close();
       }
 
-      // Stop it early: "stopping" (no Stop button any more) until it settles; the refund shows once
-      // the client claimed it.
+      // Stop it early: "stopping" (no Stop button any more) until the verifiers reported the periods
+      // begun and it settles; the refund shows once the client withdrew it.
       await page.getByRole('button', { name: 'Stop' }).click();
       await page.locator('#stop').waitFor({ state: 'hidden' });
       assert.match(await title.textContent(), /: (stopping|done)/);
@@ -401,10 +416,20 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const refund = (await c.get(`/api/agreements/${id}`)).payments.client_refund_text;
       await page.locator('#refund').getByText(refund, { exact: true }).waitFor({ timeout: 30_000 });
       await until('the final step', async () => (await current.textContent()) === 'done', { timeout: 30_000 });
-      // Every transaction the client's node sent for it is listed by hash (buy, probe specs, stop, claim).
-      const txs = (await c.get(`/api/agreements/${id}`)).transactions;
-      assert.ok(['buy', 'stop', 'claim'].every((a) => txs.some((t) => t.action === a)), JSON.stringify(txs));
-      await page.locator('.txs code', { hasText: txs.find((t) => t.action === 'claim').hash }).waitFor({ timeout: 30_000 });
+      // Every transaction the client's node sent for it is listed by hash (buy, the spec to the worker, stop, withdraw).
+      let txs;
+      await until('the withdrawal', async () => {
+        txs = (await c.get(`/api/agreements/${id}`)).transactions;
+        return ['buy', 'post', 'stop', 'withdraw'].every((a) => txs.some((t) => t.action === a && t.status === 'mined'));
+      }, { timeout: 60_000 });
+      await page.locator('.txs code', { hasText: txs.find((t) => t.action === 'withdraw').hash }).waitFor({ timeout: 30_000 });
+      // The verifiers' reports came in: verified periods, and the accounts closed to the wei.
+      const settledPay = (await c.get(`/api/agreements/${id}`)).payments;
+      assert.equal(settledPay.balanced, true, JSON.stringify(settledPay));
+      assert.equal(settledPay.verifiers.length, 3, JSON.stringify(settledPay));
+      assert.ok(settledPay.verifiers.some((v) => v.periods_ok > 0), JSON.stringify(settledPay));
+      await page.locator('#agreement-facts').getByText('yes, balanced', { exact: true }).waitFor({ timeout: 30_000 });
+      assert.doesNotMatch(await page.locator('#agreement').textContent(), /undefined|NaN/);
       await shot(page, 'client-stopped');
 
       // A phone-width look at the same panel.
@@ -414,11 +439,13 @@ describe('node API and dashboard on a real market', { skip }, () => {
       // The worker that ran it: earnings on its own dashboard; a verifier: its probes.
       const chain = (await c.get(`/api/agreements/${id}`)).chain;
       const worker = await market.workerNode(chain.worker_id);
-      await until('the worker to redeem its payment', async () => (await worker.get(`/api/agreements/${id}`)).payments?.worker !== '0', { timeout: 90_000 });
+      // Its pay went into its stake at the settlement.
+      await until('the worker\'s pay', async () => (await worker.get(`/api/agreements/${id}`)).payments?.worker !== '0', { timeout: 90_000 });
       const earned = (await worker.get(`/api/agreements/${id}`)).payments.worker_text;
       const wpage = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       await wpage.goto(`${worker.base}/#worker`);
-      await wpage.locator('#earnings').getByText(earned, { exact: true }).waitFor({ timeout: 30_000 });
+      // (With 4 workers and 3 verifiers each, every worker node may also have verified another agreement.)
+      await wpage.locator('#earnings-detail').getByText(`(${earned} for work in`).waitFor({ timeout: 30_000 });
       await wpage.locator('#timeline svg rect[data-period].tl-ok').first().waitFor();
       // Period by period from the verifiers' reports: only the periods nobody reported are grey.
       const reports = (await worker.get(`/api/agreements/${id}`)).payments.verifiers;
@@ -427,6 +454,8 @@ describe('node API and dashboard on a real market', { skip }, () => {
       const unreported = marks.filter((_, p) => !reports.some((v) => v.periods?.[p])).length;
       assert.equal(marks.filter((m) => m === 'tl-pending').length, unreported, JSON.stringify({ marks, reports }));
       assert.ok(marks.includes('tl-ok'), JSON.stringify(marks));
+      // Every fact shown is one the node gave (nothing v1 had and v2 has not).
+      assert.doesNotMatch(await wpage.locator('#worker-facts').textContent(), /undefined|NaN/);
       // Pause or Resume, never both.
       assert.ok(await wpage.getByRole('button', { name: 'Pause' }).isVisible());
       assert.ok(await wpage.getByRole('button', { name: 'Resume' }).isHidden());
@@ -462,6 +491,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
           await vp.locator(`#view-${view}`).waitFor();
           await vp.waitForTimeout(1800);  // one refresh: the tables filled
           await shot(vp, `${view}-${width}`);
+          assert.doesNotMatch(await vp.locator(`#view-${view}`).textContent(), /undefined|NaN/, `the ${view} view shows a field the node does not give`);
           const { scroll, inner } = await vp.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
           if (width === 390) assert.ok(scroll <= inner, `the ${view} view scrolls sideways at 390 px: ${scroll} px wide`);
           const text = await vp.evaluate(() => document.body.innerText);

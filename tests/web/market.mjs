@@ -1,5 +1,6 @@
-// A real local market for the dashboard and API tests: `scripts/market.sh up 3` (anvil with the
-// WorkerDispatcher, three worker nodes, one client-only node) in a temporary ZEPPELIN_HOME, every
+// A real local market for the dashboard and API tests: `scripts/market.sh up 4` (anvil with the
+// WorkerDispatcher v2, four worker nodes: a worker and three verifiers for each agreement, one
+// client-only node) in a temporary ZEPPELIN_HOME, every
 // node serving web/ as its dashboard. Needs ZEPPELIN_DOCKER_HOST (scripts/services.sh start) and
 // `zeppelin` on PATH (or $ZEPPELIN).
 import { execFile } from 'node:child_process';
@@ -12,7 +13,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const WORKERS = 3;
+export const WORKERS = 4;
 
 function freePort() {
   return new Promise((ok, fail) => {
@@ -68,8 +69,6 @@ export class Market {
       ZEPPELIN_HOME: home,
       DEVNET_PORT: String(await freePort()),
       CLIENT_NODE_ARGS: `--web-dir ${web}`,
-      // Verifiers report every period (by default they gather 10 minutes' worth in one transaction),
-      // so that the dashboard's "verified" step shows while a 40 s agreement runs.
       WORKER_NODE_ARGS: `--web-dir ${web}`,
     };
     const m = new Market(home, env);

@@ -1,5 +1,5 @@
 // The client commands, docker-like, all thin clients of the local node's API (node_client.hpp):
-//   zeppelin run IMAGE|ARCHIVE --port 8080 --duration 1h --verifiers 2 --max-price 2gwei/s --probe http:/health
+//   zeppelin run IMAGE|ARCHIVE --port 8080 --duration 1h --verifiers 3 --max-price 2gwei/s --probe http:/health
 //   zeppelin ps [-a] | inspect ID | logs [-f] ID | stop ID | market workers|agreements
 #include <unistd.h>
 
@@ -96,10 +96,17 @@ void announce_purchase(std::uint64_t id, const json& a, json& out) {
     out["worker_id"] = c.value("worker_id", 0U);
     out["price_per_second"] = c.value("price_per_second", std::string{"0"});
     out["verifier_ids"] = c.value("verifier_ids", json::array());
-    out["deposit"] = c.value("deposit", std::string{"0"});
+    // Protocol v2: the chain holds the deposit in escrow; the worker is drawn a block after the
+    // purchase (among those at or below the highest price), the verifiers when it starts.
+    out["deposit"] = c.value("escrow", std::string{"0"});
+    if (c.value("worker_id", 0U) == 0) {
+        fmt::print(stderr, "agreement {}: bought, {} escrowed; the worker is drawn among those at or below {}/s\n", id,
+                   amount_text(c, "escrow"), amount_text(c, "max_price_per_second"));
+        return;
+    }
     fmt::print(stderr, "agreement {}: worker {} at {}/s, {} {}, {} escrowed\n", id, c.value("worker_id", 0U),
                amount_text(c, "price_per_second"), c.value("verifier_ids", json::array()).size() == 1 ? "verifier" : "verifiers",
-               vs.empty() ? "none" : vs, amount_text(c, "deposit"));
+               vs.empty() ? "none yet" : vs, amount_text(c, "escrow"));
 }
 
 /// --dry-run: what the node's purchase check says (node/purchase_check.hpp), nothing sent.
@@ -192,6 +199,7 @@ void run(const RunOptions& o) {
             if (local.contains("image_refused") && local["image_refused"].is_string())
                 why = "the worker refused the image: " + local["image_refused"].get<std::string>();
             if (why.empty()) why = local.value("last_error", std::string{"it ended before its service came up"});
+            // Protocol v2: an agreement that ended before it ran ("ended", with a reason) refunds the escrow.
             const bool ended = a.contains("chain") && a["chain"].value("status", std::string{}) == "ended";
             fail(Errc::cancelled, fmt::format("agreement {} {}: {} ({})", id, state, why,
                                               ended ? "the escrow is refunded to you, less the cancellation fee if you cancelled"
@@ -248,13 +256,13 @@ void market(const std::string& what) {
                        w["cpu_millicores"].get<unsigned>(), w["memory_mb"].get<unsigned>(),
                        w["verified_periods"].get<std::uint64_t>(), w["failed_periods"].get<std::uint64_t>());
     } else {
-        fmt::print("{:<6} {:<10} {:<7} {:<10} {:>8} {:>20}\n", "ID", "STATUS", "WORKER", "VERIFIERS", "PERIODS", "DEPOSIT");
+        fmt::print("{:<6} {:<10} {:<7} {:<10} {:>8} {:>20}\n", "ID", "STATUS", "WORKER", "VERIFIERS", "PERIODS", "ESCROW");
         for (const auto& a : list) {
             std::string vs;
             for (const auto& v : a["verifier_ids"]) vs += (vs.empty() ? "" : ",") + std::to_string(v.get<unsigned>());
             fmt::print("{:<6} {:<10} {:<7} {:<10} {:>8} {:>20}\n", a["id"].get<std::uint64_t>(), cell(a, "status"),
                        a["worker_id"].get<unsigned>(), vs.empty() ? "-" : vs, a["billable_periods"].get<unsigned>(),
-                       amount_text(a, "deposit"));
+                       amount_text(a, "escrow"));
         }
     }
 }
@@ -266,22 +274,32 @@ void print_summary(const json& a) {
         const auto& c = a["chain"];
         std::string vs;
         for (const auto& v : c["verifier_ids"]) vs += (vs.empty() ? "" : ", ") + std::to_string(v.get<unsigned>());
+        // Periods paid come from the settlement's event (payments), not the chain's view.
         const auto paid = a.contains("payments") ? a["payments"].value("paid_periods", 0U) : 0U;
-        fmt::print("  on chain: {}, worker {} at {}/s, verifiers {}, {} of {} billable, {} paid\n",
-                   c["status"].get<std::string>(), c["worker_id"].get<unsigned>(), amount_text(c, "price_per_second"),
-                   vs.empty() ? "none" : vs, c["billable_periods"].get<unsigned>(),
+        // Protocol v2 draws the worker a block after the purchase: until then, only the highest price.
+        const auto worker = c["worker_id"].get<unsigned>();
+        const auto who = worker == 0 ? fmt::format("the worker not drawn yet (at most {}/s)", amount_text(c, "max_price_per_second"))
+                                     : fmt::format("worker {} at {}/s", worker, amount_text(c, "price_per_second"));
+        fmt::print("  on chain: {}, {}, verifiers {}, {} of {} billable, {} paid\n", c["status"].get<std::string>(), who,
+                   vs.empty() ? "not drawn yet" : vs, c["billable_periods"].get<unsigned>(),
                    count_of(c["periods"].get<unsigned>(), "period"), paid);
     }
     if (a.contains("payments")) {
         const auto& p = a["payments"];
         fmt::print("  escrow   {:>24}\n", amount_text(p, "deposit"));
         fmt::print("  worker   {:>24}\n", amount_text(p, "worker"));
-        for (const auto& v : p["verifiers"])
-            fmt::print("  verifier {:>24}  (worker {}: {} reported, {} ok)\n", amount_text(v, "reward"),
+        for (const auto& v : p["verifiers"]) {
+            const bool penalized = v.contains("penalty") && v["penalty"].get<std::string>() != "0";
+            fmt::print("  verifier {:>24}  (worker {}: {} reported, {} ok{})\n", amount_text(v, "reward"),
                        v["verifier_id"].get<unsigned>(), count_of(v["periods_reported"].get<unsigned>(), "period"),
-                       v["periods_ok"].get<unsigned>());
+                       v["periods_ok"].get<unsigned>(),
+                       penalized ? fmt::format("; penalty {} for {}", amount_text(v, "penalty"),
+                                               count_of(v.value("silent_periods", 0U), "silent period"))
+                                 : std::string{});
+        }
         fmt::print("  client   {:>24}  (refund)\n", amount_text(p, "client_refund"));
-        if (p["slashed"].get<std::string>() != "0") fmt::print("  slashed  {:>24}  (burned: the worker's stake for failed periods, dissenting or silent verifiers' bonds, fees)\n", amount_text(p, "slashed"));
+        if (p["slashed"].get<std::string>() != "0") fmt::print("  burned   {:>24}  (slashed stake or a fee: nobody receives it)\n", amount_text(p, "slashed"));
+        if (p.contains("ended")) fmt::print("  ended before it ran: {}\n", p["ended"].get<std::string>());
         if (p.value("closed", false))
             fmt::print("  {}\n", p.value("balanced", false) ? "every wei of the escrow is accounted for"
                                                             : "WARNING: the payments do not add up to the escrow");

@@ -66,6 +66,19 @@ Result<T> field(const json& j, const char* name, T fallback, bool required = fal
 
 }  // namespace
 
+json purchase_reply(std::uint64_t id, const json& brief) {
+    json out{{"id", id}};
+    if (!brief.is_object() || !brief.contains("chain")) return out;
+    // The purchase's deposit (the node's record of it), else the escrow the chain holds for it.
+    const auto& chain = brief["chain"];
+    for (const char* key : {"deposit", "escrow"}) {
+        if (!chain.contains(key) || !chain[key].is_string()) continue;
+        if (auto wei = parse_u256(chain[key].get<std::string>())) put_amount(out, "deposit", *wei);
+        break;
+    }
+    return out;
+}
+
 Result<RunRequest> parse_run_request(const std::string& body) {
     const auto j = json::parse(body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return make_error(Errc::invalid_argument, "the request body is not a JSON object");
@@ -103,12 +116,7 @@ Result<std::unique_ptr<Api>> Api::start(Node& node, const ApiOptions& options) {
         auto id = node.submit_run(*req);
         if (!id) return reply(id.error());
         auto a = node.agreement(*id, /*brief=*/true);
-        json out{{"id", *id}};
-        if (a && a->contains("chain")) {
-            out["deposit"] = (*a)["chain"]["deposit"];
-            out["deposit_text"] = (*a)["chain"]["deposit_text"];
-        }
-        return Response::json(201, out);
+        return Response::json(201, purchase_reply(*id, a ? *a : json{}));
     });
     // What POST /api/agreements would refuse, and the escrow, before anything is sent.
     s.route("POST", "/api/agreements/check", [&node](const Request& r) {

@@ -65,4 +65,8 @@ private:
 /// Parses the body of POST /api/agreements.
 Result<RunRequest> parse_run_request(const std::string& body);
 
+/// The answer of POST /api/agreements: the new agreement's id and its deposit, which protocol v2's
+/// chain view holds as the escrow (`brief`: GET /api/agreements/ID?brief=1, or null).
+nlohmann::json purchase_reply(std::uint64_t id, const nlohmann::json& brief);
+
 }  // namespace zeppelin::node

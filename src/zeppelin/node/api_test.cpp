@@ -27,6 +27,16 @@ TEST(ApiRunRequest, ParsesEveryField) {
     EXPECT_EQ(r.min_reputation, 700U);
 }
 
+TEST(ApiPurchaseReply, TheDepositIsTheChainsEscrow) {
+    // Protocol v2's chain view has no "deposit": while the agreement is open its escrow holds it.
+    const auto brief = nlohmann::json::parse(R"({"chain":{"status":"purchased","escrow":"69000000000"}})");
+    EXPECT_EQ(purchase_reply(7, brief), nlohmann::json::parse(R"({"id":7,"deposit":"69000000000","deposit_text":"69 gwei"})"));
+    // The deposit the node recorded from the purchase comes first (the escrow falls to 0 once settled).
+    const auto settled = nlohmann::json::parse(R"({"chain":{"status":"settled","escrow":"0","deposit":"138000000000"}})");
+    EXPECT_EQ(purchase_reply(9, settled)["deposit"], "138000000000");
+    EXPECT_EQ(purchase_reply(8, nlohmann::json{}), nlohmann::json::parse(R"({"id":8})"));
+}
+
 TEST(ApiRunRequest, RefusesBadInputInWords) {
     const std::vector<std::pair<std::string, std::string>> bad{
         {"not json", "not a JSON object"},

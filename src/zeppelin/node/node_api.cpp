@@ -218,7 +218,8 @@ Result<json> Node::agreement(std::uint64_t id, bool brief) {
     if (auto v = n.dispatcher->get_agreement(id)) {
         j["chain"] = view_json(*v);
         // The deposit the purchase paid (the view's escrow falls to 0 once settled).
-        if (auto k = n.store->get_known(id); k && *k) j["chain"]["deposit"] = (*k)->requirements.value("deposit", std::string{"0"});
+        if (auto k = n.store->get_known(id); k && *k)
+            if (auto wei = parse_u256((*k)->requirements.value("deposit", std::string{"0"}))) put_amount(j["chain"], "deposit", *wei);
     }
     {
         std::lock_guard lock{n.mu};
