@@ -108,7 +108,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
       assert.equal(ok.json.cheapest.price_per_second, '1000000000');
       assert.equal(ok.json.cheapest.price_per_second_text, '1 gwei');
       assert.equal(ok.json.max_price_per_second_text, '2 gwei');
-      assert.equal(ok.json.deposit_text, (await c.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=2')).deposit_text);
+      assert.equal(ok.json.deposit_text, (await c.get('/api/quote?max_price_per_second=2000000000&duration=30&period=10&verifiers=3')).deposit_text);
       assert.equal(ok.json.active_workers, WORKERS);
       const bad = await c.request('POST', '/api/agreements/check', {
         body: { ...run, max_price_per_second: '500000000', duration: 35, port: 81 },
@@ -507,7 +507,7 @@ describe('node API and dashboard on a real market', { skip }, () => {
 
     it('a period the service did not answer shows failed, in red, to the worker and to its verifiers', { timeout: 300_000 }, async () => {
       const c = market.client;
-      const bought = await c.request('POST', '/api/agreements', { body: { ...run, duration: 40, verifiers: 2 } });
+      const bought = await c.request('POST', '/api/agreements', { body: { ...run, duration: 40, verifiers: 3 } });
       assert.equal(bought.status, 201, bought.text);
       const { id } = bought.json;
       await until(`agreement ${id} to run`, async () => (await c.get(`/api/agreements/${id}?brief=1`)).chain.status === 'running', { timeout: 150_000 });
