@@ -472,7 +472,8 @@ describe('node API and dashboard on a real market', { skip }, () => {
       await wpage.locator('#worker-facts').getByText('4000 MB', { exact: true }).waitFor();
       assert.equal((await worker.get('/api/status')).worker.memory_mb, 4000);
 
-      const verifier = await market.workerNode(chain.verifier_ids[0]);
+      // A verifier that judged a period (one that probed nothing before the stop abstained on all).
+      const verifier = await market.workerNode(settledPay.verifiers.find((v) => v.periods_ok > 0).verifier_id);
       await wpage.goto(`${verifier.base}/#verifier`);
       // By period: what was probed and what was reported on chain.
       await wpage.locator('#probes tbody td[data-label="Reported"].ok').first().waitFor({ timeout: 30_000 });
