@@ -30,16 +30,24 @@ PERIOD_WEI=10000000000  # the worker's price (1 gwei/s) times the 10 s period
 want() { [[ " ${ZPL_ROUNDS:-1 2 3 4} " == *" $1 "* ]]; }
 
 # Every node's transactions for agreement ID: none sent twice (one mined per journal key), none
-# left pending; each verifier reported every period exactly once (its batch report). Prints
-# "name:count ...".
+# left pending (the client's withdrawal follows the settlement: each node's last transaction is
+# given 15 s to be mined), the client withdrew its refund; each verifier reported every period
+# exactly once (its batch report). Prints "name:count ...".
 no_duplicates() {
   local id=$1 out="" host name j
   for hn in client:client home:worker verifier1:v1 verifier2:v2 verifier3:v3; do
     host=${hn%%:*} name=${hn#*:}
-    j=$(node_cli "$host" "$name" --json inspect "$id" 2>/dev/null) || fail "inspect $id on $name"
+    for _ in $(seq 15); do
+      j=$(node_cli "$host" "$name" --json inspect "$id" 2>/dev/null) || fail "inspect $id on $name"
+      [ "$(echo "$j" | jq '[.transactions[] | select(.status=="pending")] | length')" = 0 ] && break
+      sleep 1
+    done
     dups=$(echo "$j" | jq -r '[.transactions[] | select(.status=="mined") | .key] | group_by(.) | map(select(length>1)[0]) | join(",")')
     [ -z "$dups" ] || fail "$name sent a transaction twice for agreement $id: $dups"
-    [ "$(echo "$j" | jq '[.transactions[] | select(.status=="pending")] | length')" = 0 ] || fail "$name has a transaction of $id left pending"
+    [ "$(echo "$j" | jq '[.transactions[] | select(.status=="pending")] | length')" = 0 ] \
+      || fail "$name has a transaction of $id left pending: $(echo "$j" | jq -c '[.transactions[] | select(.status=="pending")]')"
+    [ "$name" != client ] || echo "$j" | jq -e '[.transactions[] | select(.status=="mined" and .action=="withdraw")] | length == 1' >/dev/null \
+      || fail "the client did not withdraw its refund of agreement $id once"
     out="$out $name:$(echo "$j" | jq '[.transactions[] | select(.status=="mined")] | length')"
   done
   local periods; periods=$(node_cli client client --json inspect "$id" | jq -r '.chain.periods // empty')
@@ -50,7 +58,7 @@ no_duplicates() {
 
 # A whole agreement with the NAT worker. LABEL DURATION_S [cut]; sets ID and CLOSED (payments).
 agreement() {
-  local label=$1 duration=$2 mode=${3:-} out secs b0 b1 port p
+  local label=$1 duration=$2 mode=${3:-} out secs b0 b1 port p txs
   b0=$(head_block)
   out=$(client --json run --timeout 300s "$T/web.tar" --duration "${duration}s" --period 10s --verifiers 3 \
           --max-price $MAX_PRICE --probe http:/ 2>"$T/run.err") || { cat "$T/run.err"; fail "zeppelin run failed: $out"; }
@@ -72,7 +80,8 @@ agreement() {
     echo "   link back: the service answers again"
   fi
   wait_closed "$ID" $((duration + 300))
-  echo "   transactions per node (each action once): $(no_duplicates "$ID")"
+  txs=$(no_duplicates "$ID")  # an assignment of its own: a failure in it ends the test
+  echo "   transactions per node (each action once): $txs"
 }
 paid_periods() { echo $(( $(echo "$CLOSED" | jq -r .worker) / PERIOD_WEI )); }
 # The verifier NAME's probes of agreement ID in PERIOD: "ok" if all passed, "failed" if any failed.
@@ -180,6 +189,9 @@ if want 4; then
   grep -q "reachability after the check" "$T/worker/node.log" || fail "the worker did not check its reachability again"
   node_cli home worker node status | grep -q "^unreached:  agreement" || fail "zeppelin node status does not say it"
   echo "   worker: $(api home worker /api/status | jq -r .reachability.unreached)"
+  # The client still retries the transfer (five 10 s connect timeouts a round, until the start
+  # window closes); a graceful stop waits for the attempt under way, up to 50 s: SIGKILL instead.
+  stop_node client KILL
 fi
 
 stop_node client; stop_node v1; stop_node v2; stop_node v3; stop_node worker
