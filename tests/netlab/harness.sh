@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # What the tests on the network lab share (sourced, never run): the lab, anvil's public test keys,
 # starting and stopping real `zeppelin node`s on lab hosts, their API, the router's forwards, the
-# chain with the contract, and the parties of an agreement (two verifiers and a client on the
-# public segment). The sourcing script sets ZPL_PREFIX and ZPL_RUN_DIR first (its own lab) and
-# runs from tests/netlab. Everything started goes into PIDS and the lab's namespaces: `cleanup`
-# (the EXIT trap) stops it and brings the lab down.
+# chain with the contract, and the parties of an agreement (three verifiers and a client on the
+# public segment: protocol v2 draws 1 worker + 3 verifiers among the registered workers). The
+# sourcing script sets ZPL_PREFIX and ZPL_RUN_DIR first (its own lab) and runs from tests/netlab.
+# Everything started goes into PIDS and the lab's namespaces: `cleanup` (the EXIT trap) stops it
+# and brings the lab down.
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: the network lab needs root"; exit 77; fi
 CLI=${ZEPPELIN_CLI:?set ZEPPELIN_CLI to the zeppelin binary}
 ROOT=$(cd ../.. && pwd)
@@ -37,13 +38,19 @@ K2=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
 K3=0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
 K4=0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a
 K5=0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba
-A1=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+K6=0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e
 
 CHAIN=198.51.100.10
 WAN=198.51.100.1
 RPC=http://$CHAIN:8545
 TRANSFER_PORT=40080
 LOG_PORT=40090
+# Nobody picks the worker in v2: it is drawn among the workers whose price fits the purchase's
+# --max-price. The worker under test asks the least, the verifiers' nodes more, and the tests buy
+# with a highest price between the two, so the draw can only pick the worker under test.
+WORKER_PRICE=1gwei
+VERIFIER_PRICE=3gwei
+MAX_PRICE=2gwei/s
 
 rpc() {  # METHOD [PARAMS_JSON] -> result (from the client host)
   $LAB exec client curl -sf -m 3 -H 'content-type: application/json' \
@@ -97,25 +104,29 @@ reaches() {  # from the public client: does a TCP connection to HOST:PORT open?
 }
 
 # The lab up, anvil on the chain host (extra anvil flags follow), the contract deployed with
-# windows wide enough for slow blocks, and the home worker's own container engine.
+# windows wide enough for slow blocks, and the home worker's own container engine. A v2 draw needs
+# a block after its commit: with no --block-time given, anvil also mines a block every second.
 lab_up_with_chain() {
   $LAB up >/dev/null
+  [[ " $* " == *" --block-time "* ]] || set -- "$@" --block-time 1 --mixed-mining
   $LAB exec chain setsid "$ANVIL" --host "$CHAIN" --port 8545 --silent "$@" </dev/null >"$T/anvil.log" 2>&1 &
   PIDS+=("$!")
   until_ok 300 rpc eth_chainId || fail "anvil did not answer on $RPC"
   $LAB exec client "$CLI" contracts deploy --rpc-url "$RPC" --private-key "$K0" --out "$T/deployment.json" \
-    --min-stake 1ether --accept-window ${ACCEPT_WINDOW:-30} --start-window 180 --report-window ${REPORT_WINDOW:-30} --cool-down 10 >/dev/null
+    --min-stake 1ether --accept-window ${ACCEPT_WINDOW:-30} --start-window 180 --report-window ${REPORT_WINDOW:-30} \
+    --cool-down 10 --min-verifier-pay 1gwei --draw-delay 1 >/dev/null
   [ -s "$T/deployment.json" ] || fail "no deployment record"
   $LAB engine home | sed 's/^export ZEPPELIN_DOCKER_HOST=//' > "$T/engine-home"
 }
 
-# Verifiers (workers too: on their own public hosts with their own engines; VERIFIER_FLAGS added),
-# a client-only node, and the image: busybox httpd, built on the home engine and saved as an
-# archive ($T/web.tar) for the client.
+# Three verifiers (workers too, asking $VERIFIER_PRICE: on their own public hosts with their own
+# engines; VERIFIER_FLAGS added), a client-only node, and the image: busybox httpd, built on the
+# home engine and saved as an archive ($T/web.tar) for the client.
 setup_parties() {
-  for v in verifier1 verifier2; do $LAB engine $v | sed 's/^export ZEPPELIN_DOCKER_HOST=//' > "$T/engine-$v"; done
-  start_node verifier1 v1 "$K2" --transfer-host 0.0.0.0 --service-ip 0.0.0.0 "${VERIFIER_FLAGS[@]}"
-  start_node verifier2 v2 "$K3" --transfer-host 0.0.0.0 --service-ip 0.0.0.0 "${VERIFIER_FLAGS[@]}"
+  for v in verifier1 verifier2 verifier3; do $LAB engine $v | sed 's/^export ZEPPELIN_DOCKER_HOST=//' > "$T/engine-$v"; done
+  start_node verifier1 v1 "$K2" --price $VERIFIER_PRICE --transfer-host 0.0.0.0 --service-ip 0.0.0.0 "${VERIFIER_FLAGS[@]}"
+  start_node verifier2 v2 "$K3" --price $VERIFIER_PRICE --transfer-host 0.0.0.0 --service-ip 0.0.0.0 "${VERIFIER_FLAGS[@]}"
+  start_node verifier3 v3 "$K5" --price $VERIFIER_PRICE --transfer-host 0.0.0.0 --service-ip 0.0.0.0 "${VERIFIER_FLAGS[@]}"
   [ "$(api verifier1 v1 /api/status | jq -r .reachability.state)" = public_address ] || fail "verifier1 not public"
   start_node client client "$K4" --client-only
   local img=$T/img r=$ZPL_RUN_DIR/engine-home

@@ -24,7 +24,8 @@
 # Topology (addresses exist only inside the lab):
 #   public segment 198.51.100.0/24 (RFC 5737 TEST-NET-2, a documentation range), a bridge in the
 #   namespace ${ZPL_PREFIX}sw:
-#     chain .10   client .20   verifier1 .31   verifier2 .32   worker .40 (a worker on its own host)
+#     chain .10   client .20   verifier1 .31   verifier2 .32   verifier3 .33   worker .40 (a worker on
+#     its own host)
 #     stun .100 + .101 (coturn, STUN only, two addresses so that RFC 5780 change requests work)
 #     router WAN .1
 #   home LAN 192.168.77.0/24, a direct link router (.1) <-> home (.10, the worker behind NAT)
@@ -41,7 +42,7 @@ P="${ZPL_PREFIX:-zpl-}"
 RUN="${ZPL_RUN_DIR:-/tmp/${P}lab}"
 SW="${P}sw"
 ROUTER="${P}router"
-HOSTS=(chain client verifier1 verifier2 worker stun home)
+HOSTS=(chain client verifier1 verifier2 verifier3 worker stun home)
 
 PUB_NET=198.51.100
 PUB_LEN=24
@@ -54,7 +55,7 @@ HOME_IP=$LAN_NET.10
 UPNP_HTTP_PORT=5000
 
 declare -A PUB_IP=([chain]=$PUB_NET.10 [client]=$PUB_NET.20 [verifier1]=$PUB_NET.31
-                   [verifier2]=$PUB_NET.32 [worker]=$PUB_NET.40 [stun]=$STUN1 [router]=$ROUTER_WAN)
+                   [verifier2]=$PUB_NET.32 [verifier3]=$PUB_NET.33 [worker]=$PUB_NET.40 [stun]=$STUN1 [router]=$ROUTER_WAN)
 
 die() { echo "lab: $*" >&2; exit 1; }
 ns() { echo "${P}$1"; }
@@ -309,7 +310,7 @@ cmd_up() {
   # the public segment: a bridge inside its own namespace
   ip -n "$SW" link add br0 type bridge
   ip -n "$SW" link set br0 up
-  for h in chain client verifier1 verifier2 worker stun; do plug_public "$h" "${PUB_IP[$h]}"; done
+  for h in chain client verifier1 verifier2 verifier3 worker stun; do plug_public "$h" "${PUB_IP[$h]}"; done
   ip -n "$(ns stun)" addr add "$STUN2/$PUB_LEN" dev eth0
 
   # the home router: WAN on the public segment, LAN link to the home worker

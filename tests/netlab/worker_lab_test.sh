@@ -15,12 +15,13 @@
 #   8. PCP only (--port-mapping pcp, the node's own RFC 6887 client against miniupnpd): mapped and
 #      reached; after SIGKILL the remembered PCP mappings are removed; none left after stop.
 # With `agreement` as argument (CTest zeppelin_netlab_agreement_test), also whole agreements (3 and
-# 4b): a client and two verifiers on the public segment, the worker behind the NAT mapped by UPnP
-# IGD, then by NAT-PMP; the service answers through the router; the payments add up. And (3c) the
-# worker killed with SIGKILL mid-agreement and restarted: mappings renewed, the work completes.
-# (7) a verifier's own link cut mid-agreement while the service stays up (issue 14): with three
-# verifiers the worker is paid every period and not slashed, the cut verifier abstains (its probes
-# of the cut are inconclusive) and the new agreement is told the router's new address (6).
+# 4b): a client and three verifiers on the public segment, the worker behind the NAT mapped by UPnP
+# IGD, then by NAT-PMP, drawn because it alone asks a price under the client's highest; the service
+# answers through the router; every period is confirmed, paid, and the payments add up. And (3c)
+# the worker killed with SIGKILL mid-agreement and restarted: mappings renewed, the work completes.
+# (7) a verifier's own link cut mid-agreement while the service stays up (issue 14): the worker is
+# paid every period and not slashed, the cut verifier abstains (its probes of the cut are
+# inconclusive) and the new agreement is told the router's new address (6).
 #
 # Exit 77 (CTest SKIP_RETURN_CODE) when not root. Its own lab prefix (zplw-), so it never touches
 # a lab a developer has up; everything it starts lives in the lab's namespaces and goes with `down`.
@@ -35,7 +36,7 @@ source ./harness.sh
 step "lab up, anvil on the chain host, the contract deployed"
 lab_up_with_chain
 
-WORKER_FLAGS=(--transfer-host 0.0.0.0 --transfer-port $TRANSFER_PORT --log-port $LOG_PORT
+WORKER_FLAGS=(--price $WORKER_PRICE --transfer-host 0.0.0.0 --transfer-port $TRANSFER_PORT --log-port $LOG_PORT
               --service-ip 0.0.0.0 --service-ports 40100-40120 --port-mapping-lease 20)
 
 step "1. the worker behind the NAT maps its ports and is reached through the router"
@@ -78,14 +79,14 @@ sleep 30
 [ "$(router_forwards | wc -l)" = 2 ] || fail "the mappings expired: $(router_forwards | tr '\n' ' ')"
 reaches "$WAN" $TRANSFER_PORT || fail "not reachable once the first lease ran out"
 
-# A whole agreement with the worker behind the NAT: `zeppelin run` on the public client, two
+# A whole agreement with the worker behind the NAT: `zeppelin run` on the public client, three
 # verifiers on their own public hosts; the service answers through the router; payments add up.
 agreement_round() {  # the protocol the worker's mappings must use; "kill": SIGKILL the worker mid-agreement
   [ "$(api home worker /api/status | jq -r .reachability.gateway.protocol)" = "$1" ] || fail "the worker is not mapped by $1"
   local t1 out id port
   t1=$(date +%s.%N)
   out=$($LAB exec client env ZEPPELIN_NODE_DIR="$T/client" "$CLI" --json run --timeout 240s "$T/web.tar" \
-          --duration 30s --period 10s --verifiers 2 --max-price 2gwei/s --probe http:/ --worker "$A1" 2>/dev/null) \
+          --duration 30s --period 10s --verifiers 3 --max-price $MAX_PRICE --probe http:/ 2>/dev/null) \
     || fail "zeppelin run failed: $out"
   echo "   run -> endpoint in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t1}") s: $out"
   id=$(echo "$out" | jq -r .id)
@@ -106,6 +107,8 @@ agreement_round() {  # the protocol the worker's mappings must use; "kill": SIGK
   wait_closed "$id" 180
   [ "$(echo "$CLOSED" | jq -r .worker)" = 30000000000 ] || fail "the worker was not paid for three verified periods"
   [ "$(echo "$CLOSED" | jq -r .slashed)" = 0 ] || fail "the worker was slashed"
+  [ "$(echo "$CLOSED" | jq -c '[.verifiers[] | [.periods_reported, .periods_ok, .silent_periods]] | unique')" = '[[3,3,0]]' ] \
+    || fail "not every verifier confirmed the three periods: $(echo "$CLOSED" | jq -c .verifiers)"
   # The service port's mapping went with the work (bounded: the worker ends it on its next step).
   for _ in $(seq 100); do [ "$(router_forwards | wc -l)" = 2 ] && break; sleep 0.1; done
   [ "$(router_forwards | wc -l)" = 2 ] || fail "the service mapping was not removed when the work ended: $(router_forwards | tr '\n' ' ')"
@@ -155,14 +158,20 @@ done
 [ "$(api home worker /api/status | jq -r .worker.status)" = paused ] || fail "the worker did not pause its offer"
 grep -q "paused in the market until it can be reached" "$T/worker/node.log" || fail "no log line about the pause"
 if [ "$MODE" = agreement ]; then
-  # A purchase now goes to a reachable worker (the verifiers' nodes are workers on public hosts).
+  # A purchase now goes to a reachable worker: the verifiers' nodes are workers on public hosts;
+  # with a fourth on the public worker host, 1 worker + 3 verifiers can be drawn without the paused
+  # one. Its highest price admits them all.
+  $LAB engine worker | sed 's/^export ZEPPELIN_DOCKER_HOST=//' > "$T/engine-worker"
+  start_node worker w4 "$K6" --price $VERIFIER_PRICE --transfer-host 0.0.0.0 --service-ip 0.0.0.0
   out=$($LAB exec client env ZEPPELIN_NODE_DIR="$T/client" "$CLI" --json run --timeout 120s "$T/web.tar" \
-          --duration 10s --period 10s --verifiers 1 --max-price 2gwei/s --probe http:/ 2>/dev/null) \
+          --duration 10s --period 10s --verifiers 3 --max-price $VERIFIER_PRICE/s --probe http:/ 2>/dev/null) \
     || fail "zeppelin run failed while the NAT worker was paused: $out"
   echo "   while paused, a purchase went to: $out"
-  case "$(echo "$out" | jq -r .host)" in 198.51.100.31|198.51.100.32) ;; *) fail "the purchase did not go to a reachable worker" ;; esac
+  case "$(echo "$out" | jq -r .host)" in 198.51.100.31|198.51.100.32|198.51.100.33|198.51.100.40) ;;
+    *) fail "the purchase did not go to a reachable worker" ;; esac
   [ "$($LAB exec client curl -sf -m 3 "http://$(echo "$out" | jq -r .host):$(echo "$out" | jq -r .port)/")" = served-through-the-nat ] \
     || fail "the reachable worker's service does not answer"
+  stop_node w4  # back to the NAT worker and the three verifiers
 fi
 
 step "   the router maps again: the running worker finds out (it looks every 30 s) and resumes"
@@ -204,16 +213,13 @@ reaches $NEW_WAN $LOG_PORT || fail "the client does not reach the log port at th
 WAN=$NEW_WAN
 
 if [ "$MODE" = agreement ]; then
-  # Issue 14: a verifier's own outage must not cost the worker. v1 settles a period by a majority of
-  # the assigned verifiers (2 of 3), so with three verifiers the two that see the service decide it;
-  # the cut one abstains (its failed probes are inconclusive: it cannot reach its chain endpoint
-  # either) instead of reporting a failure. A period one verifier left unreported makes the tally
-  # incomplete: settlement waits for the report window (30 s) after the end.
+  # Issue 14: a verifier's own outage must not cost the worker. v2 decides each period by a majority
+  # of the votes; the cut verifier abstains on the periods it could not judge (its failed probes are
+  # inconclusive: it cannot reach its chain endpoint either) instead of voting them failed, and the
+  # two that see the service decide them.
   step "7. a verifier's link cut mid-agreement while the service stays up: the worker is paid, nothing slashed"
-  $LAB engine worker | sed 's/^export ZEPPELIN_DOCKER_HOST=//' > "$T/engine-worker"
-  start_node worker v3 "$K5" --transfer-host 0.0.0.0 --service-ip 0.0.0.0
   out=$($LAB exec client env ZEPPELIN_NODE_DIR="$T/client" "$CLI" --json run --timeout 240s "$T/web.tar" \
-          --duration 40s --period 10s --verifiers 3 --max-price 2gwei/s --probe http:/ --worker "$A1" 2>/dev/null) \
+          --duration 40s --period 10s --verifiers 3 --max-price $MAX_PRICE --probe http:/ 2>/dev/null) \
     || fail "zeppelin run with three verifiers failed: $out"
   id=$(echo "$out" | jq -r .id) port=$(echo "$out" | jq -r .port)
   [ "$(echo "$out" | jq -r .host)" = "$WAN" ] || fail "the new agreement was not told the router's new address $WAN: $out"
@@ -243,9 +249,8 @@ if [ "$MODE" = agreement ]; then
   seen=$(node_cli verifier1 v1 --json inspect "$id" | jq -c '[.probes[] | {period, r: (if .ok then "ok" elif .inconclusive then "inconclusive" else "failed" end)}] | group_by(.period) | map({(.[0].period | tostring): map(.r)}) | add')
   echo "   verifier1's probes by period (its API): $seen"
   [ "$(echo "$seen" | jq -c '."1" // [] | unique')" = '["inconclusive"]' ] || fail "the cut verifier's probes of period 1 are not all inconclusive: $seen"
-  stop_node v3
 fi
-[ "$MODE" = agreement ] && { stop_node client; stop_node v1; stop_node v2; }
+[ "$MODE" = agreement ] && { stop_node client; stop_node v1; stop_node v2; stop_node v3; }
 
 step "8. PCP (RFC 6887, our own client) only: mapped, reached; a crash's mappings removed from memory"
 stop_node worker

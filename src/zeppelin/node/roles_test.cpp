@@ -772,6 +772,39 @@ TEST_F(VerifierRoles, WaitsForTheStart) {
     EXPECT_EQ(world->probes, 0);
 }
 
+TEST_F(VerifierRoles, ProbesWithTheBriefFiledWhileItsStepRan) {
+    // The step woken by VerifiersDrawn read the row before the node filed the worker's brief, which
+    // came in the same transaction: the probes due then use the brief, not "no endpoint".
+    chain->view.period_seconds = 10;
+    n.opt.probes_per_period = 200;  // some are due in the first 4 s of the period
+    edit([](AgreementRecord& r) { r.service.reset(); });
+    const auto stale = row();
+    edit([](AgreementRecord& r) { r.service = HostPort{"198.51.100.40", 40000}; });
+    world->now = kT0 + 4000;
+    n.verifier_step(stale, chain->view).value();
+    const auto probes = n.store->probes(kId).value();
+    ASSERT_FALSE(probes.empty());
+    for (const auto& p : probes) EXPECT_TRUE(p.ok) << p.detail;
+}
+
+TEST_F(VerifierRoles, WaitsAMomentForTheBriefThenCountsItsAbsenceAsAFailure) {
+    chain->view.period_seconds = 10;
+    n.opt.probes_per_period = 200;
+    edit([](AgreementRecord& r) { r.service.reset(); });
+    world->now = kT0 + 4000;
+    step().value();
+    EXPECT_TRUE(n.store->probes(kId).value().empty()) << "4 s after the start the brief may still be on its way";
+    world->now = kT0 + 6000;
+    step().value();
+    const auto probes = n.store->probes(kId).value();
+    ASSERT_FALSE(probes.empty()) << "the probes due in the first 6 s";
+    for (const auto& p : probes) {
+        EXPECT_FALSE(p.ok);
+        EXPECT_EQ(p.detail, "the worker announced no service endpoint");
+    }
+    EXPECT_EQ(world->probes, 0);
+}
+
 TEST_F(VerifierRoles, ProbesEveryPeriodAndConfirmsTheBatchOnceItEnded) {
     walk(0, 600);
     EXPECT_TRUE(chain->sent.empty()) << "a batch is reported after its last period, never before";

@@ -14,6 +14,9 @@ namespace zeppelin::node {
 using namespace std::chrono_literals;
 
 namespace {
+/// How long after the start a probe due without the worker's brief waits for it (see probe_due).
+constexpr std::int64_t kBriefGraceMs = 5000;
+
 /// A batch's report is sent one second after its window opens (the verifier's clock against the
 /// block's timestamp), in unix milliseconds.
 std::int64_t report_moment_ms(const v2::AgreementView& v, std::uint64_t batch) {
@@ -73,6 +76,17 @@ Result<void> NodeContext::report_aside(const LocalAgreement& a, std::uint64_t in
 
 Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, std::uint64_t cur, std::int64_t start_ms,
                        std::int64_t period_ms, std::uint32_t period_s) {
+    // The worker's brief (endpoint and spec) comes in the transaction that drew the verifiers, but
+    // the step woken by that draw may have read the row before the node filed the brief: read it
+    // again. Still missing in the first seconds after the start, the due probes wait for it
+    // instead of counting as failures of the worker; later its absence is the worker's failure.
+    auto known = a.rec;
+    if (!known.service)
+        if (auto fresh = local(id); fresh) known = fresh->rec;
+    if (!known.service && world->now_ms() < start_ms + kBriefGraceMs) {
+        wake_in(id, 250ms);
+        return {};
+    }
     std::vector<std::chrono::milliseconds> due;
     {
         std::lock_guard lock{mu};
@@ -95,12 +109,12 @@ Result<void> NodeContext::probe_due(const LocalAgreement& a, std::uint64_t id, s
     }
     for (std::size_t i = 0; i < due.size(); ++i) {
         ProbeRecord rec{cur, false, "", world->now_ms()};
-        if (!a.rec.service) {
+        if (!known.service) {
             rec.detail = "the worker announced no service endpoint";
         } else {
-            auto spec = probe::from_json(a.rec.spec.value_or(""));
+            auto spec = probe::from_json(known.spec.value_or(""));
             const probe::Spec s = spec ? *spec : tcp_spec();
-            const probe::Endpoint ep{a.rec.service->host, a.rec.service->port};
+            const probe::Endpoint ep{known.service->host, known.service->port};
             auto out = world->probe(s, ep, 3s);
             bool own_outage = false;
             if (!out.ok) {  // one retry: a dropped packet is not an outage
