@@ -7,8 +7,8 @@
 //   context.cpp         the agreement rows: read-modify-write under the node's lock
 //   journal.cpp         transact(): simulate, journal before broadcast, settle, recover after restart
 //   inbox.cpp           events and private messages: which agreements concern this node, and in which role
-//   client_role.cpp     the client's steps: probe spec to verifiers, transfer, claim
-//   worker_role.cpp     the worker's steps: accept, offer, run, announce, start, redeem
+//   client_role.cpp     the client's steps: draw if the worker is silent, spec to the worker, transfer, withdraw
+//   worker_role.cpp     the worker's steps: accept (with the offer), run, check the spec, start, brief the verifiers, settle
 //   image_delivery.cpp  received images into the engine (pull while arriving, or load), kept images
 //   verifier_role.cpp   the verifier's steps: probe at unpredictable instants, report
 //   registration.cpp    the worker's registration and stake

@@ -5,12 +5,14 @@
 //   node->run(stop_flag);                       // follows the chain until stop_flag is set
 //
 // How it works:
-//   * The chain follower (follower.hpp) delivers the dispatcher's events; they are triggers, never
-//     the truth: AgreementCreated / AgreementReassigned tell the node which agreements concern it
-//     (as client, worker or verifier), MessagePosted carries private messages (messages.hpp).
-//   * Every agreement that concerns the node is reconciled on each tick by a role step that
-//     re-reads the agreement from the contract and takes the next action (accept, post the
-//     transfer secret, run the work, start, probe, report, redeem, claim...). Steps are
+//   * The chain follower (follower.hpp) delivers the dispatcher's events (protocol v2); they are
+//     triggers, never the truth: AgreementPurchased (then the draw's preview), WorkerDrawn and
+//     VerifiersDrawn tell the node which agreements concern it (as client, worker or verifier);
+//     MessagePosted carries private messages, one envelope per recipient (messages.hpp).
+//   * Every agreement that concerns the node is stepped when an event or a moment it asked for
+//     comes: the step re-reads the agreement (a cached view an event drops) and takes the next
+//     action (accept with the offer, reveal the spec, run the work, check it against the spec,
+//     start, brief the verifiers, probe, report a batch, settle, withdraw...). Steps are
 //     idempotent, so a replayed event or a restart after `kill -9` does no harm.
 //   * Every transaction is journaled (store.hpp) before it is sent; on start the node re-sends
 //     journaled transactions that were never seen mined, never new ones.
