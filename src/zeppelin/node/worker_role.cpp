@@ -133,7 +133,8 @@ Result<Bytes> NodeContext::offer_envelope(std::uint64_t id, const v2::AgreementV
     const auto logs_port = log_server ? public_endpoint("log", log_server->port()).second : std::uint16_t{0};
     const auto key = ZP_TRY(chain->client_key(id));
     auto packed = ZP_TRY(seal(id, {msg::Sealed{v.client, key, msg::TransferOffer{host, port, *a.rec.secret, logs_port}}}));
-    ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.offered = std::to_string(port) + ":" + std::to_string(logs_port); }));
+    const auto offered = std::to_string(port) + ":" + std::to_string(logs_port);  // (clang: no structured binding in a lambda)
+    ZP_CHECK(update(id, [&](LocalAgreement& la) { la.rec.offered = offered; }));
     return packed;
 }
 
