@@ -244,11 +244,18 @@ if [ "$MODE" = agreement ]; then
   echo "   verifier $v1_id (cut) reported: $(echo "$CLOSED" | jq -c --argjson v "$v1_id" '.verifiers[] | select(.verifier_id==$v) | .periods')"
   [ "$(echo "$CLOSED" | jq -r .worker)" = 40000000000 ] || fail "the worker was not paid for its four periods: $CLOSED"
   [ "$(echo "$CLOSED" | jq -r .slashed)" = 0 ] || fail "the worker was slashed for the verifier's outage"
-  [ "$(echo "$CLOSED" | jq -r --argjson v "$v1_id" '.verifiers[] | select(.verifier_id==$v) | .periods[1]')" = null ] \
-    || fail "the cut verifier reported period 1 instead of abstaining"
+  # What the cut verifier says: never "failed", and an abstention for a period it could not judge.
+  # (A probe made in the cut's first second may still pass: that period is then judged ok, and the
+  # next one, wholly inside the cut, abstained. CI once saw exactly that.)
+  marks=$(echo "$CLOSED" | jq -c --argjson v "$v1_id" '.verifiers[] | select(.verifier_id==$v) | .periods')
+  [[ "$marks" != *failed* ]] || fail "the cut verifier reported a period failed that it could not judge: $marks"
+  [ "$(echo "$marks" | jq '[.[] | select(. == null)] | length')" -ge 1 ] || fail "the cut verifier abstained on no period of its outage: $marks"
   seen=$(node_cli verifier1 v1 --json inspect "$id" | jq -c '[.probes[] | {period, r: (if .ok then "ok" elif .inconclusive then "inconclusive" else "failed" end)}] | group_by(.period) | map({(.[0].period | tostring): map(.r)}) | add')
   echo "   verifier1's probes by period (its API): $seen"
-  [ "$(echo "$seen" | jq -c '."1" // [] | unique')" = '["inconclusive"]' ] || fail "the cut verifier's probes of period 1 are not all inconclusive: $seen"
+  [ "$(echo "$seen" | jq -c '[."1"[]?, ."2"[]?] | unique | map(select(. == "failed")) | length')" = 0 ] \
+    || fail "a probe of the cut blamed the service, which answered all along: $seen"
+  [ "$(echo "$seen" | jq -c '[."1"[]?, ."2"[]?] | map(select(. == "inconclusive")) | length')" -ge 1 ] \
+    || fail "the cut verifier's probes of the cut are not marked inconclusive: $seen"
 fi
 [ "$MODE" = agreement ] && { stop_node client; stop_node v1; stop_node v2; stop_node v3; }
 
