@@ -95,18 +95,18 @@ probe::Spec tcp_spec() {
 
 json view_json(const v2::AgreementView& v) {
     json j{{"status", status_name(v.status)},
-                {"client", eth::to_checksum(v.client)},
-                {"worker_id", v.worker_id},
-                {"verifier_ids", v.verifier_ids},
-                {"period_seconds", v.period_seconds},
-                {"periods", v.periods},
-                {"billable_periods", v.billable_periods},
-                {"draw_block", v.draw_block},
-                {"accept_deadline", v.status == AgreementStatus::assigned ? v.deadline : 0},
-                {"start_deadline", v.status == AgreementStatus::accepted ? v.deadline : 0},
-                {"started_at", v.started_at()},
-                {"end_of_service", v.end_of_service()},
-                {"reassignments", v.reassignments}};
+           {"client", eth::to_checksum(v.client)},
+           {"worker_id", v.worker_id},
+           {"verifier_ids", v.verifier_ids},
+           {"period_seconds", v.period_seconds},
+           {"periods", v.periods},
+           {"billable_periods", v.billable_periods},
+           {"draw_block", v.draw_block},
+           {"accept_deadline", v.status == AgreementStatus::assigned ? v.deadline : 0},
+           {"start_deadline", v.status == AgreementStatus::accepted ? v.deadline : 0},
+           {"started_at", v.started_at()},
+           {"end_of_service", v.end_of_service()},
+           {"reassignments", v.reassignments}};
     put_amount(j, "price_per_second", v.price_per_second);
     put_amount(j, "max_price_per_second", v.max_price_per_second);
     put_amount(j, "escrow", v.escrow);
