@@ -189,18 +189,23 @@ void NodeContext::check_draws() {
             }
         }
     }
+    // Each preview is an eth_call: a job of the step pool, never a wait on the loop that follows
+    // the chain. Its own key (not the agreement's, whose queued step would swallow it).
+    constexpr std::uint64_t kDrawKey = 1ULL << 62;  // kReportKey is 1 << 63
     for (const auto id : ready) {
-        auto drawn = dispatcher->preview_worker(id);
-        if (!drawn) {
-            spdlog::warn("agreement {}: cannot preview its draw: {}", id, drawn.error().message());
-            std::lock_guard lock{mu};
-            draws.emplace(id, latest + 1);  // looked at again with the next block
-            continue;
-        }
-        if (*drawn != mine) continue;
-        spdlog::info("agreement {}: the draw of block {} picks this worker", id, latest);
-        on_roles(id, std::nullopt, mine, {});
-        wake(id);
+        pool->post(id | kDrawKey, [this, id, latest, mine] {
+            auto drawn = dispatcher->preview_worker(id);
+            if (!drawn) {
+                spdlog::warn("agreement {}: cannot preview its draw: {}", id, drawn.error().message());
+                std::lock_guard lock{mu};
+                draws.emplace(id, latest + 1);  // looked at again with the next block
+                return;
+            }
+            if (*drawn != mine) return;
+            spdlog::info("agreement {}: the draw of block {} picks this worker", id, latest);
+            on_roles(id, std::nullopt, mine, {});
+            wake(id);
+        });
     }
 }
 
