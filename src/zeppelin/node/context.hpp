@@ -230,7 +230,8 @@ struct NodeContext {
     // is mined, whether the draw picks it (previewWorker at "pending"). Purchases waiting for their
     // draw block, by agreement id; guarded by mu.
     std::map<std::uint64_t, std::uint64_t> draws;
-    /// Looks at the purchases whose draw block is mined: the one drawn takes the worker's role.
+    /// Looks at the purchases whose draw block is mined, each in a step-pool job of its own (the
+    /// preview is an eth_call): the one drawn takes the worker's role.
     void check_draws();
 
     // ---- steps (node.cpp)
