@@ -226,16 +226,19 @@ if [ "$MODE" = agreement ]; then
   started=$(client --json inspect "$id" | jq -r .chain.started_at)
   v1_id=$(api verifier1 v1 /api/status | jq -r .worker.id)
   [ "$(client --json inspect "$id" | jq -r '.chain.verifier_ids | length')" = 3 ] || fail "not three verifiers"
-  # Period 1 runs from started+10 to started+20: the link goes down as it begins, and comes back once
-  # verifier1 has recorded a probe of period 2 (each failed probe waits out its connect timeouts and
-  # the check of its own link, about 9 s, so its probes of period 1 are all behind it then).
+  # Period 1 runs from started+10 to started+20: the link goes down as it begins, and comes back after
+  # period 2 (started+20 to started+30) ended.
   now=$(date +%s.%N); wait_s=$(awk "BEGIN{d=$started + 10.3 - $now; print (d > 0 ? d : 0)}")
   sleep "$wait_s"
   $LAB cut verifier1 >/dev/null
   echo "   verifier1's link cut at $(date -u +%T) (period 1 of agreement $id)"
   until_ok 30 $LAB exec client curl -sf -m 3 "http://$WAN:$port/" || fail "the service does not answer during the verifier's outage"
+  # Healed only once period 2 has ended (and verifier1 has made a probe of it): period 2 lies wholly
+  # inside the cut, so verifier1 cannot judge it and must abstain (a probe in the cut's first second
+  # may still judge period 1, and one right after a heal inside period 2 would judge that).
   for _ in $(seq 450); do
-    grep -q "agreement $id: probe in period 2:" "$T/v1/node.log" && break
+    grep -q "agreement $id: probe in period 2:" "$T/v1/node.log" &&
+      [ "$(awk "BEGIN{print ($(date +%s.%N) >= $started + 30.5)}")" = 1 ] && break
     sleep 0.1
   done
   $LAB heal verifier1 >/dev/null
