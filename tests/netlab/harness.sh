@@ -95,6 +95,10 @@ api() {  # HOST NAME PATH -> JSON (GET, from the node's own host)
   local port; port=$(jq -r .port "$T/$2/api.json")
   $LAB exec "$1" curl -sf -m 30 "http://127.0.0.1:$port$3"
 }
+api_post() {  # HOST NAME PATH [BODY] -> JSON (POST, from the node's own host)
+  local port token; port=$(jq -r .port "$T/$2/api.json") token=$(jq -r .token "$T/$2/api.json")
+  $LAB exec "$1" curl -sf -m 60 -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "${4:-{\}}" "http://127.0.0.1:$port$3"
+}
 # The router's port forwards (miniupnpd's DNAT rules) as "external_port" lines.
 router_forwards() {
   $LAB exec router nft list chain inet zpl_router prerouting_miniupnpd | grep -o 'dport [0-9]*' | awk '{print $2}' | sort -n

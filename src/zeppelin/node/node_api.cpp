@@ -37,7 +37,7 @@ Result<json> NodeContext::payments(std::uint64_t id) {
     f.topics = {std::nullopt, std::vector<Hash32>{to_be32(u256{id})}};
     const auto logs = ZP_TRY(rpc->get_logs(f));
     const auto events = ZP_TRY(v2::decode_events(opt.dispatcher, logs));
-    u256 deposit = 0, worker = 0, client = 0, verifiers = 0, burned = 0, from_deposit_burned = 0;
+    u256 deposit = 0, worker = 0, client = 0, verifiers = 0, burned = 0, from_deposit_burned = 0, penalties = 0;
     std::uint64_t paid_periods = 0, failed_periods = 0;
     bool settled = false, ended = false;
     std::string end_reason;
@@ -65,6 +65,7 @@ Result<json> NodeContext::payments(std::uint64_t id) {
                        },
                        [&](const v2::VerifierSettled& e) {
                            verifiers += e.reward;
+                           penalties += e.penalty;
                            json one{{"silent_periods", e.silent_periods}};
                            put_amount(one, "reward", e.reward);
                            put_amount(one, "penalty", e.penalty);
@@ -123,6 +124,12 @@ Result<json> NodeContext::payments(std::uint64_t id) {
     put_amount(out, "client_refund", client);
     put_amount(out, "verifiers_total", verifiers);
     put_amount(out, "slashed", burned);
+    // Who lost what was burned: the worker's stake (failed periods, a decline or a missed start) is
+    // told apart from the verifiers' bonds (silence, dissent) and a cancellation's fee, so that "the
+    // worker was slashed" is never read off a silent verifier's penalty.
+    const u256 others = penalties + from_deposit_burned;
+    put_amount(out, "worker_slashed", burned > others ? burned - others : u256{0});
+    put_amount(out, "verifier_penalties", penalties);
     if (ended) out["ended"] = end_reason;
     return out;
 }
