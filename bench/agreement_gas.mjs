@@ -6,7 +6,7 @@
 //
 //   node bench/agreement_gas.mjs --home DIR --id ID --rpc URL [--json FILE] [--wait SECONDS]
 //
-// --wait: poll until no listed transaction is pending and the client's withdraw is mined.
+// --wait: poll until the agreement is settled, the client's node done with it, and nothing pending.
 // Prints one row per transaction (node, role, kind, hash, gas), then per kind, then the total next
 // to the baselines; the last line is the JSON of the figures (also written to --json).
 import { readFileSync, readdirSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -87,8 +87,10 @@ async function collect(o) {
 function settledEnough(records) {
   const all = records.flatMap((r) => r.rec.transactions ?? []);
   const client = records.find((r) => r.rec.role === 'client');
+  // Over: settled (the client's refund is paid at settlement, or credited and withdrawn by its node,
+  // which then marks the agreement done) and nothing pending.
   return all.length > 0 && all.every((t) => t.status !== 'pending') &&
-    (client?.rec.transactions ?? []).some((t) => t.action === 'withdraw' && t.status === 'mined');
+    all.some((t) => t.action === 'settle' && t.status === 'mined') && client?.rec.state === 'done';
 }
 
 async function main() {
@@ -101,7 +103,7 @@ async function main() {
   }
   if (!settledEnough(records)) {
     const pending = records.flatMap((r) => (r.rec.transactions ?? []).filter((t) => t.status === 'pending').map((t) => `${r.node.name} ${t.key}`));
-    throw new Error(`agreement ${o.id} is not over: no mined withdraw by the client, or pending: ${pending.join(', ') || 'none'}`);
+    throw new Error(`agreement ${o.id} is not over: not settled, the client not done, or pending: ${pending.join(', ') || 'none'}`);
   }
   const rows = [];
   for (const { node, rec } of records)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The gas one agreement costs on protocol v2, as real nodes send it (issue 12): a devnet with four
 # worker nodes and a client node (scripts/market.sh up 4), one agreement bought with the real CLI
-# (`zeppelin run`, 3 verifiers, HTTP probe), run to its end, settled and withdrawn; then the
+# (`zeppelin run`, 3 verifiers, HTTP probe), run to its end and settled (the client's refund is paid
+# in the settlement itself; a client that refuses it would withdraw it later); then the
 # receipts of every transaction the nodes sent for it (each node's journal lists them by hash:
 # GET /api/agreements/ID; registrations are no agreement's transactions), summed per kind and in
 # all, next to iExec PoCo's published ~1.63 M gas for one worker and v1's ~8.7 M for an hour.
@@ -41,7 +42,7 @@ out=$(zeppelin --json run "$image" --duration "${duration}s" --period "${PERIOD}
 id=$(echo "$out" | grep -o '"id": *[0-9]*' | head -1 | grep -o '[0-9]*$')
 [ -n "$id" ] || { echo "agreement_gas: zeppelin run printed no id: $out" >&2; exit 1; }
 # It runs its periods, the verifiers report one second after the last, the worker settles and the
-# client withdraws: the report window (devnet 60 s) bounds the wait when a report is missing.
+# client's node marks it done: the report window (devnet 60 s) bounds the wait when a report is missing.
 node bench/agreement_gas.mjs --home "$ZEPPELIN_HOME" --id "$id" --rpc "http://127.0.0.1:$DEVNET_PORT" \
   --wait $((duration + 180)) --json "$GAS_JSON" | tee "$ZEPPELIN_HOME/gas.txt"
 echo

@@ -14,8 +14,8 @@
 #      one second after the batch's last period; `zeppelin inspect --summary` shows it,
 #      `zeppelin logs` shows the work's output
 #   5. `zeppelin stop` ends it early; the verifiers report the periods begun, the worker settles
-#      (its pay goes into its stake, the verifiers are paid), the client withdraws its refund, and
-#      the payments add up to the escrow, wei for wei
+#      (its pay goes into its stake, the verifiers are paid, the client's refund goes back to its
+#      wallet in the same transaction), and the payments add up to the escrow, wei for wei
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

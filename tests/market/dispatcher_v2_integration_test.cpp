@@ -2,7 +2,7 @@
 // registry module), register four workers, and walk whole agreements the way the nodes will:
 // buy with a salted spec commit, the draw a block later, accept carrying the offer envelope,
 // start carrying the endpoint, the verifier draw carrying one envelope per verifier, batched
-// reports (two confirmations and one report with abstentions), settlement, withdrawal; and a
+// reports (two confirmations and one report with abstentions), settlement with the refund paid at once; and a
 // worker rejecting a spec by revealing it. Every emitted event is decoded into its typed struct;
 // views and money are checked to the wei; each transaction's gas is printed by kind.
 #include <gtest/gtest.h>
@@ -216,13 +216,13 @@ TEST(DispatcherV2, AWholeAgreementAsTheNodesWillRunIt) {
     EXPECT_EQ(m.d->get_worker(worker).value().locked, 0);
     EXPECT_EQ(m.d->get_agreement(id).value().status, AgreementStatus::settled);
 
-    // The contract holds exactly what it owes; the client withdraws its refund.
-    EXPECT_EQ(m.rpc->get_balance(m.d->address()).value(), contract_before + deposit);
-    EXPECT_EQ(m.owed({client}), contract_before + deposit);
-    EXPECT_EQ(m.d->credit_of(client).value(), settled.client_refund);
-    evs = m.send(0, "withdraw", calls::withdraw());
+    // The client's refund left with the settlement (an account takes it at once): no credit, no
+    // withdraw; the contract holds exactly what it owes.
+    EXPECT_EQ(of_type<Withdrawn>(evs).at(0).account, client);
     EXPECT_EQ(of_type<Withdrawn>(evs).at(0).amount, settled.client_refund);
     EXPECT_EQ(m.d->credit_of(client).value(), 0);
+    EXPECT_EQ(m.rpc->get_balance(m.d->address()).value(), contract_before + deposit - settled.client_refund);
+    EXPECT_EQ(m.owed({client}), contract_before + deposit - settled.client_refund);
 
     std::uint64_t total = 0;
     for (const auto& [kind, g] : m.gas)

@@ -116,6 +116,11 @@ abstract contract DispatcherStateV2 is IWorkerDispatcherV2 {
         uint32 memoryMB;
         uint16 minReputation;
         uint24 candidates; // worker ids 1..candidates take part in the pending draw
+        // Batch 0 (every agreement up to BATCH_PERIODS periods has only it): bit v = verifier v confirmed it /
+        // submitted a report of it. Kept in this slot, which every report reads anyway, so a confirmation
+        // changes a warm, non-zero slot (~2,900 gas) instead of creating a ledger slot (~22,100).
+        uint8 confirmed0;
+        uint8 reported0;
     }
 
     /// @notice Periods per stored report word (bits 0..119 ok, 120..239 voted, bit 255 submitted).
@@ -208,6 +213,19 @@ abstract contract DispatcherStateV2 is IWorkerDispatcherV2 {
     }
 
     /// @dev Sends wei (state already updated by the caller; BURN and withdrawals only).
+    /// @dev Gives a client `amount` back: sent at once with the call stipend only (2,300 gas: an account, or a
+    ///      contract whose receive only logs, takes it; nothing more can run, so the refund can neither re-enter nor
+    ///      make the caller's transaction fail), else credited for `withdraw`. The caller has finished its state
+    ///      changes and emitted the event that credits the refund: Withdrawn follows it when sent.
+    ///      Why not always a credit: a credit costs ~22,100 gas to create and a `withdraw` transaction (~30,600),
+    ///      a third of what one agreement's client pays; pull stays the fallback, so nobody can block a refund.
+    function _refund(address account, uint256 amount) internal {
+        if (amount == 0) return;
+        (bool ok,) = payable(account).call{value: amount, gas: 0}("");
+        if (ok) emit Withdrawn(account, amount);
+        else _credits[account] += amount;
+    }
+
     function _send(address to, uint256 amount) internal {
         (bool ok,) = payable(to).call{value: amount}("");
         if (!ok) revert TransferFailed(to, amount);

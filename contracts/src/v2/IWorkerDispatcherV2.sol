@@ -11,7 +11,8 @@ pragma solidity 0.8.28;
 ///      Exits: cancel (client, before start, costs `cancelFee`, burned), decline (worker, costs `declineFee`,
 ///      burned), rejectSpec (worker, reveals the client's spec, no penalty), expire (anyone, worker missed its start
 ///      deadline: `declineFee` burned), stop (client while Running: periods begun stay billable).
-///      Money leaves only through `withdraw` (credits) and `withdrawStake`; slashed money is burned.
+///      Money leaves through the client's refund (sent at once with the call stipend only; credited for `withdraw`
+///      when the client does not take it), `withdraw` (credits) and `withdrawStake`; slashed money is burned.
 interface IWorkerDispatcherV2 {
     // ---------------------------------------------------------------------------------------------
     // Types
@@ -229,5 +230,7 @@ interface IWorkerDispatcherV2 {
     event VerifierSettled(
         uint256 indexed agreementId, uint256 indexed verifierId, uint256 reward, uint256 penalty, uint256 silentPeriods
     );
+    /// @notice `amount` left the contract to `account`: its credits by `withdraw`, or a refund sent at once (then
+    ///         right after the AgreementSettled / AgreementEnded that credits it, so credits stay Σ refunds − Σ this).
     event Withdrawn(address indexed account, uint256 amount);
 }

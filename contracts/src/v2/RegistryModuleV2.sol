@@ -280,8 +280,12 @@ contract RegistryModuleV2 is DispatcherStateV2 {
     {
         mapping(uint256 => uint256) storage reports = _reports[agreementId];
         uint256 r = reports[word * 8 + verifierIndex];
-        (uint256 flagKey, uint256 flag) = _allOkFlag(word / BATCH_WORDS, verifierIndex);
-        if (r == 0 && reports[flagKey] & flag != 0) {
+        uint256 batch = word / BATCH_WORDS;
+        (uint256 flagKey, uint256 flag) = _allOkFlag(batch, verifierIndex);
+        bool confirmed = batch == 0
+            ? (_agreements[agreementId].confirmed0 >> verifierIndex) & 1 != 0
+            : reports[flagKey] & flag != 0;
+        if (r == 0 && confirmed) {
             uint256 mask = _wordMask(_agreements[agreementId].billablePeriods, word);
             return (true, mask, mask);
         }

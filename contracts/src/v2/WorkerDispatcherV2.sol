@@ -305,9 +305,14 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
     /// @param agreementId the agreement
     /// @param batch the batch index (periods batch·BATCH_PERIODS …)
     function confirmBatch(uint256 agreementId, uint256 batch) external {
-        (mapping(uint256 => uint256) storage reports, uint256 v, uint256 verifierId,) = _openReport(agreementId, batch);
-        (uint256 flagKey, uint256 flag) = _allOkFlag(batch, v);
-        reports[flagKey] |= flag;
+        (Agreement storage a, mapping(uint256 => uint256) storage reports, uint256 v, uint256 verifierId,) =
+            _openReport(agreementId, batch);
+        if (batch == 0) {
+            a.confirmed0 |= uint8(1 << v);
+        } else {
+            (uint256 flagKey, uint256 flag) = _allOkFlag(batch, v);
+            reports[flagKey] |= flag;
+        }
         emit BatchConfirmed(agreementId, verifierId, batch);
     }
 
@@ -322,8 +327,9 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
     function submitReport(uint256 agreementId, uint256 batch, uint256[] calldata okWords, uint256[] calldata votedWords)
         external
     {
-        (mapping(uint256 => uint256) storage reports, uint256 v, uint256 verifierId, uint256 billable) =
-            _openReport(agreementId, batch);
+        (Agreement storage a, mapping(uint256 => uint256) storage reports, uint256 v, uint256 verifierId, uint256 billable)
+        = _openReport(agreementId, batch);
+        if (batch == 0) a.reported0 |= uint8(1 << v);
         uint256 first = batch * BATCH_WORDS;
         uint256 words = (billable + WORD_PERIODS - 1) / WORD_PERIODS - first;
         if (words > BATCH_WORDS) words = BATCH_WORDS;
@@ -346,9 +352,15 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
     function _openReport(uint256 agreementId, uint256 batch)
         private
         view
-        returns (mapping(uint256 => uint256) storage reports, uint256 v, uint256 verifierId, uint256 billable)
+        returns (
+            Agreement storage a,
+            mapping(uint256 => uint256) storage reports,
+            uint256 v,
+            uint256 verifierId,
+            uint256 billable
+        )
     {
-        Agreement storage a = _agreement(agreementId);
+        a = _agreement(agreementId);
         _requireStatus(agreementId, a, AgreementStatus.Running);
         verifierId = _workerIdOf[msg.sender];
         v = _verifierIndex(a.verifierIds, a.verifierCount, verifierId);
@@ -356,10 +368,14 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         billable = a.billablePeriods;
         _checkReportTime(a, batch, billable);
         reports = _reports[agreementId];
-        (uint256 flagKey, uint256 flag) = _allOkFlag(batch, v);
-        if (reports[batch * BATCH_WORDS * 8 + v] != 0 || reports[flagKey] & flag != 0) {
-            revert AlreadyReported(agreementId, batch, verifierId);
+        bool done;
+        if (batch == 0) {
+            done = (uint256(a.confirmed0) | a.reported0) & (1 << v) != 0;
+        } else {
+            (uint256 flagKey, uint256 flag) = _allOkFlag(batch, v);
+            done = reports[batch * BATCH_WORDS * 8 + v] != 0 || reports[flagKey] & flag != 0;
         }
+        if (done) revert AlreadyReported(agreementId, batch, verifierId);
     }
 
     function _checkReportTime(Agreement storage a, uint256 batch, uint256 billable) private view {
@@ -377,6 +393,7 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         uint256 paid;
         uint256 failed;
         uint256 silentPeriods; // summed over the verifiers: 0 when every verifier reported every batch
+        uint256 confirmed0; // Agreement.confirmed0
         uint256[] agree;
         uint256[] dissent;
         uint256[] silent;
@@ -402,9 +419,9 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         (uint256 earned, uint256 penalties) = _settleVerifiers(agreementId, a, o);
         burned += penalties;
         uint256 refund = _depositOf(a) - workerPay - earned;
-        if (refund != 0) _credits[a.client] += refund;
         emit AgreementSettled(agreementId, a.workerId, o.paid, o.failed, workerPay, refund, burned);
         _burn(burned);
+        _refund(a.client, refund);
     }
 
     /// @dev The worker's pay for its ok periods is added to its stake (withdrawable above the minimum), its slash
@@ -527,14 +544,14 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         emit AgreementDeclined(agreementId, workerId, drawBlock);
     }
 
-    /// @dev Ends an agreement that never ran: `fee` (capped at the deposit) is burned, the rest credited back.
+    /// @dev Ends an agreement that never ran: `fee` (capped at the deposit) is burned, the rest refunded.
     function _end(uint256 agreementId, Agreement storage a, EndReason reason, uint256 fee) private {
         uint256 deposit = _depositOf(a);
         if (fee > deposit) fee = deposit;
         a.status = AgreementStatus.Ended;
-        _credits[a.client] += deposit - fee;
         emit AgreementEnded(agreementId, reason, deposit - fee, fee);
         _burn(fee);
+        _refund(a.client, deposit - fee);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -547,13 +564,12 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         o.agree = new uint256[](o.n);
         o.dissent = new uint256[](o.n);
         o.silent = new uint256[](o.n);
+        o.confirmed0 = a.confirmed0;
         mapping(uint256 => uint256) storage reports = _reports[agreementId];
         uint256 words = (o.billable + WORD_PERIODS - 1) / WORD_PERIODS;
         for (uint256 b; b * BATCH_WORDS < words; ++b) {
             uint256 end = (b + 1) * BATCH_WORDS < words ? (b + 1) * BATCH_WORDS : words;
-            (uint256 flagKey, uint256 flag) = _allOkFlag(b, 0);
-            uint256 all = flag * ((uint256(1) << o.n) - 1); // the n verifiers' flag bits of batch b
-            if (reports[flagKey] & all == all) {
+            if (_allConfirmed(reports, o, b)) {
                 // every verifier confirmed the batch: every period ok, every vote agrees
                 uint256 periods = (end * WORD_PERIODS < o.billable ? end * WORD_PERIODS : o.billable)
                     - b * BATCH_PERIODS;
@@ -579,8 +595,7 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
         uint256[3] memory okCount;
         uint256[3] memory failCount;
         for (uint256 v; v < o.n; ++v) {
-            (uint256 flagKey, uint256 flag) = _allOkFlag(w / BATCH_WORDS, v);
-            uint256 r = reports[flagKey] & flag != 0 ? (mask << WORD_PERIODS) | mask : reports[w * 8 + v];
+            uint256 r = _confirmed(reports, o, w / BATCH_WORDS, v) ? (mask << WORD_PERIODS) | mask : reports[w * 8 + v];
             if (r == 0) {
                 o.silent[v] += size;
                 o.silentPeriods += size;
@@ -600,6 +615,30 @@ contract WorkerDispatcherV2 is DispatcherStateV2 {
             o.agree[v] += PeriodBits.popcount(ok[v] & okOut) + PeriodBits.popcount(fail[v] & failOut);
             o.dissent[v] += PeriodBits.popcount(ok[v] & failOut) + PeriodBits.popcount(fail[v] & okOut);
         }
+    }
+
+    /// @dev Whether every one of the n verifiers confirmed batch `b`.
+    function _allConfirmed(mapping(uint256 => uint256) storage reports, Outcome memory o, uint256 b)
+        private
+        view
+        returns (bool)
+    {
+        uint256 all = (uint256(1) << o.n) - 1;
+        if (b == 0) return o.confirmed0 & all == all;
+        (uint256 flagKey, uint256 flag) = _allOkFlag(b, 0);
+        all *= flag; // the n verifiers' flag bits of batch b
+        return reports[flagKey] & all == all;
+    }
+
+    /// @dev Whether verifier `v` confirmed batch `b`.
+    function _confirmed(mapping(uint256 => uint256) storage reports, Outcome memory o, uint256 b, uint256 v)
+        private
+        view
+        returns (bool)
+    {
+        if (b == 0) return (o.confirmed0 >> v) & 1 != 0;
+        (uint256 flagKey, uint256 flag) = _allOkFlag(b, v);
+        return reports[flagKey] & flag != 0;
     }
 
     function _verifierIndex(uint256 packed, uint256 n, uint256 id) private pure returns (uint256) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {V2Base} from "./utils/V2Base.sol";
+import {V2Base, CountingWallet} from "./utils/V2Base.sol";
 import {IWorkerDispatcherV2 as I} from "../../src/v2/IWorkerDispatcherV2.sol";
 import {WorkerDispatcherV2} from "../../src/v2/WorkerDispatcherV2.sol";
 import {RegistryModuleV2} from "../../src/v2/RegistryModuleV2.sol";
@@ -30,6 +30,35 @@ contract SteeringBuyer {
 
 /// @notice Each rule of protocol v2 attacked the way an attacker would, with who gains how much.
 ///         Every test performs the attack and asserts that it failed or cost the attacker money.
+/// @notice A client that tries to hurt whoever refunds it: its receive() reverts, burns all the gas it gets, or
+///         re-enters the dispatcher to be paid twice.
+contract RefundGriefer {
+    WorkerDispatcherV2 private immutable _d;
+    uint8 public mode; // 0 revert, 1 burn gas, 2 re-enter
+    uint256 public settleTo;
+
+    constructor(WorkerDispatcherV2 d) payable {
+        _d = d;
+    }
+
+    function setMode(uint8 m, uint256 id) external {
+        mode = m;
+        settleTo = id;
+    }
+
+    function buy(I.Requirements calldata q, uint256 value) external returns (uint256) {
+        return _d.buyContract{value: value}(q);
+    }
+
+    receive() external payable {
+        if (mode == 0) revert("no refunds here");
+        if (mode == 1) {
+            while (true) {} // every bit of gas it is given
+        }
+        _d.withdraw(); // re-enter to take the credit as well
+    }
+}
+
 contract AttacksV2Test is V2Base {
     event log_named_uint(string key, uint256 val);
     event log_named_int(string key, int256 val);
@@ -77,8 +106,6 @@ contract AttacksV2Test is V2Base {
             _report(id, 0, i, 0, _all(60)); // every period failed
         }
         d.settle(id);
-        vm.prank(client);
-        d.withdraw();
         emit log_named_int("saboteur client gain, wei", _gain(client, clientBefore));
         emit log_named_uint("burned (worker's slash), wei", r.BURN().balance - burnBefore);
         assertEq(_worth(client), clientBefore - 3 * 60 * RW, "client gets its deposit back minus the verifiers' pay");
@@ -104,8 +131,6 @@ contract AttacksV2Test is V2Base {
             vm.prank(client);
             d.cancelAgreement(id);
         }
-        vm.prank(client);
-        d.withdraw();
         uint256 deposit = r.getAgreement(id).escrow;
         uint256 lost = before - _worth(client) - deposit;
         emit log_named_uint("tries to get the chosen worker", tries);
@@ -163,8 +188,6 @@ contract AttacksV2Test is V2Base {
             vm.prank(attacker);
             d.cancelAgreement(dummies[k]);
         }
-        vm.prank(attacker);
-        d.withdraw();
         emit log_named_int("front-runner gain, wei", _gain(attacker, before));
         assertEq(before - _worth(attacker), 3 * CANCEL_FEE, "three cancel fees burned");
         _roll(DRAW_DELAY + 1);
@@ -201,7 +224,7 @@ contract AttacksV2Test is V2Base {
         d.drawVerifiers(id, "");
         assertEq(uint256(r.getAgreement(id).status), uint256(I.AgreementStatus.Ended), "ended, not re-drawn");
         assertEq(before - _worth(w), DECLINE_FEE, "the worker paid the decline fee");
-        assertEq(r.creditOf(client), deposit, "the client is refunded in full");
+        assertEq(_refunded(), deposit, "the client is refunded in full");
     }
 
     /// @dev A worker becomes eligible (lower price) after seeing the draw's hash: it is not a candidate of a draw
@@ -330,10 +353,8 @@ contract AttacksV2Test is V2Base {
         d.settle(id);
         uint256 wid = r.getAgreement(id).workerId;
         assertEq(r.getWorker(wid).stake, MIN_STAKE + 1440 * PP, "worker: 1,440 periods once");
-        assertEq(r.creditOf(client), deposit - 1440 * PP - 3 * 1440 * RW, "client: the rest");
-        assertEq(address(d).balance, balanceBefore, "settlement moves no wei out");
-        vm.prank(client);
-        d.withdraw();
+        assertEq(_refunded(), deposit - 1440 * PP - 3 * 1440 * RW, "client: the rest");
+        assertEq(address(d).balance, balanceBefore - _refunded(), "settlement moves out only the client's refund");
         for (uint256 i = 1; i <= 10; ++i) {
             address w = _workerAddr(i);
             uint256 extra = r.getWorker(i).stake - MIN_STAKE;
@@ -437,5 +458,107 @@ contract AttacksV2Test is V2Base {
         vm.warp(_endOf(id) + REPORT_WINDOW);
         d.settle(id);
         assertEq(before - _worth(junk), 120 * RW, "never reporting costs 2 rewards per period");
+    }
+
+    // ------------------------------------------------------------------ refunds sent at once
+
+    /// @dev A client buys, the agreement runs one period of its hour and stops, and the worker settles: returns the
+    ///      agreement and the settlement's gas.
+    function _settledFor(address buyer, function(address, uint256) internal returns (uint256) buy)
+        internal
+        returns (uint256 id, uint256 refund, uint256 gas)
+    {
+        id = buy(buyer, 0);
+        _accept(id);
+        _startAndDraw(id);
+        vm.warp(r.getAgreement(id).deadline + 1);
+        vm.prank(buyer);
+        d.stopAgreement(id); // 1 of 60 periods billable: most of the deposit comes back
+        vm.warp(_endOf(id));
+        for (uint256 i; i < 3; ++i) {
+            _confirm(id, 0, i);
+        }
+        refund = r.getAgreement(id).escrow - PP - 3 * RW;
+        address w = _owner(r.getAgreement(id).workerId);
+        uint256 g = gasleft();
+        vm.prank(w);
+        d.settle(id);
+        gas = g - gasleft();
+    }
+
+    function _buyByGriefer(address g, uint256) internal returns (uint256) {
+        I.Requirements memory q = _req(3600, 3);
+        uint256 value = _quote(q);
+        vm.deal(g, value);
+        return RefundGriefer(payable(g)).buy(q, value);
+    }
+
+    function _buyByClient(address, uint256) internal returns (uint256) {
+        return _buy(3600);
+    }
+
+    /// @dev The common case: an account takes its refund in the settlement itself, no credit, no withdraw.
+    function test_refund_sentAtOnce_toAnAccount() public {
+        (uint256 id, uint256 refund,) = _settledFor(client, _buyByClient);
+        assertEq(uint256(r.getAgreement(id).status), uint256(I.AgreementStatus.Settled), "settled");
+        assertEq(client.balance - clientBase, refund, "the refund is in the client's wallet");
+        assertEq(r.creditOf(client), 0, "nothing left to withdraw");
+    }
+
+    /// @dev A client contract whose receive() needs more than the stipend (a counting wallet): credited, and it
+    ///      withdraws the credit itself.
+    function test_refund_creditedWhenTheStipendIsNotEnough() public {
+        CountingWallet wallet = new CountingWallet();
+        (, uint256 refund,) = _settledFor(address(wallet), _buyByWallet);
+        assertEq(r.creditOf(address(wallet)), refund, "credited");
+        wallet.withdrawFrom(d);
+        assertEq(wallet.received(), refund, "withdrawn with all the gas it needs");
+        assertEq(r.creditOf(address(wallet)), 0, "credit taken");
+    }
+
+    function _buyByWallet(address wallet, uint256) internal returns (uint256 id) {
+        I.Requirements memory q = _req(3600, 3);
+        uint256 value = _quote(q);
+        vm.deal(wallet, value);
+        vm.prank(wallet);
+        id = d.buyContract{value: value}(q);
+    }
+
+    /// @dev Attack: a client refuses its refund (reverting receive) to make the worker's settlement fail and keep
+    ///      its pay locked. The settlement succeeds; the refund waits as a credit; the worker is paid.
+    function test_attack_clientRefusesItsRefund_cannotBlockTheSettlement() public {
+        RefundGriefer g = new RefundGriefer(d);
+        (uint256 id, uint256 refund,) = _settledFor(address(g), _buyByGriefer);
+        assertEq(uint256(r.getAgreement(id).status), uint256(I.AgreementStatus.Settled), "settled all the same");
+        assertEq(r.creditOf(address(g)), refund, "the refund waits as a credit");
+        assertEq(r.getWorker(r.getAgreement(id).workerId).locked, 0, "the worker's lock released");
+    }
+
+    /// @dev Attack: a client burns every bit of gas its refund carries, to make settling it cost the worker a
+    ///      fortune. It gets the call stipend (2,300 gas) and nothing more: the settlement costs the same as an
+    ///      honest client's, plus that stipend.
+    function test_attack_clientBurnsGasOnItsRefund_boundedByTheStipend() public {
+        (,, uint256 honest) = _settledFor(client, _buyByClient);
+        RefundGriefer g = new RefundGriefer(d);
+        g.setMode(1, 0);
+        (uint256 id, uint256 refund, uint256 griefed) = _settledFor(address(g), _buyByGriefer);
+        emit log_named_uint("settle gas, honest client", honest);
+        emit log_named_uint("settle gas, gas-burning client", griefed);
+        assertEq(uint256(r.getAgreement(id).status), uint256(I.AgreementStatus.Settled), "settled");
+        assertEq(r.creditOf(address(g)), refund, "credited");
+        assertLe(griefed, honest + 30_000, "at most the stipend and a credit's storage more");
+    }
+
+    /// @dev Attack: a client re-enters on its refund to withdraw it as a credit too (paid twice). The stipend
+    ///      cannot pay for a call into the dispatcher; the refund is credited once, and only once.
+    function test_attack_clientReentersOnItsRefund_paidOnce() public {
+        RefundGriefer g = new RefundGriefer(d);
+        g.setMode(2, 0);
+        uint256 held = address(d).balance;
+        (uint256 id, uint256 refund,) = _settledFor(address(g), _buyByGriefer);
+        assertEq(uint256(r.getAgreement(id).status), uint256(I.AgreementStatus.Settled), "settled");
+        assertEq(address(g).balance, 0, "nothing sent during the settlement");
+        assertEq(r.creditOf(address(g)), refund, "credited once");
+        assertGe(address(d).balance, held, "the contract still holds what it owes");
     }
 }

@@ -163,7 +163,7 @@ contract FuzzV2Test is V2Base {
             assertEq(r.getWorker(a.verifierIds[v]).locked, 0, "bond released");
             rewards += m.agree[v] * RW;
         }
-        assertEq(r.creditOf(client), a.escrow - m.paid * PP - rewards, "client");
+        assertEq(_refunded(), a.escrow - m.paid * PP - rewards, "client");
         assertEq(r.reputationCounters(a.workerId).verifiedPeriods, m.paid, "record: verified");
         assertEq(r.reputationCounters(a.workerId).failedPeriods, m.failed, "record: failed");
         assertEq(uint256(r.getAgreement(id).status), uint256(I.AgreementStatus.Settled), "settled");

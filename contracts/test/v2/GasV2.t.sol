@@ -53,8 +53,6 @@ contract GasV2Test is V2Base {
         id = v1.buyContract{value: value}(q);
         vm.prank(client);
         v1.cancelAgreement(id);
-        vm.prank(client);
-        d.withdraw();
     }
 
     function _reqV1() internal pure returns (WorkerDispatcher.Requirements memory q) {

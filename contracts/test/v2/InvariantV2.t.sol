@@ -2,7 +2,7 @@
 pragma solidity 0.8.28;
 
 import {Test} from "../utils/Test.sol";
-import {VmExtra} from "./utils/V2Base.sol";
+import {VmExtra, CountingWallet} from "./utils/V2Base.sol";
 import {IWorkerDispatcherV2 as I} from "../../src/v2/IWorkerDispatcherV2.sol";
 import {WorkerDispatcherV2} from "../../src/v2/WorkerDispatcherV2.sol";
 import {RegistryModuleV2} from "../../src/v2/RegistryModuleV2.sol";
@@ -39,9 +39,12 @@ contract HandlerV2 is Test {
     constructor(WorkerDispatcherV2 d_) {
         d = d_;
         r = RegistryModuleV2(address(d_));
-        for (uint256 i; i < CLIENTS; ++i) {
+        for (uint256 i; i < CLIENTS - 1; ++i) {
             actors.push(address(uint160(0xC0000 + i)));
         }
+        // One client is a contract wallet that needs more than the stipend: its refunds are credited, and it
+        // withdraws them (the others' refunds reach their wallets at once).
+        actors.push(address(new CountingWallet()));
         for (uint256 i = 1; i <= WORKERS; ++i) {
             actors.push(address(uint160(0x10000 + i)));
         }
@@ -298,18 +301,19 @@ contract HandlerV2 is Test {
         _call(who, 0, abi.encodeCall(WorkerDispatcherV2.submitReport, (id, batch, ok, voted)), "report");
     }
 
-    /// @dev Settles; checks that the settlement split exactly the deposit (stakes + client credit + burned).
+    /// @dev Settles; checks that the settlement split exactly the deposit (stakes + client refund + burned).
     function settle(uint256 seed, bool late) external {
         uint256 id = _pick(seed);
         if (id == 0) return;
         I.AgreementView memory a = r.getAgreement(id);
         if (a.status != I.AgreementStatus.Running) return;
         if (late) _warpTo(a.deadline + uint256(a.billablePeriods) * a.periodSeconds + 3600);
-        uint256 before = _stakes() + r.creditOf(a.client);
+        // The client's refund is sent to its wallet at once (else credited): both count.
+        uint256 before = _stakes() + r.creditOf(a.client) + a.client.balance;
         uint256 burnBefore = _burnBalance();
         if (_call(address(this), 0, abi.encodeCall(WorkerDispatcherV2.settle, (id)), "settle")) {
             if (++settles[id] > 1) doubleSettle = true;
-            uint256 afterAll = _stakes() + r.creditOf(a.client) + (_burnBalance() - burnBefore);
+            uint256 afterAll = _stakes() + r.creditOf(a.client) + a.client.balance + (_burnBalance() - burnBefore);
             if (afterAll != before + depositOf[id]) settlementMismatch = true;
         }
     }

@@ -33,7 +33,7 @@ contract WorkerDispatcherV2Test is V2Base {
             assertEq(r.getWorker(a.verifierIds[i]).stake, MIN_STAKE + 60 * reward, "reward added to the stake");
             assertEq(r.getWorker(a.verifierIds[i]).locked, 0, "bond released");
         }
-        assertEq(r.creditOf(client), 0, "nothing left for the client at the max price");
+        assertEq(_refunded(), 0, "nothing left for the client at the max price");
         assertEq(r.getWorker(a.workerId).locked, 0, "lock released");
         uint256 before = w.balance;
         vm.prank(w);
@@ -114,7 +114,7 @@ contract WorkerDispatcherV2Test is V2Base {
         d.rejectSpec(id, bytes("another spec"), SALT);
         vm.prank(w);
         d.rejectSpec(id, SPEC, SALT);
-        assertEq(r.creditOf(client), deposit, "client refunded in full");
+        assertEq(_refunded(), deposit, "client refunded in full");
         assertEq(r.getWorker(wid).stake, MIN_STAKE, "worker keeps its whole stake");
         assertEq(r.getWorker(wid).locked, 0, "unlocked");
         assertEq(r.reputationCounters(wid).specsRejected, 1, "recorded");
@@ -165,6 +165,42 @@ contract WorkerDispatcherV2Test is V2Base {
         d.submitReport(id, 0, _one(1), _one(1));
     }
 
+    /// @dev One report per verifier and batch, whichever kind comes first: batch 0's marks live in the agreement's
+    ///      own slot, later batches' in the ledger; both refuse the second report in either order.
+    function test_reports_onePerVerifierAndBatch_eitherOrder() public {
+        uint256 id = _run(1500 * PERIOD); // batches 0 (1,440 periods) and 1 (60)
+        I.AgreementView memory a = r.getAgreement(id);
+        vm.warp(a.deadline + 1440 * PERIOD);
+        _confirm(id, 0, 0);
+        uint256[] memory words = new uint256[](12);
+        vm.prank(_verifier(id, 0));
+        vm.expectRevert(abi.encodeWithSelector(I.AlreadyReported.selector, id, 0, a.verifierIds[0]));
+        d.submitReport(id, 0, words, words);
+        vm.prank(_verifier(id, 1));
+        d.submitReport(id, 0, words, words); // abstains on all of batch 0
+        vm.prank(_verifier(id, 1));
+        vm.expectRevert(abi.encodeWithSelector(I.AlreadyReported.selector, id, 0, a.verifierIds[1]));
+        d.confirmBatch(id, 0);
+        vm.prank(_verifier(id, 0));
+        vm.expectRevert(abi.encodeWithSelector(I.AlreadyReported.selector, id, 0, a.verifierIds[0]));
+        d.confirmBatch(id, 0);
+        (bool submitted, uint256 ok,) = r.getReport(id, 0, 0);
+        assertTrue(submitted && ok == _all(120), "a confirmation reads as every period ok");
+        (submitted,,) = r.getReport(id, 0, 2);
+        assertTrue(!submitted, "verifier 2 has not reported batch 0");
+        vm.warp(_endOf(id));
+        _confirm(id, 1, 2);
+        vm.prank(_verifier(id, 2));
+        vm.expectRevert(abi.encodeWithSelector(I.AlreadyReported.selector, id, 1, a.verifierIds[2]));
+        d.submitReport(id, 1, _one(_all(60)), _one(_all(60)));
+        _report(id, 1, 0, _all(60), _all(60));
+        vm.prank(_verifier(id, 0));
+        vm.expectRevert(abi.encodeWithSelector(I.AlreadyReported.selector, id, 1, a.verifierIds[0]));
+        d.confirmBatch(id, 1);
+        (submitted, ok,) = r.getReport(id, 12, 2);
+        assertTrue(submitted && ok == _all(60), "batch 1's confirmation reads as its 60 periods ok");
+    }
+
     function test_settle_majorityAbstentionSilenceAndDissent() public {
         uint256 id = _run(3600);
         I.AgreementView memory a = r.getAgreement(id);
@@ -189,7 +225,7 @@ contract WorkerDispatcherV2Test is V2Base {
             "v1: its ok votes on undecided periods earn nothing and cost nothing");
         assertEq(r.getWorker(a.verifierIds[2]).stake, MIN_STAKE - 60 * 2 * reward, "silent: 2 rewards per period burned");
         uint256 deposit = 60 * (periodPrice + 3 * reward);
-        assertEq(r.creditOf(client), deposit - 40 * periodPrice - 100 * reward, "client gets the rest");
+        assertEq(_refunded(), deposit - 40 * periodPrice - 100 * reward, "client gets the rest");
     }
 
     function test_stop_atBoundaryBillsOnlyBegunPeriods() public {
@@ -211,7 +247,7 @@ contract WorkerDispatcherV2Test is V2Base {
         uint256 burnBefore = r.BURN().balance;
         vm.prank(client);
         d.cancelAgreement(id);
-        assertEq(r.creditOf(client), deposit - CANCEL_FEE, "refund minus the fee");
+        assertEq(_refunded(), deposit - CANCEL_FEE, "refund minus the fee");
         assertEq(r.BURN().balance - burnBefore, CANCEL_FEE, "fee burned");
     }
 
@@ -281,7 +317,7 @@ contract WorkerDispatcherV2Test is V2Base {
         d.expireAgreement(id);
         vm.warp(block.timestamp + START_WINDOW + 1);
         d.expireAgreement(id);
-        assertEq(r.creditOf(client), deposit, "client refunded in full");
+        assertEq(_refunded(), deposit, "client refunded in full");
         assertEq(r.getWorker(wid).stake, MIN_STAKE - DECLINE_FEE, "worker paid for the time it held the money");
         assertEq(r.getWorker(wid).locked, 0, "unlocked");
         assertEq(r.reputationCounters(wid).failedAgreements, 1, "counted");
@@ -313,7 +349,7 @@ contract WorkerDispatcherV2Test is V2Base {
             d.declineAgreement(id);
         }
         assertEq(uint256(r.getAgreement(id).status), uint256(I.AgreementStatus.Ended), "ended");
-        assertEq(r.creditOf(client), deposit, "client refunded in full");
+        assertEq(_refunded(), deposit, "client refunded in full");
     }
 
     function test_noVerifiers_endsWithoutFault() public {
@@ -328,7 +364,7 @@ contract WorkerDispatcherV2Test is V2Base {
         _start(id);
         d.drawVerifiers(id, "");
         assertEq(uint256(r.getAgreement(id).status), uint256(I.AgreementStatus.Ended), "ended");
-        assertEq(r.creditOf(client), deposit, "client refunded in full");
+        assertEq(_refunded(), deposit, "client refunded in full");
         assertEq(r.getWorker(r.workerIdOf(w)).locked, 0, "worker unlocked");
         assertEq(r.getWorker(r.workerIdOf(w)).stake, MIN_STAKE, "worker not blamed");
     }

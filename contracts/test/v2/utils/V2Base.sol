@@ -6,6 +6,20 @@ import {IWorkerDispatcherV2} from "../../../src/v2/IWorkerDispatcherV2.sol";
 import {WorkerDispatcherV2} from "../../../src/v2/WorkerDispatcherV2.sol";
 import {RegistryModuleV2} from "../../../src/v2/RegistryModuleV2.sol";
 
+/// @dev A client contract whose receive() writes storage: more than the 2,300-gas stipend a refund sent at once
+///      carries, so its refunds are credited, and `withdraw` (all the gas it needs) takes them.
+contract CountingWallet {
+    uint256 public received;
+
+    receive() external payable {
+        received += msg.value;
+    }
+
+    function withdrawFrom(WorkerDispatcherV2 d) external {
+        d.withdraw();
+    }
+}
+
 /// @notice Cheatcodes the v1 test base does not declare (Foundry's cheatcode spec, crates/cheatcodes/spec).
 interface VmExtra {
     function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
@@ -45,6 +59,7 @@ abstract contract V2Base is Test {
     WorkerDispatcherV2 internal d;
     RegistryModuleV2 internal r; // the same address, typed for the registry and views
     address internal client = address(0xC11E47);
+    uint256 internal clientBase; // the client's wallet + credit right after its last purchase
 
     function _config() internal pure returns (IWorkerDispatcherV2.Config memory c) {
         c.minStake = MIN_STAKE;
@@ -122,6 +137,13 @@ abstract contract V2Base is Test {
         if (who.balance < value) vm.deal(who, value);
         vm.prank(who);
         id = d.buyContract{value: value}(q);
+        if (who == client) clientBase = client.balance + r.creditOf(client);
+    }
+
+    /// @dev What the client got back since its last purchase: refunds are sent to its wallet at once (an
+    ///      account takes them), else credited; both count.
+    function _refunded() internal view returns (uint256) {
+        return client.balance + r.creditOf(client) - clientBase;
     }
 
     function _buy(uint32 duration) internal returns (uint256) {
