@@ -243,7 +243,8 @@ struct Market {
         return out;
     }
 
-    /// Waits until the agreement is settled or ended and the client has taken its refund out.
+    /// Waits until the agreement is settled or ended and the client has its refund (sent with the
+    /// settlement, or a credit its node withdraws).
     void wait_closed(std::uint64_t id, std::chrono::seconds limit = 120s) {
         const bool closed = wait_until(
             [&] {
@@ -611,6 +612,48 @@ TEST_F(Marketplace, ImageOtherThanTheCommittedOneIsRefusedAndTheClientCancels) {
     EXPECT_EQ(p.burned_deposit, config().cancel_fee);
     EXPECT_EQ(p.client, p.deposit - config().cancel_fee) << "the rest of the escrow goes back";
     EXPECT_EQ(p.worker, 0U);
+}
+
+TEST_F(Marketplace, ASpecTheServiceCannotPassIsRejectedBeforeTheClockAndCostsNobody) {
+    // The saboteur client (issue 12): its probe asks for a page the image does not serve, so every
+    // period would fail and the worker's stake would burn. The worker sees the spec before the paid
+    // clock, probes its own running service with it, and after its grace reveals it on chain
+    // (rejectSpec): the client gets its whole deposit back, the worker loses nothing and is not
+    // counted as failed, and nobody was paid for periods that never ran.
+    m().target(1);
+    const auto worker_id = m().dispatcher->worker_id_of(addr(1)).value();
+    const auto stake_before = m().dispatcher->get_worker(worker_id).value().stake;
+    const auto record_before = m().dispatcher->reputation_counters(worker_id).value();
+    const auto out = m().cli("--json run --detach " + shell_quote(m().image.string()) +
+                             " --duration 30s --period 10s --max-price 2gwei/s --probe http:/no-such-page");
+    const auto id = json::parse(out)["id"].get<std::uint64_t>();
+    m().wait_closed(id, 150s);
+    EXPECT_EQ(m().view(id).status, AgreementStatus::ended);
+    bool rejected = false;
+    for (const auto& r : m().events(id))
+        if (const auto* e = std::get_if<v2::AgreementEnded>(&r.event)) rejected = e->reason == v2::EndReason::spec_rejected;
+    EXPECT_TRUE(rejected) << m().nodes[1]->tail();
+    const auto p = payout(m(), id);
+    EXPECT_EQ(p.client, p.deposit) << "the client gets everything back";
+    EXPECT_EQ(p.worker, 0U);
+    EXPECT_EQ(p.verifiers, 0U);
+    EXPECT_EQ(p.burned, 0U) << "nobody is penalized";
+    EXPECT_TRUE(wait_until([&] { return m().dispatcher->get_worker(worker_id).value().locked == 0; }, 10s));
+    EXPECT_EQ(m().dispatcher->get_worker(worker_id).value().stake, stake_before) << "the worker's stake is whole";
+    const auto record = m().dispatcher->reputation_counters(worker_id).value();
+    EXPECT_EQ(record.specs_rejected, record_before.specs_rejected + 1);
+    EXPECT_EQ(record.failed_agreements, record_before.failed_agreements) << "not a failure of the worker";
+    EXPECT_EQ(record.failed_periods, record_before.failed_periods);
+    // Both nodes say what happened, in words.
+    EXPECT_NE(m().nodes[1]->log().find("agreement " + std::to_string(id) + ": the service fails the client's probe spec"),
+              std::string::npos)
+        << m().nodes[1]->tail();
+    json inspect;
+    EXPECT_TRUE(wait_until([&] {
+        inspect = json::parse(m().cli("--json inspect " + std::to_string(id)), nullptr, false);
+        return !inspect.is_discarded() && inspect.value("state", "") != "" && inspect["payments"].value("closed", false);
+    }, 30s)) << inspect.dump(2);
+    EXPECT_TRUE(inspect["payments"]["balanced"].get<bool>()) << inspect["payments"].dump(2);
 }
 
 TEST_F(Marketplace, BadRequestsGetClearErrorsAndCostNothing) {
