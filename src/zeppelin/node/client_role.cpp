@@ -72,15 +72,13 @@ Result<void> NodeContext::client_step(const LocalAgreement& a, const v2::Agreeme
             return set_state(id, cur.rec.transferred ? Phase::waiting_for_service : Phase::waiting_for_worker);
         }
         case AgreementStatus::starting:
-            // The worker's service passed the spec; verifiers are drawn from the next block.
+            // The worker's service passed the spec and its endpoint came with the start: the client
+            // may use it now (`run` returns when it answers); the paid clock starts when the
+            // verifiers are drawn, from the next block.
+            ZP_CHECK(note_first_answer(a));
             return set_state(id, Phase::starting);
         case AgreementStatus::running: {
-            if (a.rec.service && !a.rec.first_ok_ms) {
-                auto spec = probe::from_json(a.rec.spec.value_or(""));
-                const auto out = world->probe(spec ? *spec : tcp_spec(), {a.rec.service->host, a.rec.service->port}, 2s);
-                if (out.ok) ZP_CHECK(update(id, [t = world->now_ms()](LocalAgreement& la) { la.rec.first_ok_ms = t; }));
-                else wake_in(id, 1s);  // the service's first answer is measured to the second
-            }
+            ZP_CHECK(note_first_answer(a));
             // Stopped by the client (`zeppelin stop`, recorded; also in the last period, where the
             // view shows no cut): its last period runs out, then it settles.
             if (v.billable_periods < v.periods) ZP_CHECK(mark_stopped(id));
@@ -96,6 +94,15 @@ Result<void> NodeContext::client_step(const LocalAgreement& a, const v2::Agreeme
             return set_state(id, a.phase == Phase::cancelled ? Phase::cancelled : Phase::done);
         case AgreementStatus::none: return set_state(id, Phase::done);
     }
+    return {};
+}
+
+Result<void> NodeContext::note_first_answer(const LocalAgreement& a) {
+    if (!a.rec.service || a.rec.first_ok_ms) return {};
+    auto spec = probe::from_json(a.rec.spec.value_or(""));
+    const auto out = world->probe(spec ? *spec : tcp_spec(), {a.rec.service->host, a.rec.service->port}, 2s);
+    if (out.ok) return update(a.id, [t = world->now_ms()](LocalAgreement& la) { la.rec.first_ok_ms = t; });
+    wake_in(a.id, 1s);  // the service's first answer is measured to the second
     return {};
 }
 

@@ -261,8 +261,12 @@ struct NodeContext {
     /// The spec and its salt to the worker (a worker-bit message), once the worker accepted.
     Result<void> reveal_spec(const LocalAgreement& a, const v2::AgreementView& v);
     Result<void> client_transfer(const LocalAgreement& a, const v2::AgreementView& v);
-    /// Takes out this account's credits (refunds) once its agreement is settled or ended.
+    /// Takes out this account's credits (a refund its address did not take at once) once its
+    /// agreement is settled or ended.
     Result<void> withdraw_credit(std::uint64_t id);
+    /// Probes the service once its endpoint is known (from the start on) until it first answers:
+    /// `first_ok_ms`, when `run` returns.
+    Result<void> note_first_answer(const LocalAgreement& a);
 
     // ---- worker (worker_role.cpp)
     bool can_serve(const json& req);
