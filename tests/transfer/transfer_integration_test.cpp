@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "test_images.hpp"
@@ -284,6 +285,52 @@ TEST_F(Fixture, EndToEndIntegrityThenDeduplicated) {
     auto got2 = server->wait("agreement-2", 10s).value();
     EXPECT_EQ(got2.layers_cached, 3U);
     EXPECT_EQ(inspect_image(got2.archive).value().diff_ids(), info.diff_ids());
+}
+
+TEST_F(Fixture, TheProbeSpecArrivesWithTheHelloAlsoWhenNoLayerIsSent) {
+    std::mutex mu;
+    std::vector<std::pair<std::string, std::optional<protocol::SpecReveal>>> hellos;
+    ServerOptions o;
+    o.cache_dir = dir.path() / "spec-cache";
+    o.io_timeout = 10s;
+    o.on_hello = [&](const IncomingImage& img) {
+        std::lock_guard lock{mu};
+        hellos.emplace_back(img.agreement_id, img.spec);
+    };
+    auto worker = Server::start(o).value();
+    const Endpoint at{"127.0.0.1", worker->port()};
+    auto img = image3("img.tar");
+    auto info = inspect_image(img.path).value();
+    SendOptions opt;
+    opt.spec = protocol::SpecReveal{R"({"kind":"http","path":"/health"})", {}};
+    opt.spec->salt.bytes.fill(0x5a);
+    ASSERT_TRUE(worker->expect("first", secret_of(13), info.config_digest, 1ULL << 30));
+    EXPECT_EQ(send_image(at, "first", secret_of(13), img.path, info, opt).value().layers_sent, 3U);
+    // Another agreement for the same image: the worker holds every layer, the spec still travels.
+    ASSERT_TRUE(worker->expect("second", secret_of(14), info.config_digest, 1ULL << 30));
+    EXPECT_EQ(send_image(at, "second", secret_of(14), img.path, info, opt).value().layers_sent, 0U);
+    // A client without a spec (an older one, or a plain transfer): the HELLO says none.
+    ASSERT_TRUE(worker->expect("third", secret_of(15), info.config_digest, 1ULL << 30));
+    ASSERT_TRUE(send_image(at, "third", secret_of(15), img.path, info));
+    std::lock_guard lock{mu};
+    ASSERT_EQ(hellos.size(), 3U);
+    EXPECT_EQ(hellos[0].first, "first");
+    EXPECT_EQ(hellos[0].second, opt.spec);
+    EXPECT_EQ(hellos[1].first, "second");
+    EXPECT_EQ(hellos[1].second, opt.spec);
+    EXPECT_FALSE(hellos[2].second);
+}
+
+TEST_F(Fixture, AnOversizedSpecIsRefusedBeforeConnecting) {
+    auto img = image3("img.tar");
+    auto info = inspect_image(img.path).value();
+    ASSERT_TRUE(server->expect("big-spec", secret_of(16), info.config_digest, 1ULL << 30));
+    SendOptions opt;
+    opt.spec = protocol::SpecReveal{std::string(protocol::kMaxSpec + 1, ' '), {}};
+    EXPECT_ERROR(send_image(endpoint(), "big-spec", secret_of(16), img.path, info, opt), Errc::invalid_argument,
+                 "the probe spec is 4097 bytes, more than the 4096 bytes that travel with the image");
+    opt.spec->spec = R"({"kind":"tcp"})";
+    EXPECT_TRUE(send_image(endpoint(), "big-spec", secret_of(16), img.path, info, opt)) << "the agreement is still open";
 }
 
 TEST_F(Fixture, OciImageWithDuplicateLayer) {

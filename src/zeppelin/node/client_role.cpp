@@ -1,7 +1,6 @@
 #include "zeppelin/node/context.hpp"
 
 #include <algorithm>
-#include <future>
 
 #include <spdlog/spdlog.h>
 
@@ -60,13 +59,9 @@ Result<void> NodeContext::client_step(const LocalAgreement& a, const v2::Agreeme
                 if (!r && !is_not_yet(r.error())) return r.error();
                 return {};
             }
-            // The spec goes while the image travels: the worker checks its service against it
+            // The spec travels in the transfer's HELLO: the worker checks its service against it
             // as soon as the container runs.
-            auto revealed = std::async(std::launch::async, [this, &a, &v] { return reveal_spec(a, v); });
-            Result<void> sent{};
-            if (a.rec.transfer && !a.rec.transferred) sent = client_transfer(a, v);
-            ZP_CHECK(revealed.get());
-            ZP_CHECK(sent);
+            if (a.rec.transfer && !a.rec.transferred) ZP_CHECK(client_transfer(a, v));
             const auto cur = ZP_TRY(local(id));
             if (cur.finished() || cur.phase == Phase::cancelled) return {};
             return set_state(id, cur.rec.transferred ? Phase::waiting_for_service : Phase::waiting_for_worker);
@@ -114,15 +109,6 @@ Result<void> NodeContext::withdraw_credit(std::uint64_t id) {
     return {};
 }
 
-Result<void> NodeContext::reveal_spec(const LocalAgreement& a, const v2::AgreementView& v) {
-    if (!a.rec.spec || !a.rec.salt) return {};
-    const auto [owner, key] = ZP_TRY(chain->worker_identity(v.worker_id));
-    const auto packed = ZP_TRY(seal(a.id, {msg::Sealed{owner, key, msg::SpecReveal{*a.rec.spec, *a.rec.salt}}}));
-    ZP_TRY(chain->send(a.id, "post:spec:" + std::to_string(v.worker_id),
-                       v2::calls::post_message(a.id, u256{v2::kWorkerBit}, packed)));
-    return {};
-}
-
 Result<void> NodeContext::client_transfer(const LocalAgreement& a, const v2::AgreementView& v) {
     const auto id = a.id;
     const auto& t = *a.rec.transfer;
@@ -132,6 +118,7 @@ Result<void> NodeContext::client_transfer(const LocalAgreement& a, const v2::Agr
     const fs::path archive = a.rec.image;
     ZP_CHECK(set_state(id, Phase::transferring));
     transfer::SendOptions so;
+    if (a.rec.spec && a.rec.salt) so.spec = transfer::protocol::SpecReveal{*a.rec.spec, *a.rec.salt};
     so.progress = [this, id](const transfer::Progress& p) {
         std::string failed;  // a new failed attempt: shown at once (`run`, `ps`), not after the last
         {

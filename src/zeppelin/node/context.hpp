@@ -222,6 +222,15 @@ struct NodeContext {
     void ignore_message(std::uint64_t id, std::string_view reason);
     void on_message(const v2::EventRecord& rec, const v2::MessagePosted& m);
     static std::string fmt_reason(const msg::Payload& p, Role role);
+    /// The worker's copy of the client's probe spec, however it came (the image transfer's HELLO,
+    /// or an older client's on-chain "spec" message): kept only if it opens the agreement's salted
+    /// commit and parses; otherwise the error says why, with both hashes.
+    Result<void> take_spec(std::uint64_t id, const std::string& spec_json, const Hash32& salt, const Hash32& commit);
+    /// A transfer's HELLO was accepted (transfer::ServerOptions::on_hello, on the connection's
+    /// thread): the layers arriving, and the client's spec, checked against the commit of the
+    /// purchase this node followed; a spec that does not match is ignored and logged. The
+    /// agreement whose step should run next (the caller wakes it), if the HELLO names one.
+    std::optional<std::uint64_t> on_transfer_hello(const transfer::IncomingImage& img);
     /// Records this node's role in an agreement when it has one (a new row), or that it lost it.
     void on_roles(std::uint64_t id, std::optional<Address> client, std::uint64_t worker,
                   const std::vector<std::uint32_t>& verifiers);
@@ -258,8 +267,8 @@ struct NodeContext {
 
     // ---- client (client_role.cpp)
     Result<void> client_step(const LocalAgreement& a, const v2::AgreementView& v);
-    /// The spec and its salt to the worker (a worker-bit message), once the worker accepted.
-    Result<void> reveal_spec(const LocalAgreement& a, const v2::AgreementView& v);
+    /// The image to the worker, and with it (in the same encrypted session, also when no layer
+    /// needs sending) the probe spec and its salt.
     Result<void> client_transfer(const LocalAgreement& a, const v2::AgreementView& v);
     /// Takes out this account's credits (a refund its address did not take at once) once its
     /// agreement is settled or ended.

@@ -82,6 +82,7 @@ void NodeContext::on_message(const v2::EventRecord& rec, const v2::MessagePosted
     const bool from_worker = worker && worker->owner == m.sender;
     const bool from_client = view->client == m.sender;
     bool taken = false;
+    std::string refused;  // why a message of the right sender is not believed
     std::visit(overloaded{
                    [&](const msg::TransferOffer& t) {
                        if (role != Role::client || !from_worker) return;
@@ -101,14 +102,10 @@ void NodeContext::on_message(const v2::EventRecord& rec, const v2::MessagePosted
                        (void)update(id, [&](LocalAgreement& row) { row.rec.image_refused = r.reason; });
                    },
                    [&](const msg::SpecReveal& r) {
+                       // An older client's reveal; a client now sends the spec with its image.
                        if (role != Role::worker || !from_client) return;
-                       // Believed only if it opens the purchase's salted commit, and parses.
-                       if (!msg::matches_commit(r.spec_json, r.salt, view->spec_commit) || !probe::from_json(r.spec_json)) return;
-                       taken = true;
-                       (void)update(id, [&](LocalAgreement& row) {
-                           row.rec.spec = r.spec_json;
-                           row.rec.salt = r.salt;
-                       });
+                       if (auto took = take_spec(id, r.spec_json, r.salt, view->spec_commit); !took) refused = took.error().message();
+                       else taken = true;
                    },
                    [&](const msg::VerifierBrief& b) {
                        if (role != Role::verifier || !from_worker) return;
@@ -123,11 +120,58 @@ void NodeContext::on_message(const v2::EventRecord& rec, const v2::MessagePosted
                    // v1's probe spec to verifiers: v2 briefs them through the worker.
                    [&](const msg::ProbeSpec&) {}},
                *payload);
-    if (!taken) return ignore_message(id, fmt_reason(*payload, role));
+    if (!taken) return ignore_message(id, refused.empty() ? fmt_reason(*payload, role) : refused);
     (void)store->mark_seen(key);
     metrics.counter("zeppelin_messages_received_total", "Private messages accepted").inc({{"type", std::string{msg::type_name(*payload)}}});
     spdlog::info("agreement {}: {} message received", id, msg::type_name(*payload));
     wake(id);
+}
+
+// A spec that travels in the transfer's HELLO is bounded as one in a message.
+static_assert(transfer::protocol::kMaxSpec == msg::kMaxText);
+
+Result<void> NodeContext::take_spec(std::uint64_t id, const std::string& spec_json, const Hash32& salt, const Hash32& commit) {
+    const auto got = v2::spec_commit(as_view(spec_json), salt);
+    if (got != commit)
+        return make_error(Errc::digest_mismatch, "the revealed spec and salt hash to " + to_hex(got) +
+                                                     " (keccak(salt || keccak(spec))), but the purchase committed to " +
+                                                     to_hex(commit));
+    if (auto parsed = probe::from_json(spec_json); !parsed)
+        return make_error(Errc::invalid_argument, "the revealed spec opens the commit but is no probe spec: " +
+                                                      parsed.error().message());
+    return update(id, [&](LocalAgreement& row) {
+        row.rec.spec = spec_json;
+        row.rec.salt = salt;
+    });
+}
+
+std::optional<std::uint64_t> NodeContext::on_transfer_hello(const transfer::IncomingImage& img) {
+    std::uint64_t id = 0;
+    try {
+        id = std::stoull(img.agreement_id);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    {
+        std::lock_guard lock{mu};
+        incoming.insert_or_assign(id, img);
+    }
+    if (auto w = update(id, [](LocalAgreement& la) { la.rec.hello = true; }); !w)
+        spdlog::warn("agreement {}: cannot record the transfer's start: {}", id, w.error().message());
+    if (img.spec) {
+        // The commit of the purchase this node followed (kept with it: no chain read on the
+        // connection's thread).
+        const auto known = store->get_known(id);
+        Result<void> took = make_error(Errc::not_found, "the purchase of agreement " + std::to_string(id) + " is not known to this node");
+        if (!known) took = known.error();
+        else if (*known) {
+            const auto commit = fixed_from_hex<32>((*known)->requirements.value("spec_commit", std::string{}));
+            took = commit ? take_spec(id, img.spec->spec, img.spec->salt, *commit) : Result<void>{commit.error()};
+        }
+        if (took) spdlog::info("agreement {}: the client's probe spec arrived with its image transfer", id);
+        else spdlog::warn("agreement {}: ignored the probe spec in the image transfer's HELLO: {}", id, took.error().message());
+    }
+    return id;
 }
 
 std::string NodeContext::fmt_reason(const msg::Payload& p, Role role) {

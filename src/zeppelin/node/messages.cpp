@@ -11,7 +11,6 @@ namespace zeppelin::node::msg {
 namespace {
 
 constexpr std::size_t kMaxMessage = 16 * 1024;
-constexpr std::size_t kMaxText = 4096;
 constexpr std::string_view kAadTag = "zeppelin/msg/v1";
 
 template <class... F>

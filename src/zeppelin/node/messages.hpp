@@ -16,6 +16,8 @@
 //   client -> verifiers  probe      {"type":"probe","spec"}                     canonical probe spec JSON
 // Protocol v2 (market/protocol_v2.hpp packs one envelope per recipient of a transaction):
 //   client -> worker     spec       {"type":"spec","spec","salt"}               the spec behind the salted commit
+//                                   (sent by older clients; a client now reveals it in the image
+//                                   transfer's HELLO, transfer/protocol.hpp; a worker takes both)
 //   worker -> verifiers  brief      {"type":"brief","spec","salt","host","port"}  what to probe, and where
 // A recipient of "spec" or "brief" checks spec_commit(spec, salt) against the agreement's commit
 // (matches_commit) before it believes either.
@@ -32,6 +34,9 @@
 #include "zeppelin/eth/secp256k1.hpp"
 
 namespace zeppelin::node::msg {
+
+/// The longest text field of a message (a probe spec, a host, a reason), in bytes.
+inline constexpr std::size_t kMaxText = 4096;
 
 struct TransferOffer {
     std::string host;

@@ -214,19 +214,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeOptions options) {
             impl->wake(id);
         };
         to.on_hello = [impl = &n](const transfer::IncomingImage& img) {
-            std::uint64_t id = 0;
-            try {
-                id = std::stoull(img.agreement_id);
-            } catch (const std::exception&) {
-                return;
-            }
-            {
-                std::lock_guard lock{impl->mu};
-                impl->incoming.insert_or_assign(id, img);
-            }
-            if (auto w = impl->update(id, [](LocalAgreement& la) { la.rec.hello = true; }); !w)
-                spdlog::warn("agreement {}: cannot record the transfer's start: {}", id, w.error().message());
-            impl->wake(id);
+            if (const auto id = impl->on_transfer_hello(img)) impl->wake(*id);
         };
         n.transfer = ZP_TRY(transfer::Server::start(std::move(to)));
         if (!n.opt.pull_images) {

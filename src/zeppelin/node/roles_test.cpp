@@ -231,9 +231,10 @@ class Roles : public ::testing::Test {
         n.store->put(a).value();
         KnownAgreement k;
         k.id = kId;
-        k.requirements = json{{"image_digest", "0x" + kDigestHex}, {"cpu_millicores", 500}, {"memory_mb", 256}};
         const auto spec = std::string{kSpec};
         chain->view.spec_commit = market::v2::spec_commit(ByteView{reinterpret_cast<const std::uint8_t*>(spec.data()), spec.size()}, salt());
+        k.requirements = json{{"image_digest", "0x" + kDigestHex}, {"cpu_millicores", 500}, {"memory_mb", 256},
+                              {"spec_commit", to_hex(chain->view.spec_commit)}};
         n.store->put_known(k).value();
     }
     void start_transfer_server() {
@@ -327,20 +328,40 @@ TEST_F(ClientRoles, TakesATooEarlyReassignmentAsNotYet) {
     EXPECT_TRUE(step()) << "the chain's clock lags: tried again at the next wake, not a failure";
 }
 
-TEST_F(ClientRoles, RevealsTheSpecToTheWorkerAloneAndOnce) {
+TEST_F(ClientRoles, RevealsTheSpecInTheImageTransferNotOnChain) {
     chain->view.status = AgreementStatus::accepted;
     chain->view.deadline = static_cast<std::uint64_t>(now_s() + 3000);
     step().value();
+    EXPECT_TRUE(chain->sent.empty()) << "no offer yet: nothing goes to the worker, and no post:spec either";
+    if (!test::busybox_available()) GTEST_SKIP() << "no /bin/busybox for the test image";
+    // The worker's transfer server, with what the node hands its on_hello.
+    std::mutex mu;
+    std::vector<std::optional<transfer::protocol::SpecReveal>> hellos;
+    transfer::ServerOptions so;
+    so.cache_dir = dir.path() / "worker-layers";
+    so.assemble_archive = false;
+    so.on_hello = [&](const transfer::IncomingImage& img) {
+        std::lock_guard lock{mu};
+        hellos.push_back(img.spec);
+    };
+    auto worker = transfer::Server::start(std::move(so)).value();
+    const auto image = test::build_test_image(dir.path() / "image.tar");
+    OfferRecord offer{"127.0.0.1", worker->port(), {}, 0, kMe};
+    offer.secret.bytes.fill(0x22);
+    worker->expect(std::to_string(kId), offer.secret, transfer::parse_digest(image.config_digest).value(), 1ULL << 30).value();
+    edit([&](AgreementRecord& r) {
+        r.image = image.archive.string();
+        r.transfer = offer;
+    });
     step().value();
-    ASSERT_EQ(chain->sent, std::vector<std::string>{"post:spec:7"});
-    const auto& data = chain->calldata.at("post:spec:7");
-    const auto reveal = std::get<msg::SpecReveal>(chain->opened("post:spec:7", 2, v2::kWorkerBit, v2::kWorkerBit, 1, kMe));
-    EXPECT_EQ(reveal.spec_json, kSpec);
-    EXPECT_EQ(reveal.salt, salt());
-    EXPECT_TRUE(msg::matches_commit(reveal.spec_json, reveal.salt, chain->view.spec_commit));
-    EXPECT_FALSE(v2::envelope_for(v2::kWorkerBit, v2::verifier_bit(0), bytes_arg(data, 2)).value())
-        << "no verifier learns it from the client";
-    EXPECT_EQ(row().phase, Phase::waiting_for_worker);
+    EXPECT_TRUE(chain->sent.empty()) << "the spec went with the image: no transaction";
+    std::lock_guard lock{mu};
+    ASSERT_EQ(hellos.size(), 1U);
+    ASSERT_TRUE(hellos[0]);
+    EXPECT_EQ(hellos[0]->spec, kSpec);
+    EXPECT_EQ(hellos[0]->salt, salt());
+    EXPECT_TRUE(msg::matches_commit(hellos[0]->spec, hellos[0]->salt, chain->view.spec_commit));
+    EXPECT_EQ(row().phase, Phase::waiting_for_service);
 }
 
 TEST_F(ClientRoles, CancelsWhenTheWorkerRefusesTheImage) {
@@ -589,6 +610,43 @@ TEST_F(WorkerRoles, ChecksItsServiceAgainstTheClientsSpecBeforeTheClockStarts) {
     EXPECT_EQ(ready.port, row().rec.service_port) << "the endpoint travels in the start";
     EXPECT_EQ(row().phase, Phase::running);
     EXPECT_EQ(work->started.size(), 1U);
+}
+
+/// What the transfer server hands the node once a client's HELLO is accepted.
+transfer::IncomingImage hello_revealing(const Hash32& with_salt) {
+    transfer::IncomingImage img;
+    img.agreement_id = std::to_string(kId);
+    img.spec = transfer::protocol::SpecReveal{std::string{kSpec}, with_salt};
+    return img;
+}
+
+TEST_F(WorkerRoles, TakesTheClientsSpecFromTheTransfersHello) {
+    ready_to_run();
+    edit([](AgreementRecord& r) { r.hello = false; });
+    step().value();
+    EXPECT_TRUE(work->started.empty()) << "a held image waits for the client's HELLO";
+    n.on_transfer_hello(hello_revealing(salt()));
+    EXPECT_EQ(row().rec.spec.value_or(""), kSpec);
+    EXPECT_EQ(row().rec.salt.value_or(Hash32{}), salt());
+    step().value();
+    EXPECT_EQ(work->started.size(), 1U);
+    EXPECT_TRUE(chain->did("start")) << "checked against the spec of the HELLO";
+}
+
+TEST_F(WorkerRoles, IgnoresASpecThatDoesNotOpenTheCommit) {
+    ready_to_run();
+    auto other = salt();
+    other.bytes[0] ^= 1;
+    n.on_transfer_hello(hello_revealing(other));
+    EXPECT_FALSE(row().rec.spec) << "not the spec the client committed to";
+    step().value();
+    EXPECT_FALSE(chain->did("start"));
+    EXPECT_EQ(row().phase, Phase::checking_spec);
+    const auto why = n.take_spec(kId, std::string{kSpec}, other, chain->view.spec_commit).error().message();
+    EXPECT_NE(why.find("hash to " + to_hex(v2::spec_commit(as_view(kSpec), other))), std::string::npos) << why;
+    EXPECT_NE(why.find("committed to " + to_hex(chain->view.spec_commit)), std::string::npos) << why;
+    EXPECT_FALSE(n.take_spec(kId, "{not json", salt(), v2::spec_commit(as_view(std::string_view{"{not json"}), salt())))
+        << "opens the commit but is no probe spec";
 }
 
 TEST_F(WorkerRoles, RevealsAndRejectsASpecItsServiceCannotMeet) {

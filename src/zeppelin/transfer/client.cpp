@@ -248,6 +248,10 @@ Result<SendStats> send_image(const Endpoint& worker, const std::string& agreemen
     hello.agreement_id = agreement_id;
     hello.config_digest = info.config_digest;
     hello.config = info.config;
+    if (options.spec) {
+        ZP_CHECK(proto::check_spec(*options.spec));
+        hello.spec = options.spec;
+    }
     Progress progress;
     std::vector<std::size_t> slot(info.layers.size());
     std::map<Digest, std::size_t> first;

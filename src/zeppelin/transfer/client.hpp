@@ -10,7 +10,8 @@
 // Only layers the worker lacks are sent (each distinct diff-id once); layers are zstd-compressed
 // unless a 1 MiB sample compresses worse than 95%; after a dropped connection the client
 // reconnects (max_attempts) and resumes: finished layers are skipped and a partly sent layer
-// continues at the worker's offset.
+// continues at the worker's offset. SendOptions::spec reveals the client's probe spec to the
+// worker in the same session (protocol.hpp).
 #pragma once
 
 #include <chrono>
@@ -21,6 +22,7 @@
 #include "zeppelin/core/result.hpp"
 #include "zeppelin/transfer/image.hpp"
 #include "zeppelin/transfer/progress.hpp"
+#include "zeppelin/transfer/protocol.hpp"
 #include "zeppelin/transfer/tls.hpp"
 
 namespace zeppelin::transfer {
@@ -37,6 +39,10 @@ struct SendOptions {
     std::chrono::milliseconds retry_delay{200};
     ProgressCallback progress;
     ImageLimits limits;
+    /// The client's probe spec and salt, sent in every HELLO of the session (protocol.hpp): the
+    /// worker learns them even when it holds every layer. Refused before connecting when empty or
+    /// larger than protocol::kMaxSpec.
+    std::optional<protocol::SpecReveal> spec;
     /// Test hook: the first connection is cut after this many bytes written (0 = never).
     std::uint64_t test_drop_after_bytes = 0;
 };

@@ -89,11 +89,24 @@ class Reader {
     std::size_t pos_{0};
 };
 
+std::optional<std::string> spec_size_problem(std::size_t n) {
+    if (n == 0) return "the probe spec is empty";
+    if (n > kMaxSpec)
+        return "the probe spec is " + std::to_string(n) + " bytes, more than the " + std::to_string(kMaxSpec) +
+               " bytes that travel with the image";
+    return std::nullopt;
+}
+
 Error bad(FrameType t, const std::string& why) {
     return Error{Errc::protocol, std::string{"malformed "} + type_name(t) + " message: " + why};
 }
 
 }  // namespace
+
+Result<void> check_spec(const SpecReveal& s) {
+    if (auto why = spec_size_problem(s.spec.size())) return Error{Errc::invalid_argument, *why};
+    return {};
+}
 
 const char* type_name(FrameType t) noexcept {
     switch (t) {
@@ -149,6 +162,14 @@ Bytes encode(const Message& m) {
                     w.bytes(l.diff_id.view());
                     w.u64(l.size);
                 }
+                if (msg.version >= 2) {
+                    w.u8(msg.spec ? 1 : 0);
+                    if (msg.spec) {
+                        w.u16(static_cast<std::uint16_t>(msg.spec->spec.size()));  // check_spec keeps it <= kMaxSpec
+                        w.bytes(as_view(msg.spec->spec));
+                        w.bytes(msg.spec->salt.view());
+                    }
+                }
                 return w.finish();
             } else if constexpr (std::is_same_v<T, Offer>) {
                 Writer w{FrameType::offer};
@@ -195,8 +216,9 @@ Result<Message> decode(FrameType type, ByteView payload) {
             std::uint32_t cfg_len = 0;
             std::uint32_t n = 0;
             if (!r.u16(h.version)) return bad(type, "truncated");
-            if (h.version != kVersion)
-                return Error{Errc::unsupported, "protocol version " + std::to_string(h.version) + " is not supported"};
+            if (h.version < kMinVersion || h.version > kVersion)
+                return Error{Errc::unsupported, "protocol version " + std::to_string(h.version) + " is not supported (" +
+                                                    std::to_string(kMinVersion) + " to " + std::to_string(kVersion) + " are)"};
             if (!r.u16(id_len) || !r.str(id_len, h.agreement_id) || !r.digest(h.config_digest) || !r.u32(cfg_len))
                 return bad(type, "truncated");
             if (cfg_len > kMaxConfig) return bad(type, "config larger than 1 MiB");
@@ -209,6 +231,21 @@ Result<Message> decode(FrameType type, ByteView payload) {
                 LayerRef l;
                 if (!r.digest(l.diff_id) || !r.u64(l.size)) return bad(type, "truncated layer list");
                 h.layers.push_back(l);
+            }
+            if (h.version >= 2) {
+                std::uint8_t has_spec = 0;
+                if (!r.u8(has_spec)) return bad(type, "truncated before the spec flag");
+                if (has_spec > 1) return bad(type, "spec flag " + std::to_string(has_spec) + " is not 0 or 1");
+                if (has_spec == 1) {
+                    SpecReveal s;
+                    std::uint16_t spec_len = 0;
+                    if (!r.u16(spec_len)) return bad(type, "truncated probe spec");
+                    if (auto why = spec_size_problem(spec_len)) return bad(type, *why);  // before its bytes are read
+                    ByteView salt;
+                    if (!r.str(spec_len, s.spec) || !r.take(32, salt)) return bad(type, "truncated probe spec");
+                    std::memcpy(s.salt.bytes.data(), salt.data(), 32);
+                    h.spec = std::move(s);
+                }
             }
             return end(std::move(h));
         }

@@ -260,7 +260,7 @@ struct Server::Impl {
         }
 
         if (options.on_hello) {
-            IncomingImage incoming{id, hello.config, config.diff_ids, {}};
+            IncomingImage incoming{id, hello.config, config.diff_ids, {}, hello.spec};
             for (const auto& l : hello.layers) incoming.sizes.push_back(l.size);
             options.on_hello(incoming);
         }

@@ -24,6 +24,7 @@
 #include "zeppelin/core/result.hpp"
 #include "zeppelin/transfer/cache.hpp"
 #include "zeppelin/transfer/digest.hpp"
+#include "zeppelin/transfer/protocol.hpp"
 #include "zeppelin/transfer/tls.hpp"
 
 namespace zeppelin::transfer {
@@ -48,6 +49,10 @@ struct IncomingImage {
     Bytes config;
     std::vector<Digest> diff_ids;
     std::vector<std::uint64_t> sizes;  ///< per layer, as diff_ids
+    /// The client's probe spec and salt, as its HELLO carried them (protocol.hpp): only the holder
+    /// of the agreement's secret sends them, but nothing here checks them against the agreement's
+    /// commit (the callback's owner does). None from a version-1 client.
+    std::optional<protocol::SpecReveal> spec;
 };
 
 struct ServerOptions {
@@ -62,6 +67,8 @@ struct ServerOptions {
     /// Called on every connection once its HELLO is accepted, before any layer flows (on the
     /// connection's thread; return quickly). A layer's file enters the cache (LayerCache::path_of)
     /// only once it is complete and verified; until then it grows at LayerCache::partial_path.
+    /// Also when the worker holds every layer already (nothing is sent): the HELLO's spec always
+    /// arrives here.
     std::function<void(const IncomingImage&)> on_hello;
 };
 

@@ -135,6 +135,7 @@ TEST(Protocol, RoundTripsEveryMessage) {
     hello.config_digest = sha256(as_view(std::string{"c"}));
     hello.config = to_bytes(std::string{"{}"});
     hello.layers = {{sha256(as_view(std::string{"l"})), 12345}};
+    hello.spec = protocol::SpecReveal{R"({"kind":"tcp"})", {}};
     std::vector<protocol::Message> msgs = {hello,
                                            protocol::Offer{{0, 77}},
                                            protocol::LayerBegin{3, 99, protocol::Codec::zstd},
@@ -162,6 +163,82 @@ TEST(Protocol, RejectsMalformed) {
     EXPECT_FALSE(protocol::parse_header(ByteView{unknown, 5}));
     std::uint8_t badcodec[13] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 7};
     EXPECT_FALSE(protocol::decode(protocol::FrameType::layer, ByteView{badcodec, 13}));
+}
+
+protocol::Hello hello_with(std::optional<protocol::SpecReveal> spec, std::uint16_t version = protocol::kVersion) {
+    protocol::Hello h;
+    h.version = version;
+    h.agreement_id = "42";
+    h.config_digest = sha256(as_view(std::string{"c"}));
+    h.config = to_bytes(std::string{"{}"});
+    h.layers = {{sha256(as_view(std::string{"l"})), 9}};
+    h.spec = std::move(spec);
+    return h;
+}
+
+Result<protocol::Message> decode_frame(const Bytes& frame) {
+    return protocol::decode(protocol::FrameType::hello, ByteView{frame}.subspan(protocol::kHeaderSize));
+}
+
+protocol::SpecReveal spec_of(std::string text) {
+    protocol::SpecReveal s{std::move(text), {}};
+    s.salt.bytes.fill(0x5a);
+    return s;
+}
+
+TEST(Protocol, HelloCarriesTheProbeSpecAndSalt) {
+    const auto with = hello_with(spec_of(R"({"kind":"tcp"})"));
+    const auto back = std::get<protocol::Hello>(decode_frame(protocol::encode(with)).value());
+    ASSERT_TRUE(back.spec);
+    EXPECT_EQ(back.spec->spec, R"({"kind":"tcp"})");
+    EXPECT_EQ(back.spec->salt, with.spec->salt);
+    // Without a spec (a plain image transfer): the flag says so.
+    EXPECT_FALSE(std::get<protocol::Hello>(decode_frame(protocol::encode(hello_with(std::nullopt))).value()).spec);
+    // The largest spec allowed travels whole.
+    const auto largest = hello_with(spec_of(std::string(protocol::kMaxSpec, 'x')));
+    EXPECT_EQ(std::get<protocol::Hello>(decode_frame(protocol::encode(largest)).value()), largest);
+}
+
+TEST(Protocol, AcceptsAVersionOneHelloWithoutSpec) {
+    // An older client: its spec comes on chain; its HELLO has no spec section, and round-trips.
+    const auto v1 = hello_with(std::nullopt, 1);
+    const auto frame = protocol::encode(v1);
+    EXPECT_EQ(frame.size(), protocol::encode(hello_with(std::nullopt)).size() - 1) << "no spec flag in version 1";
+    EXPECT_EQ(std::get<protocol::Hello>(decode_frame(frame).value()), v1);
+    auto v3 = protocol::encode(hello_with(std::nullopt));
+    v3[protocol::kHeaderSize + 1] = 3;
+    const auto r = decode_frame(v3);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), Errc::unsupported);
+    EXPECT_EQ(r.error().message(), "protocol version 3 is not supported (1 to 2 are)");
+}
+
+TEST(Protocol, RefusesAMalformedOrOversizedSpecInWords) {
+    // What an honest client would refuse to send.
+    EXPECT_EQ(protocol::check_spec(spec_of(std::string(protocol::kMaxSpec + 1, 'x'))).error().message(),
+              "the probe spec is 4097 bytes, more than the 4096 bytes that travel with the image");
+    EXPECT_EQ(protocol::check_spec(spec_of("")).error().message(), "the probe spec is empty");
+    // And what the worker refuses to decode, the same words in a malformed-HELLO error.
+    const auto refused = [](const Bytes& frame) {
+        const auto r = decode_frame(frame);
+        EXPECT_FALSE(r);
+        return r ? std::string{} : r.error().message();
+    };
+    EXPECT_EQ(refused(protocol::encode(hello_with(spec_of(std::string(protocol::kMaxSpec + 1, 'x'))))),
+              "malformed HELLO message: the probe spec is 4097 bytes, more than the 4096 bytes that travel with the image");
+    EXPECT_EQ(refused(protocol::encode(hello_with(spec_of("")))), "malformed HELLO message: the probe spec is empty");
+    auto flag = protocol::encode(hello_with(std::nullopt));
+    flag.back() = 2;
+    EXPECT_EQ(refused(flag), "malformed HELLO message: spec flag 2 is not 0 or 1");
+    auto cut = protocol::encode(hello_with(spec_of("{}")));
+    cut.resize(cut.size() - 1);  // one byte of the salt missing
+    EXPECT_EQ(refused(cut), "malformed HELLO message: truncated probe spec");
+    auto no_flag = protocol::encode(hello_with(std::nullopt));
+    no_flag.pop_back();
+    EXPECT_EQ(refused(no_flag), "malformed HELLO message: truncated before the spec flag");
+    auto extra = protocol::encode(hello_with(spec_of("{}")));
+    extra.push_back(0);
+    EXPECT_EQ(refused(extra), "malformed HELLO message: 1 trailing bytes");
 }
 
 TEST(Progress, RendersLikeDockerPush) {
