@@ -11,7 +11,9 @@
 #      in the market and its status (GET /api/status) says why; with the router back, the running
 #      node finds out within its 30 s re-check, maps, and resumes its offer;
 #   6. the router's external address changes (lab.sh wan, a new DHCP lease): the worker notices at
-#      its next lease renewal, maps again, announces the new address and says so (log, API);
+#      its next lease renewal, maps again, announces the new address and says so (log, API); with
+#      `agreement`, mid-agreement: the client and the three verifiers are told the new endpoint in one
+#      message, and the periods after it are verified there and paid;
 #   8. PCP only (--port-mapping pcp, the node's own RFC 6887 client against miniupnpd): mapped and
 #      reached; after SIGKILL the remembered PCP mappings are removed; none left after stop.
 # With `agreement` as argument (CTest zeppelin_netlab_agreement_test), also whole agreements (3 and
@@ -35,6 +37,18 @@ source ./harness.sh
 
 step "lab up, anvil on the chain host, the contract deployed"
 lab_up_with_chain
+
+# A purchase from the client host (10 s periods, 3 verifiers) whose service must be announced at the
+# router's address $WAN. DURATION_S TIMEOUT_S WHAT; sets ID, PORT, STARTED.
+run_at_wan() {
+  local out
+  out=$($LAB exec client env ZEPPELIN_NODE_DIR="$T/client" "$CLI" --json run --timeout "$2s" "$T/web.tar" \
+          --duration "$1s" --period 10s --verifiers 3 --max-price $MAX_PRICE --probe http:/ 2>/dev/null) \
+    || fail "zeppelin run ($3) failed: $out"
+  ID=$(echo "$out" | jq -r .id) PORT=$(echo "$out" | jq -r .port)
+  [ "$(echo "$out" | jq -r .host)" = "$WAN" ] || fail "$3: the agreement was not told the router's address $WAN: $out"
+  STARTED=$(client --json inspect "$ID" | jq -r .chain.started_at)
+}
 
 WORKER_FLAGS=(--price $WORKER_PRICE --transfer-host 0.0.0.0 --transfer-port $TRANSFER_PORT --log-port $LOG_PORT
               --service-ip 0.0.0.0 --service-ports 40100-40120 --port-mapping-lease 20)
@@ -195,6 +209,13 @@ reaches "$WAN" $TRANSFER_PORT || fail "not reachable after the router came back"
 
 step "6. the router's external address changes: the worker notices, maps again, announces the new one"
 NEW_WAN=198.51.100.2
+if [ "$MODE" = agreement ]; then
+  # An agreement runs while the address changes: its client and verifiers must learn the new one,
+  # or the verifiers would probe the old address to the end and fail every period after the change.
+  run_at_wan 60 120 "before the address change"
+  moved_id=$ID moved_port=$PORT
+  now=$(date +%s.%N); sleep "$(awk "BEGIN{d=$STARTED + 12 - $now; print (d > 0 ? d : 0)}")"  # in period 1
+fi
 t1=$(date +%s.%N)
 $LAB wan $NEW_WAN >/dev/null
 # The leases (20 s) are renewed every 10 s, and every renewal asks the address first.
@@ -215,6 +236,30 @@ grep -q "changed its external address from $WAN to $NEW_WAN: 2 of 2 mapping(s) m
   "$T/worker/node.log" || fail "no log line about the address change"
 reaches $NEW_WAN $TRANSFER_PORT || fail "the client does not reach the transfer port at the new address"
 reaches $NEW_WAN $LOG_PORT || fail "the client does not reach the log port at the new address"
+if [ "$MODE" = agreement ]; then
+  # The running agreement: one message to the client and the three verifiers with the new endpoint.
+  for _ in $(seq 100); do grep -q "agreement $moved_id: its service moved from $WAN" "$T/worker/node.log" && break; sleep 0.2; done
+  grep "agreement $moved_id: its service moved from" "$T/worker/node.log" | tail -1 | sed 's/^/   /'
+  grep -q "agreement $moved_id: its service moved from $WAN:[0-9]* to $NEW_WAN:[0-9]*: the client and 3 verifier(s) told" \
+    "$T/worker/node.log" || fail "the worker did not tell agreement $moved_id's parties its new address"
+  for hn in client:client verifier1:v1 verifier2:v2 verifier3:v3; do
+    for _ in $(seq 50); do
+      [ "$(node_cli "${hn%%:*}" "${hn#*:}" --json inspect "$moved_id" | jq -r .local.service.host)" = $NEW_WAN ] && break
+      sleep 0.2
+    done
+    [ "$(node_cli "${hn%%:*}" "${hn#*:}" --json inspect "$moved_id" | jq -r .local.service.host)" = $NEW_WAN ] \
+      || fail "${hn#*:} was not told the new address of agreement $moved_id"
+  done
+  until_ok 30 $LAB exec client curl -sf -m 3 "http://$NEW_WAN:$moved_port/" || fail "the service does not answer at the new address"
+  wait_closed "$moved_id" 180
+  # Periods after the change are verified at the new address: the last two are paid by majority.
+  marks=$(echo "$CLOSED" | jq -c '[.verifiers[].periods]')
+  echo "   marks by verifier: $marks"
+  for p in 4 5; do
+    [ "$(echo "$CLOSED" | jq "[.verifiers[].periods[$p] | select(. == \"ok\")] | length")" -ge 2 ] \
+      || fail "period $p, after the parties learned the new address, was not verified ok: $marks"
+  done
+fi
 WAN=$NEW_WAN
 
 if [ "$MODE" = agreement ]; then
@@ -223,12 +268,8 @@ if [ "$MODE" = agreement ]; then
   # inconclusive: it cannot reach its chain endpoint either) instead of voting them failed, and the
   # two that see the service decide them.
   step "7. a verifier's link cut mid-agreement while the service stays up: the worker is paid, nothing slashed"
-  out=$($LAB exec client env ZEPPELIN_NODE_DIR="$T/client" "$CLI" --json run --timeout 240s "$T/web.tar" \
-          --duration 40s --period 10s --verifiers 3 --max-price $MAX_PRICE --probe http:/ 2>/dev/null) \
-    || fail "zeppelin run with three verifiers failed: $out"
-  id=$(echo "$out" | jq -r .id) port=$(echo "$out" | jq -r .port)
-  [ "$(echo "$out" | jq -r .host)" = "$WAN" ] || fail "the new agreement was not told the router's new address $WAN: $out"
-  started=$(client --json inspect "$id" | jq -r .chain.started_at)
+  run_at_wan 40 240 "after the address change"
+  id=$ID port=$PORT started=$STARTED
   v1_id=$(api verifier1 v1 /api/status | jq -r .worker.id)
   drawn=$(client --json inspect "$id" | jq -c .chain.verifier_ids)
   [ "$(echo "$drawn" | jq length)" = 3 ] || fail "not three verifiers: $drawn"

@@ -299,6 +299,9 @@ struct NodeContext {
     Result<void> check_and_start(const LocalAgreement& a, const v2::AgreementView& v);
     /// Once the verifier draw block is mined: drawVerifiers with one brief per verifier drawn
     /// (spec, salt, endpoint), sealed to the keys of previewVerifiers' list.
+    /// While the work runs: the service's public endpoint is no longer the one announced (the
+    /// router's external address changed): one message tells the client and the verifiers.
+    Result<void> tell_if_moved(const LocalAgreement& a, const v2::AgreementView& v);
     Result<void> brief_verifiers(const LocalAgreement& a, const v2::AgreementView& v);
     Result<void> record_received(std::uint64_t id, const Bytes& config_bytes, const std::vector<transfer::Digest>& ids);
     // ---- images into the engine (image_delivery.cpp)

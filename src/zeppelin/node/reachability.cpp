@@ -373,13 +373,14 @@ void Reachability::save_locked() const {
     persist_.save(arr.dump());
 }
 
-void Reachability::start_thread(std::chrono::seconds every, std::function<void()> periodic) {
+void Reachability::start_thread(std::chrono::seconds every, std::function<void()> periodic,
+                                std::function<void(const std::vector<std::string>&)> moved) {
     stop_thread();
     {
         std::lock_guard lock{thread_mu_};
         stopping_ = false;
     }
-    thread_ = std::thread{[this, every, periodic = std::move(periodic)] {
+    thread_ = std::thread{[this, every, periodic = std::move(periodic), moved = std::move(moved)] {
         auto next_check = Clock::now() + every;
         std::unique_lock lock{thread_mu_};
         while (!stopping_) {
@@ -389,7 +390,7 @@ void Reachability::start_thread(std::chrono::seconds every, std::function<void()
             if (stopping_) break;
             lock.unlock();
             const auto now = Clock::now();
-            (void)renew_due(now);
+            if (const auto changed = renew_due(now); !changed.empty() && moved) moved(changed);
             if (now >= next_check) {
                 next_check = now + every;
                 if (periodic) periodic();
@@ -429,14 +430,27 @@ Result<void> NodeContext::start_reachability() {
         }};
     reach = std::make_unique<Reachability>(runtime_id, opt.port_mapping_lease, std::move(persist));
     check_reachability();
-    reach->start_thread(kRecheck, [this] {
-        // Mapped: has the router's external address changed (a new DHCP lease)? Leases renewed
-        // before ask it too. A private one now makes the node unreachable (handled below).
-        if (reach->state() == ReachState::mapped) (void)reach->check_external(Reachability::Clock::now());
-        if (reach->state() != ReachState::unreachable) return;
-        check_reachability();
-        enforce_reachability();
-    });
+    // A new address or port of a mapping: the running work's parties must hear of it (the worker's
+    // step of each running agreement compares what it announced with what it would announce now).
+    const auto tell_running = [this] {
+        auto open = store->list(false);
+        if (!open) return;
+        for (const auto& a : *open)
+            if (a.role == Role::worker && a.phase == Phase::running) wake(a.id);
+    };
+    reach->start_thread(
+        kRecheck,
+        [this, tell_running] {
+            // Mapped: has the router's external address changed (a new DHCP lease)? Leases renewed
+            // before ask it too. A private one now makes the node unreachable (handled below).
+            if (reach->state() == ReachState::mapped &&
+                reach->check_external(Reachability::Clock::now()).change == ExternalChange::changed)
+                tell_running();
+            if (reach->state() != ReachState::unreachable) return;
+            check_reachability();
+            enforce_reachability();
+        },
+        [tell_running](const std::vector<std::string>&) { tell_running(); });
     return {};
 }
 

@@ -131,8 +131,10 @@ public:
     [[nodiscard]] std::string announced_host() const;
     [[nodiscard]] nlohmann::json view() const;
 
-    /// A thread that renews leases when due and calls `periodic` every `every` (re-checks).
-    void start_thread(std::chrono::seconds every, std::function<void()> periodic);
+    /// A thread that renews leases when due and calls `periodic` every `every` (re-checks);
+    /// `moved` hears the purposes whose external address or port a renewal changed.
+    void start_thread(std::chrono::seconds every, std::function<void()> periodic,
+                      std::function<void(const std::vector<std::string>&)> moved = {});
     void stop_thread();
 
 private:

@@ -16,7 +16,7 @@ const std::set<std::string, std::less<>> kKnown{
     "image_name", "image_digest", "submitted_ms", "transfer",    "transferred", "transfer_stats", "transfer_error",
     "first_ok_ms", "stopped", "secret",    "offered",     "hello",          "pull_tried", "received",     "exposed_ports",
     "planned_port", "service_port", "container", "announced",    "work_ended", "reported_through",
-    "salt", "spec_check_since_ms", "briefed",
+    "salt", "spec_check_since_ms", "briefed", "announced_host",
     "rejected",  // before image_refused: the client kept the reason (a string), the worker `true`
 };
 
@@ -100,6 +100,7 @@ json to_json(const AgreementRecord& r) {
     if (r.service_port != 0) j["service_port"] = r.service_port;
     if (!r.container.empty()) j["container"] = r.container;
     if (r.announced != 0) j["announced"] = r.announced;
+    if (!r.announced_host.empty()) j["announced_host"] = r.announced_host;
     if (r.work_ended) j["work_ended"] = true;
     if (r.reported_through != 0) j["reported_through"] = r.reported_through;
     if (r.salt) j["salt"] = to_hex(*r.salt);
@@ -168,6 +169,7 @@ Result<AgreementRecord> record_from_json(const json& j) {
     ZP_CHECK(read(j, "service_port", r.service_port));
     ZP_CHECK(read(j, "container", r.container));
     ZP_CHECK(read(j, "announced", r.announced));
+    ZP_CHECK(read(j, "announced_host", r.announced_host));
     ZP_CHECK(read(j, "work_ended", r.work_ended));
     ZP_CHECK(read(j, "reported_through", r.reported_through));
     if (j.contains("salt")) r.salt = ZP_TRY(read_hash(j["salt"], "salt"));

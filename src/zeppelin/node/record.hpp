@@ -88,7 +88,8 @@ struct AgreementRecord {
     std::uint16_t planned_port{0};  // the host port chosen for the service (0: none yet)
     std::uint16_t service_port{0};  // where the running container is published (0: not running)
     std::string container;
-    std::uint16_t announced{0};     // the service port announced to the parties
+    std::uint16_t announced{0};     // the service port announced to the parties (the router's, when mapped)
+    std::string announced_host;     // the host announced with it; another one now: the parties are told
     bool work_ended{false};
     std::int64_t spec_check_since_ms{0};  // the first probe of its own service with the client's spec
     std::vector<std::uint32_t> briefed;   // the verifiers the briefs were sealed to

@@ -40,6 +40,7 @@ AgreementRecord full() {
     r.service_port = 41000;
     r.container = "c0ffee";
     r.announced = 41000;
+    r.announced_host = "198.51.100.2";
     r.work_ended = true;
     r.reported_through = 12;
     return r;

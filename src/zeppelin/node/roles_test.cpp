@@ -749,6 +749,38 @@ TEST_F(WorkerRoles, BriefsAgainWhenTheDrawPickedOthersThanThePreview) {
     EXPECT_EQ(chain->sent_starting("post:brief:"), 1U);
 }
 
+TEST_F(WorkerRoles, WhoseRouterChangedItsAddressTellsTheClientAndTheVerifiersOnce) {
+    chain->view.status = AgreementStatus::running;
+    chain->view.deadline = static_cast<std::uint64_t>(now_s());
+    n.opt.public_host = "198.51.100.1";
+    spec_revealed();
+    edit([&](AgreementRecord& r) {
+        r.service_port = 41000;
+        r.announced = 41000;
+        r.announced_host = "198.51.100.1";
+        r.briefed = chain->view.verifier_ids;
+    });
+    step().value();
+    EXPECT_EQ(chain->sent_starting("post:moved:"), 0U) << "nothing moved";
+    n.opt.public_host = "198.51.100.2";  // what the router's new DHCP lease does to a mapped worker
+    step().value();
+    const std::string action = "post:moved:198.51.100.2:41000";
+    ASSERT_TRUE(chain->did(action));
+    const auto recipients = v2::kClientBit | v2::all_verifiers(3);
+    const auto ready = std::get<msg::ServiceReady>(chain->opened(action, 2, recipients, v2::kClientBit, kMe, 1));
+    EXPECT_EQ(ready.host, "198.51.100.2");
+    EXPECT_EQ(ready.port, 41000);
+    for (std::size_t i = 0; i < 3; ++i) {
+        const auto brief = std::get<msg::VerifierBrief>(
+            chain->opened(action, 2, recipients, v2::verifier_bit(i), kMe, chain->view.verifier_ids[i]));
+        EXPECT_EQ(brief.host, "198.51.100.2");
+        EXPECT_EQ(brief.spec_json, kSpec) << "the brief still opens the commit";
+    }
+    EXPECT_EQ(row().rec.announced_host, "198.51.100.2");
+    step().value();
+    EXPECT_EQ(chain->sent_starting("post:moved:"), 1U) << "once, not at every step";
+}
+
 TEST_F(WorkerRoles, RestartedWhileRunningAnnouncesItsNewEndpointsToTheClient) {
     chain->view.status = AgreementStatus::running;
     chain->view.deadline = static_cast<std::uint64_t>(now_s() - 30);

@@ -80,6 +80,7 @@ Result<void> NodeContext::worker_step(const LocalAgreement& a, const v2::Agreeme
             if (transfer && !a.rec.offered.empty()) ZP_CHECK(offer_again_if_moved(a, v));
             if (a.rec.briefed != v.verifier_ids) ZP_CHECK(brief_verifiers(a, v));
             if (world_s() < v.end_of_service()) {
+                ZP_CHECK(tell_if_moved(a, v));
                 wake_at_ms(id, static_cast<std::int64_t>(v.end_of_service()) * 1000);
                 return {};
             }
@@ -319,10 +320,40 @@ Result<void> NodeContext::check_and_start(const LocalAgreement& a, const v2::Agr
     const auto key = ZP_TRY(chain->client_key(id));
     const auto packed = ZP_TRY(seal(id, {msg::Sealed{v.client, key, msg::ServiceReady{host, external}}}));
     ZP_TRY(chain->send(id, "start", v2::calls::start_agreement(id, packed)));
-    ZP_CHECK(update(id, [port = a.rec.service_port](LocalAgreement& la) { la.rec.announced = port; }));
+    ZP_CHECK(update(id, [host = host, external = external](LocalAgreement& la) {
+        la.rec.announced = external;
+        la.rec.announced_host = host;
+    }));
     ZP_CHECK(set_state(id, Phase::running));
     wake_in(id, 1s);  // the verifiers are drawn from a later block
     return {};
+}
+
+Result<void> NodeContext::tell_if_moved(const LocalAgreement& a, const v2::AgreementView& v) {
+    const auto id = a.id;
+    if (a.rec.announced_host.empty() || a.rec.service_port == 0 || !a.rec.spec || !a.rec.salt) return {};
+    const auto [host, external] = public_endpoint(service_purpose(id), a.rec.service_port);
+    if (host.empty() || (host == a.rec.announced_host && external == a.rec.announced)) return {};
+    // The router's external address (or its port for the service) changed while the work runs:
+    // the client and every verifier learn the new endpoint in one message, or the verifiers would
+    // probe the old one until the end and report the periods failed.
+    std::vector<msg::Sealed> to;
+    to.push_back(msg::Sealed{v.client, ZP_TRY(chain->client_key(id)), msg::ServiceReady{host, external}});
+    const msg::VerifierBrief brief{*a.rec.spec, *a.rec.salt, host, external};
+    for (const auto vid : v.verifier_ids) {
+        const auto [owner, key] = ZP_TRY(chain->worker_identity(vid));
+        to.push_back(msg::Sealed{owner, key, brief});
+    }
+    const auto packed = ZP_TRY(seal(id, to));
+    const auto now = host + ":" + std::to_string(external);
+    const auto recipients = u256{v2::kClientBit | v2::all_verifiers(v.verifier_ids.size())};
+    ZP_TRY(chain->send(id, "post:moved:" + now, v2::calls::post_message(id, recipients, packed)));
+    spdlog::info("agreement {}: its service moved from {}:{} to {}: the client and {} verifier(s) told", id,
+                 a.rec.announced_host, a.rec.announced, now, v.verifier_ids.size());
+    return update(id, [&](LocalAgreement& la) {
+        la.rec.announced = external;
+        la.rec.announced_host = host;
+    });
 }
 
 Result<void> NodeContext::brief_verifiers(const LocalAgreement& a, const v2::AgreementView& v) {
