@@ -241,4 +241,4 @@ node bench/rpc_report.js --work "$WORK" --labels "${LABELS[*]}" --counts "${COUN
   --baseline-ref "${BASELINE_REF:-}" --current-ref "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo +dirty)" \
   --verifiers "$VERIFIERS" --workers "$WORKERS" --block-time "${BLOCK_TIME:-auto}" --chain-id "${CHAIN_ID:-31337}" \
   --clk-tck "$(getconf CLK_TCK)" --json-file "$JSON_FILE" \
-  --abis "contracts/out/WorkerDispatcherV2.sol/WorkerDispatcherV2.json contracts/out/WorkerDispatcher.sol/WorkerDispatcher.json ${BASELINE_BIN:+${BASELINE_BIN%/build/src/zeppelin/cli/zeppelin}/contracts/out/WorkerDispatcher.sol/WorkerDispatcher.json}"
+  --abis "contracts/out/WorkerDispatcherV2.sol/WorkerDispatcherV2.json contracts/out/RegistryModuleV2.sol/RegistryModuleV2.json ${BASELINE_BIN:+${BASELINE_BIN%/build/src/zeppelin/cli/zeppelin}/contracts/out/WorkerDispatcher.sol/WorkerDispatcher.json}"

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Runs the whole Foundry suite of the contracts offline, compiling with solc-js through scripts/solc-adapter.js:
-# unit, fuzz (5000 runs), invariant, fairness and gas tests. `forge snapshot --check` runs the tests and also
-# compares the gas of each test with the committed .gas-snapshot (1% tolerance). Exit code non-zero on failure.
+# Runs the whole Foundry suite of the contracts (src/v2, test/v2) offline, compiling with solc-js through
+# scripts/solc-adapter.js: unit, registry, attack, fuzz, fairness, simulation and gas tests, then the invariant
+# contract. `forge snapshot --check` runs the tests and also compares the gas of each test with the committed
+# .gas-snapshot (1% tolerance). Exit code non-zero on failure.
 # Regenerate the snapshot after an intended change:  forge snapshot --offline --use ./scripts/solc-adapter.js --nmc InvariantTest
-# Protocol v2 (src/v2, test/v2) runs in the same two commands: its unit, attack, fuzz and gas tests in the snapshot
-# run, its invariant contract (V2InvariantTest) in the invariant run. Only v2:  forge test ... --mp 'test/v2/*'
 set -euo pipefail
 cd "$(dirname "$0")"
 FORGE=../node_modules/.bin/forge
@@ -18,7 +17,7 @@ export FOUNDRY_OUT="$PWD/out"
 export HOME="${HOME:-$PWD/cache/home}"
 ADAPTER=./scripts/solc-adapter.js
 status=0
-# Unit, fuzz, fairness and gas tests, checked against the committed snapshot. (Invariant runs have no stable
+# Everything but the invariants, checked against the committed snapshot. (Invariant runs have no stable
 # gas figure for forge to compare, so they run separately below.)
 "$FORGE" snapshot --offline --use "$ADAPTER" --check .gas-snapshot --tolerance 1 --nmc InvariantTest || status=1
 "$FORGE" test --offline --use "$ADAPTER" --mc InvariantTest || status=1

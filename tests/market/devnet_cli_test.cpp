@@ -19,7 +19,6 @@
 #include "zeppelin/eth/address.hpp"
 #include "zeppelin/eth/rpc.hpp"
 #include "zeppelin/market/deployment.hpp"
-#include "zeppelin/market/dispatcher.hpp"
 #include "zeppelin/market/dispatcher_v2.hpp"
 
 namespace zeppelin::market {

@@ -24,7 +24,6 @@
 #include "zeppelin/eth/sender.hpp"
 #include "zeppelin/market/artifacts.hpp"
 #include "zeppelin/market/deployment.hpp"
-#include "zeppelin/market/dispatcher.hpp"
 #include "zeppelin/market/dispatcher_v2.hpp"
 
 namespace zeppelin::cli {

@@ -48,7 +48,6 @@
 #include "zeppelin/eth/rpc.hpp"
 #include "zeppelin/eth/sender.hpp"
 #include "zeppelin/market/deployment.hpp"
-#include "zeppelin/market/dispatcher.hpp"
 #include "zeppelin/market/dispatcher_v2.hpp"
 
 namespace zeppelin::cli {

@@ -1,5 +1,5 @@
 // Reading decoded ABI values in the order a contract returns or emits them, kinds and ranges
-// checked; the first problem is kept and reported once. Shared by the v1 and v2 bindings.
+// checked; the first problem is kept and reported once. Used by the dispatcher's bindings.
 #pragma once
 
 #include <cstddef>

@@ -15,11 +15,6 @@ nlohmann::json parse_artifact(std::string_view text, const char* name) {
     return parsed;
 }
 
-const nlohmann::json& artifact() {
-    static const nlohmann::json j = parse_artifact(worker_dispatcher_artifact_json(), "WorkerDispatcher");
-    return j;
-}
-
 const nlohmann::json& artifact_v2() {
     static const nlohmann::json j = parse_artifact(dispatcher_v2_artifact_json(), "WorkerDispatcherV2");
     return j;
@@ -32,26 +27,6 @@ Bytes code_member(const nlohmann::json& j, const char* member) {
 }
 
 }  // namespace
-
-std::string_view worker_dispatcher_abi_json() {
-    static const std::string text = artifact().at("abi").dump();
-    return text;
-}
-
-const eth::abi::JsonAbi& worker_dispatcher_abi() {
-    static const eth::abi::JsonAbi abi = eth::abi::parse_json_abi(worker_dispatcher_abi_json()).value();
-    return abi;
-}
-
-const Bytes& worker_dispatcher_creation_code() {
-    static const Bytes code = code_member(artifact(), "bytecode");
-    return code;
-}
-
-const Bytes& worker_dispatcher_runtime_code() {
-    static const Bytes code = code_member(artifact(), "deployedBytecode");
-    return code;
-}
 
 std::string_view dispatcher_v2_abi_json() {
     static const std::string text = [] {

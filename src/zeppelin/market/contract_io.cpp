@@ -1,8 +1,54 @@
 #include "zeppelin/market/contract_io.hpp"
 
-#include "zeppelin/eth/address.hpp"
+#include <nlohmann/json.hpp>
 
-namespace zeppelin::market::detail {
+#include "zeppelin/eth/address.hpp"
+#include "zeppelin/eth/http.hpp"
+
+namespace zeppelin::market {
+
+Result<CallOutcome> simulate_call(eth::RpcClient& rpc, const Address& to, const Address& from, ByteView data,
+                                  const u256& value, const eth::RevertDecoder& decoder) {
+    // A direct request (not RpcClient::call) because the typed revert needs the raw revert data.
+    const auto url = ZP_TRY(eth::HttpUrl::parse(rpc.url()));
+    eth::HttpClient http{url, eth::HttpOptions{}};
+    nlohmann::json call{{"from", eth::to_checksum(from)}, {"to", eth::to_checksum(to)}, {"data", to_hex(data)}};
+    if (value != 0) call["value"] = to_hex_quantity(value);
+    // At "pending": the call is judged at the time of the block that would include it. Deadlines
+    // and periods depend on block.timestamp, and on a chain that mines only on demand (anvil's
+    // automine) "latest" may be minutes old, so a reassignment or a report would look too early.
+    const nlohmann::json body{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "eth_call"}, {"params", {call, "pending"}}};
+    auto reply = http.post(body.dump());
+    if (auto* err = std::get_if<eth::HttpError>(&reply)) return err->error.wrap("eth_call to " + rpc.url());
+    const auto& text = std::get<eth::HttpResponse>(reply).body;
+    const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) return Error{Errc::rpc_bad_reply, "eth_call: the reply is not a JSON object"};
+    CallOutcome outcome;
+    if (j.contains("result")) {
+        outcome.output = ZP_TRY(eth::json_bytes(j["result"], "eth_call result"));
+        return outcome;
+    }
+    if (!j.contains("error") || !j["error"].is_object())
+        return Error{Errc::rpc_bad_reply, "eth_call: the reply has neither result nor error"};
+    const auto& e = j["error"];
+    const std::string message = e.contains("message") && e["message"].is_string() ? e["message"].get<std::string>() : "";
+    if (e.contains("data") && e["data"].is_string()) {
+        auto bytes = from_hex(e["data"].get<std::string>());
+        if (bytes) {
+            outcome.reverted = true;
+            outcome.revert = decoder.decode(*bytes);
+            return outcome;
+        }
+    }
+    if (message.find("revert") != std::string::npos) {
+        outcome.reverted = true;
+        outcome.revert.text = message;
+        return outcome;
+    }
+    return Error{Errc::rpc_error, "eth_call failed: " + message};
+}
+
+namespace detail {
 
 Result<std::vector<Value>> call_view(eth::RpcClient& rpc, const Address& to, const eth::abi::Function& fn,
                                      const std::vector<Value>& args, const eth::BlockTag& at,
@@ -53,4 +99,5 @@ Result<Deployed> deploy_contract(eth::RpcClient& rpc, eth::TxSender& sender, Byt
     return Deployed{*receipt.contract_address, receipt.block_number, receipt.transaction_hash, receipt.gas_used};
 }
 
-}  // namespace zeppelin::market::detail
+}  // namespace detail
+}  // namespace zeppelin::market

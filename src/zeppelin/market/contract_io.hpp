@@ -1,5 +1,5 @@
-// What the v1 and v2 dispatcher bindings share beyond reading values (abi_reader.hpp): a view
-// through eth_call with the contract's revert named, a table of typed event decoders, the
+// The contract plumbing of the dispatcher's bindings beyond reading values (abi_reader.hpp): a
+// view through eth_call with the contract's revert named, a table of typed event decoders, the
 // worker offer's ABI shape, and deploying a creation transaction. Internal to market/.
 #pragma once
 
@@ -17,7 +17,7 @@
 #include "zeppelin/eth/rpc.hpp"
 #include "zeppelin/eth/sender.hpp"
 #include "zeppelin/market/abi_reader.hpp"
-#include "zeppelin/market/dispatcher.hpp"
+#include "zeppelin/market/contract_types.hpp"
 
 namespace zeppelin::market::detail {
 
@@ -30,7 +30,7 @@ Result<std::vector<Value>> call_view(eth::RpcClient& rpc, const Address& to, con
                                      const std::function<std::string(const eth::Revert&)>& explain);
 
 /// The worker offer as registerWorker / updateWorker take it and WorkerRegistered / Updated carry
-/// it (the same in v1 and v2).
+/// it.
 std::vector<Value> offer_values(const WorkerOffer& o);
 WorkerOffer read_offer(Reader& r);
 

@@ -414,7 +414,7 @@ Result<void> add_errors_to(eth::RpcClient& rpc) { return rpc.add_error_abi(dispa
 
 Result<std::vector<Value>> Dispatcher::view(std::string_view name, std::vector<Value> args, const Tag& at) const {
     return detail::call_view(rpc_, address_, function(name), args, at, revert_decoder(),
-                             [](const eth::Revert& r) { return explain_revert(r, Protocol::v2); });
+                             [](const eth::Revert& r) { return explain_revert(r); });
 }
 
 Result<Config> Dispatcher::config(const Tag& at) const {
@@ -562,7 +562,7 @@ Result<eth::TxRequest> Dispatcher::buy_contract_tx(const Address& from, const Re
     Bytes data = calls::buy_contract(req);
     auto sim = ZP_TRY(simulate(from, data, value));
     if (sim.reverted)
-        return Error{Errc::reverted, "buyContract would revert: " + explain_revert(sim.revert, Protocol::v2)};
+        return Error{Errc::reverted, "buyContract would revert: " + explain_revert(sim.revert)};
     return eth::TxRequest{address_, value, std::move(data), std::nullopt};
 }
 

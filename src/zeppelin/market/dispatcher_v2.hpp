@@ -24,7 +24,7 @@
 #include "zeppelin/eth/revert.hpp"
 #include "zeppelin/eth/rpc.hpp"
 #include "zeppelin/eth/sender.hpp"
-#include "zeppelin/market/dispatcher.hpp"
+#include "zeppelin/market/contract_types.hpp"
 
 namespace zeppelin::market::v2 {
 

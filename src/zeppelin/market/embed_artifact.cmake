@@ -1,9 +1,9 @@
-# cmake -DIN=<forge artifact .json> -DOUT=<file.cpp> [-DNAME=<prefix>] -P embed_artifact.cmake
+# cmake -DIN=<forge artifact .json> -DOUT=<file.cpp> -DNAME=<prefix> -P embed_artifact.cmake
 # Keeps the ABI and the creation bytecode of the artifact and writes them as a C++ source
-# defining zeppelin::market::<prefix>_artifact_json() (prefix: worker_dispatcher by default). The JSON is split into raw
+# defining zeppelin::market::<prefix>_artifact_json(). The JSON is split into raw
 # string literal chunks of 8000 characters (well under any compiler's literal limit).
 if(NOT NAME)
-  set(NAME worker_dispatcher)
+  message(FATAL_ERROR "embed_artifact.cmake: NAME (the function's prefix) is missing")
 endif()
 if(NOT EXISTS "${IN}")
   message(FATAL_ERROR "contract artifact ${IN} is missing: did contracts/scripts/build.sh run?")

@@ -16,8 +16,7 @@ namespace {
 /// The arguments of one revert, read by position.
 class Args {
 public:
-    Args(const eth::Revert& r, Protocol p) : r_{r}, p_{p} {}
-    [[nodiscard]] Protocol protocol() const noexcept { return p_; }
+    explicit Args(const eth::Revert& r) : r_{r} {}
 
     [[nodiscard]] u256 num(std::size_t i) const { return i < r_.args.size() ? r_.args[i].number : u256{0}; }
     [[nodiscard]] std::string n(std::size_t i) const { return to_dec(num(i)); }
@@ -46,52 +45,34 @@ public:
 
 private:
     const eth::Revert& r_;
-    Protocol p_;
 };
 
-std::string worker_status(Protocol, const u256& s) {
-    static constexpr std::array names{"not registered", "active", "paused", "unregistering", "removed"};
+// The status enums and InvalidRequirements' codes of contracts/src/v2/IWorkerDispatcherV2.sol and
+// WorkerDispatcherV2._checkRequirements.
+std::string worker_status(const u256& s) {
+    static constexpr std::array names{"not registered", "active", "paused", "unregistering"};
     return s < names.size() ? names[static_cast<std::size_t>(s)] : "in status " + to_dec(s);
 }
 
-std::string agreement_status(Protocol p, const u256& s) {
-    static constexpr std::array v1{"unknown", "assigned (waiting for the worker to accept)",
-                                   "accepted (waiting for the work to start)", "running", "settled",
-                                   "refunded (it never ran)"};
-    static constexpr std::array v2{"unknown", "purchased (its worker is not drawn yet)",
-                                   "assigned (waiting for the worker to accept)",
-                                   "accepted (waiting for the service to start)",
-                                   "starting (its verifiers are not drawn yet)", "running", "settled",
-                                   "ended before it ran"};
-    if (p == Protocol::v1) return s < v1.size() ? v1[static_cast<std::size_t>(s)] : "in status " + to_dec(s);
-    return s < v2.size() ? v2[static_cast<std::size_t>(s)] : "in status " + to_dec(s);
+std::string agreement_status(const u256& s) {
+    static constexpr std::array names{"unknown", "purchased (its worker is not drawn yet)",
+                                      "assigned (waiting for the worker to accept)",
+                                      "accepted (waiting for the service to start)",
+                                      "starting (its verifiers are not drawn yet)", "running", "settled",
+                                      "ended before it ran"};
+    return s < names.size() ? names[static_cast<std::size_t>(s)] : "in status " + to_dec(s);
 }
 
-/// InvalidRequirements(code): the codes are each version's _checkRequirements.
 std::string invalid_requirements(const Args& a) {
     const auto code = a.num(0);
-    if (a.protocol() == Protocol::v1) {
-        switch (static_cast<unsigned>(code > 99 ? 99 : code)) {
-            case 1: return "the requirements ask for no CPU or no memory: ask for at least 1 millicore and 1 MB";
-            case 2: return "the period must be at least 10 s and divide the duration, which must not be 0";
-            case 3: return "the agreement has more than 10080 periods: use a longer period or a shorter duration";
-            case 4: return "the number of verifiers must be from 1 to 5";
-            case 5: return "the highest price per second must not be 0";
-            case 6: return "the lowest reputation asked for must be at most 1000 (permille)";
-            case 7: return "the escrow this agreement needs is beyond what the contract holds for one agreement: "
-                           "lower the price, the duration or the number of verifiers";
-            default: break;
-        }
-    } else {
-        switch (static_cast<unsigned>(code > 99 ? 99 : code)) {
-            case 1: return "the duration must not be 0 and must be a whole number of periods";
-            case 2: return "the period must be at least 10 s";
-            case 3: return "the agreement has more than 10080 periods: use a longer period or a shorter duration";
-            case 4: return "the highest price per second must not be 0";
-            case 5: return "the number of verifiers must be odd and from 3 to 5 (3 or 5)";
-            case 6: return "the probe specification's commitment is missing";
-            default: break;
-        }
+    switch (static_cast<unsigned>(code > 99 ? 99 : code)) {
+        case 1: return "the duration must not be 0 and must be a whole number of periods";
+        case 2: return "the period must be at least 10 s";
+        case 3: return "the agreement has more than 10080 periods: use a longer period or a shorter duration";
+        case 4: return "the highest price per second must not be 0";
+        case 5: return "the number of verifiers must be odd and from 3 to 5 (3 or 5)";
+        case 6: return "the probe specification's commitment is missing";
+        default: break;
     }
     return "the requirements break rule " + to_dec(code) + " of the contract";
 }
@@ -100,8 +81,6 @@ using Words = std::function<std::string(const Args&)>;
 struct Sentence {
     std::string_view name;
     Words words;
-    bool v1{true};
-    bool v2{true};
 };
 
 const std::vector<Sentence>& sentences() {
@@ -123,43 +102,31 @@ const std::vector<Sentence>& sentences() {
                                 a.wei(0), a.n(1), a.n(2), a.n(3));
          }},
         {"InvalidWorkerStatus", [](const Args& a) {
-             return fmt::format("worker {} is {}, which does not allow this", a.n(0), worker_status(a.protocol(), a.num(1)));
+             return fmt::format("worker {} is {}, which does not allow this", a.n(0), worker_status(a.num(1)));
          }},
         {"CoolDownNotOver", [](const Args& a) {
              return fmt::format("worker {}'s cool-down lasts until {}: its stake can be withdrawn after that", a.n(0), a.time(1));
          }},
-        {"OpenAgreements", [](const Args& a) {
-             return fmt::format("worker {} still has {} open agreement(s): they must end first", a.n(0), a.n(1));
-         }, true, false},
         {"StakeLocked", [](const Args& a) {
              return fmt::format("{} of worker {}'s stake is locked by its open agreements: wait until they end", a.wei(1), a.n(0));
-         }, false, true},
+         }},
         // buying
         {"InvalidRequirements", Words{invalid_requirements}},
         {"WrongPayment", [](const Args& a) {
              return fmt::format("the payment sent, {}, is not the escrow the agreement needs, {} ({} wei)", a.wei(0), a.wei(1), a.n(1));
          }},
-        {"NoEligibleWorker", [](const Args& a) {
-             return fmt::format("no active worker fits the requirements ({} worker(s) active): raise the highest price, ask for less "
-                                "CPU or memory or a shorter duration (`zeppelin market workers` lists the offers)", a.n(0));
-         }, true, false},
-        {"NotEnoughVerifiers", [](const Args& a) {
-             const auto needed = a.num(0);
-             return fmt::format("{} verifier(s) need {} active workers besides you (one to work, {} to verify); the market has {}: "
-                                "ask for fewer verifiers", a.n(0), to_dec(needed + 1), a.n(0), a.n(1));
-         }, true, false},
         {"AgreementTooSmall", [](const Args& a) {
              return fmt::format("the verifiers would earn {} in all, below the minimum of {}: raise the price or the duration",
                                 a.wei(0), a.wei(1));
-         }, false, true},
+         }},
         // agreements
         {"UnknownAgreement", [](const Args& a) { return fmt::format("agreement {} does not exist on this chain", a.n(0)); }},
         {"InvalidAgreementStatus", [](const Args& a) {
-             return fmt::format("agreement {} is {}, which does not allow this", a.n(0), agreement_status(a.protocol(), a.num(1)));
+             return fmt::format("agreement {} is {}, which does not allow this", a.n(0), agreement_status(a.num(1)));
          }},
         {"DrawNotReady", [](const Args& a) {
              return fmt::format("agreement {}'s draw uses the hash of block {}, which is not mined yet: try again after it", a.n(0), a.n(1));
-         }, false, true},
+         }},
         {"NotWorker", [](const Args& a) { return fmt::format("{} is not the worker of agreement {}", a.addr(1), a.n(0)); }},
         {"NotClient", [](const Args& a) { return fmt::format("{} is not the client of agreement {}", a.addr(1), a.n(0)); }},
         {"NotVerifier", [](const Args& a) { return fmt::format("{} is not a verifier of agreement {}", a.addr(1), a.n(0)); }},
@@ -168,11 +135,11 @@ const std::vector<Sentence>& sentences() {
          }},
         {"InvalidRecipients", [](const Args& a) {
              return fmt::format("a message of agreement {} names {} recipient(s), which are not the agreement's parties", a.n(0), a.n(1));
-         }, false, true},
+         }},
         {"MessageTooLarge", [](const Args& a) {
              return fmt::format("the message is {} bytes, above the limit of {} bytes", a.n(0), a.n(1));
-         }, false, true},
-        {"AgreementClosed", [](const Args& a) { return fmt::format("agreement {} is closed: it takes no more messages or actions", a.n(0)); }, false, true},
+         }},
+        {"AgreementClosed", [](const Args& a) { return fmt::format("agreement {} is closed: it takes no more messages or actions", a.n(0)); }},
         {"DeadlineNotPassed", [](const Args& a) {
              return fmt::format("agreement {}'s deadline is {}: this is possible only after it", a.n(0), a.time(1));
          }},
@@ -182,47 +149,32 @@ const std::vector<Sentence>& sentences() {
         {"SpecMismatch", [](const Args& a) {
              return fmt::format("the probe specification revealed for agreement {} hashes to {}, not the {} committed at purchase",
                                 a.n(0), a.bytes(1), a.bytes(2));
-         }, false, true},
+         }},
         // verification
         {"InvalidReport", [](const Args& a) {
-             if (a.protocol() == Protocol::v1)
-                 return fmt::format("a report marks periods confirmed that it does not report (confirmed bits {}, reported bits {})",
-                                    a.hex(0), a.hex(1));
              return fmt::format("word {} of a report marks periods confirmed that it does not vote on (confirmed bits {}, voted bits {})",
                                 a.n(0), a.hex(1), a.hex(2));
          }},
-        {"PeriodOutOfRange", [](const Args& a) {
-             return fmt::format("period {} does not exist: the agreement has {} billable period(s), numbered from 0", a.n(0), a.n(1));
-         }, true, false},
-        {"PeriodNotStarted", [](const Args& a) {
-             return fmt::format("period {} starts at {}: it can be reported only after it ended", a.n(0), a.time(1));
-         }, true, false},
-        {"PeriodAlreadyReported", [](const Args& a) {
-             return fmt::format("period {} of agreement {} is already reported by this verifier", a.n(1), a.n(0));
-         }, true, false},
         {"WrongWordCount", [](const Args& a) {
              return fmt::format("the report of batch {} has {} word(s) of periods; it needs {}", a.n(0), a.n(1), a.n(2));
-         }, false, true},
+         }},
         {"BatchOutOfRange", [](const Args& a) {
              return fmt::format("batch {} does not exist: the agreement has {} batch(es), numbered from 0", a.n(0), a.n(1));
-         }, false, true},
+         }},
         {"ReportTooEarly", [](const Args& a) {
              return fmt::format("batch {} can be reported from {}, after its periods ended", a.n(0), a.time(1));
-         }, false, true},
+         }},
         {"ReportTooLate", [](const Args& a) {
              return fmt::format("the report window of batch {} closed at {}", a.n(0), a.time(1));
-         }, false, true},
+         }},
         {"AlreadyReported", [](const Args& a) {
              return fmt::format("verifier {} already reported batch {} of agreement {}", a.n(2), a.n(1), a.n(0));
-         }, false, true},
+         }},
         // payments
         {"SettlementTooEarly", [](const Args& a) {
              return fmt::format("agreement {} can be settled from {}, when its report window has closed", a.n(0), a.time(1));
          }},
-        {"AlreadyClaimed", [](const Args& a) {
-             return fmt::format("{} already took what it was owed from agreement {}", a.addr(1), a.n(0));
-         }, true, false},
-        {"NothingToWithdraw", [](const Args& a) { return fmt::format("account {} has nothing to withdraw", a.addr(0)); }, false, true},
+        {"NothingToWithdraw", [](const Args& a) { return fmt::format("account {} has nothing to withdraw", a.addr(0)); }},
         {"TransferFailed", [](const Args& a) {
              return fmt::format("sending {} to {} failed (the receiving contract refused it)", a.wei(1), a.addr(0));
          }},
@@ -231,26 +183,23 @@ const std::vector<Sentence>& sentences() {
     return all;
 }
 
-bool in(const Sentence& s, Protocol p) { return p == Protocol::v1 ? s.v1 : s.v2; }
-
 }  // namespace
 
-std::optional<std::string> revert_sentence(const eth::Revert& revert, Protocol protocol) {
+std::optional<std::string> revert_sentence(const eth::Revert& revert) {
     if (revert.kind != eth::Revert::Kind::custom) return std::nullopt;
     for (const auto& s : sentences())
-        if (s.name == revert.error_name && in(s, protocol)) return s.words(Args{revert, protocol});
+        if (s.name == revert.error_name) return s.words(Args{revert});
     return std::nullopt;
 }
 
-std::string explain_revert(const eth::Revert& revert, Protocol protocol) {
-    if (auto s = revert_sentence(revert, protocol)) return *s + " [" + revert.text + "]";
+std::string explain_revert(const eth::Revert& revert) {
+    if (auto s = revert_sentence(revert)) return *s + " [" + revert.text + "]";
     return revert.text;
 }
 
-std::vector<std::string_view> explained_errors(Protocol protocol) {
+std::vector<std::string_view> explained_errors() {
     std::vector<std::string_view> out;
-    for (const auto& s : sentences())
-        if (in(s, protocol)) out.push_back(s.name);
+    for (const auto& s : sentences()) out.push_back(s.name);
     return out;
 }
 

@@ -2,14 +2,13 @@
 // wrong, with its arguments in words and numbers (amounts in the one formatter, times as UTC),
 // and what to do when there is something to do.
 //
-//   revert_sentence(decode_revert(data))
-//     NoEligibleWorker(activeWorkers: 3)
-//       -> "no active worker fits the requirements (3 workers are active): raise the highest price
-//           or ask for fewer resources or a shorter duration (`zeppelin market workers` lists the offers)"
+//   revert_sentence(v2::decode_revert(data))
+//     AgreementTooSmall(verifierPay: 30000000000000, minimum: 100000000000000)
+//       -> "the verifiers would earn 30000 gwei in all, below the minimum of 100000 gwei: raise the
+//           price or the duration"
 //
-// The two protocol versions share most errors; where they differ (InvalidRequirements' codes,
-// the status enums) the sentence follows the version. Tests enumerate each version's ABI and fail
-// for an error without a sentence (revert_words_test in market_test.cpp).
+// The errors are those of contracts/src/v2/IWorkerDispatcherV2.sol; revert_words_test.cpp
+// enumerates the embedded ABI and fails for an error without a sentence.
 #pragma once
 
 #include <optional>
@@ -21,20 +20,16 @@
 
 namespace zeppelin::market {
 
-/// Which contract raised the error: contracts/src/WorkerDispatcher.sol (v1) or
-/// contracts/src/v2/IWorkerDispatcherV2.sol (v2).
-enum class Protocol : std::uint8_t { v1, v2 };
-
 /// The sentence for a decoded custom error; nullopt for an error of no known name (or a revert
 /// that is not a custom error).
-std::optional<std::string> revert_sentence(const eth::Revert& revert, Protocol protocol = Protocol::v1);
+std::optional<std::string> revert_sentence(const eth::Revert& revert);
 
 /// The sentence and, after it, the error as the contract raised it:
-/// "no active worker fits ... [NoEligibleWorker(activeWorkers: 3)]"; the decoder's text when
+/// "the verifiers would earn ... [AgreementTooSmall(verifierPay: 1, minimum: 2)]"; the decoder's text when
 /// there is no sentence.
-std::string explain_revert(const eth::Revert& revert, Protocol protocol = Protocol::v1);
+std::string explain_revert(const eth::Revert& revert);
 
-/// The names of every error that has a sentence in `protocol`.
-std::vector<std::string_view> explained_errors(Protocol protocol);
+/// The names of every error that has a sentence.
+std::vector<std::string_view> explained_errors();
 
 }  // namespace zeppelin::market

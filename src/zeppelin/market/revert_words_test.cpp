@@ -1,13 +1,11 @@
-// Every custom error of both contract versions has a sentence: the errors are enumerated from the
-// ABIs themselves (v1: the embedded artifact; v2: forge's artifacts in contracts/out, built with
-// the market library), so a new error without words fails here.
+// Every custom error of the contract has a sentence: the errors are enumerated from the embedded
+// ABI itself (the dispatcher's and its registry module's), so a new error without words fails here.
 #include <gtest/gtest.h>
 
 
 #include "zeppelin/core/hex.hpp"
 #include "zeppelin/eth/abi.hpp"
 #include "zeppelin/market/artifacts.hpp"
-#include "zeppelin/market/dispatcher.hpp"
 #include "zeppelin/market/revert_words.hpp"
 
 namespace zeppelin::market {
@@ -25,7 +23,7 @@ Bytes revert_data(const eth::abi::ErrorDef& e, std::uint8_t word) {
     return data;
 }
 
-void every_error_has_a_sentence(const std::vector<eth::abi::ErrorDef>& errors, Protocol p) {
+void every_error_has_a_sentence(const std::vector<eth::abi::ErrorDef>& errors) {
     ASSERT_GT(errors.size(), 20U);
     eth::RevertDecoder decoder;
     for (const auto& e : errors) decoder.add(e);
@@ -33,7 +31,7 @@ void every_error_has_a_sentence(const std::vector<eth::abi::ErrorDef>& errors, P
         SCOPED_TRACE(e.signature());
         const auto r = decoder.decode(revert_data(e, 1));
         ASSERT_EQ(r.kind, eth::Revert::Kind::custom);
-        const auto s = revert_sentence(r, p);
+        const auto s = revert_sentence(r);
         ASSERT_TRUE(s.has_value()) << e.name << " has no sentence";
         EXPECT_GT(s->size(), 20U);
         EXPECT_EQ(s->find(e.name), std::string::npos) << "the sentence repeats the error's name: " << *s;
@@ -44,14 +42,11 @@ void every_error_has_a_sentence(const std::vector<eth::abi::ErrorDef>& errors, P
     }
 }
 
-TEST(RevertWords, EveryErrorOfTheV1ContractHasASentence) {
-    every_error_has_a_sentence(worker_dispatcher_abi().errors, Protocol::v1);
-}
-
-TEST(RevertWords, EveryErrorOfTheV2ContractHasASentence) {
-    // The embedded v2 ABI: the dispatcher's and its registry module's (one address, one interface
+TEST(RevertWords, EveryErrorOfTheContractHasASentence) {
+    // The embedded ABI: the dispatcher's and its registry module's (one address, one interface
     // of errors), as the node decodes them.
-    every_error_has_a_sentence(dispatcher_v2_abi().errors, Protocol::v2);
+    every_error_has_a_sentence(dispatcher_v2_abi().errors);
+    EXPECT_EQ(explained_errors().size(), dispatcher_v2_abi().errors.size()) << "a sentence for an error the contract lacks";
 }
 
 TEST(RevertWords, ArgumentsAreInWordsAndNumbers) {
@@ -66,23 +61,19 @@ TEST(RevertWords, ArgumentsAreInWordsAndNumbers) {
         }
         return d.decode(data);
     };
-    const auto no_worker = decode("NoEligibleWorker(uint256 activeWorkers)", {3});
-    EXPECT_EQ(explain_revert(no_worker),
-              "no active worker fits the requirements (3 worker(s) active): raise the highest price, ask for less CPU or memory "
-              "or a shorter duration (`zeppelin market workers` lists the offers) [NoEligibleWorker(activeWorkers: 3)]");
-    EXPECT_EQ(*revert_sentence(decode("NotEnoughVerifiers(uint256 needed, uint256 activeWorkers)", {3, 3})),
-              "3 verifier(s) need 4 active workers besides you (one to work, 3 to verify); the market has 3: ask for fewer verifiers");
-    // The same code means another rule in each version.
-    const auto code2 = decode("InvalidRequirements(uint256 code)", {2});
-    EXPECT_EQ(*revert_sentence(code2, Protocol::v1), "the period must be at least 10 s and divide the duration, which must not be 0");
-    EXPECT_EQ(*revert_sentence(code2, Protocol::v2), "the period must be at least 10 s");
+    const auto too_small = decode("AgreementTooSmall(uint256 verifierPay, uint256 minimum)", {30'000'000'000'000ULL, 100'000'000'000'000ULL});
+    EXPECT_EQ(explain_revert(too_small),
+              "the verifiers would earn 30000 gwei in all, below the minimum of 100000 gwei: raise the price or the duration "
+              "[AgreementTooSmall(verifierPay: 30000000000000, minimum: 100000000000000)]");
+    EXPECT_EQ(*revert_sentence(decode("InvalidRequirements(uint256 code)", {2})), "the period must be at least 10 s");
+    EXPECT_EQ(*revert_sentence(decode("InvalidWorkerStatus(uint256 workerId, uint8 status)", {4, 3})),
+              "worker 4 is unregistering, which does not allow this");
     EXPECT_EQ(*revert_sentence(decode("WrongPayment(uint256 sent, uint256 required)", {1, 1'500'000'000'000'000'000ULL})),
               "the payment sent, 1 wei, is not the escrow the agreement needs, 1.5 ETH (1500000000000000000 wei)");
     EXPECT_EQ(*revert_sentence(decode("DeadlinePassed(uint256 agreementId, uint256 deadline)", {7, 1'796'659'200})),
               "agreement 7's deadline passed at 2026-12-07 16:00:00 UTC: it is too late for this");
-    // v1 only, or v2 only.
-    EXPECT_FALSE(revert_sentence(decode("AgreementTooSmall(uint256 verifierPay, uint256 minimum)", {1, 2}), Protocol::v1));
-    EXPECT_TRUE(revert_sentence(decode("AgreementTooSmall(uint256 verifierPay, uint256 minimum)", {1, 2}), Protocol::v2));
+    // An error of no known name: no sentence, the decoder's words.
+    EXPECT_FALSE(revert_sentence(decode("NoEligibleWorker(uint256 activeWorkers)", {3})));
     // Not a custom error: the decoder's words stay.
     eth::RevertDecoder d;
     const auto empty = d.decode({});

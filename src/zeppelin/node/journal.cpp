@@ -43,7 +43,7 @@ Result<eth::Receipt> NodeContext::transact(std::uint64_t agreement, const std::s
         const bool not_yet = sim.revert.kind == eth::Revert::Kind::custom &&
                              (name == "SettlementTooEarly" || name == "DeadlineNotPassed" || name == "DrawNotReady" ||
                               name == "ReportTooEarly");
-        return make_error(not_yet ? Errc::too_early : Errc::reverted, market::explain_revert(sim.revert, market::Protocol::v2));
+        return make_error(not_yet ? Errc::too_early : Errc::reverted, market::explain_revert(sim.revert));
     }
     request.before_broadcast = journal_hook(agreement, action);
     auto sent = sender->send(request);

@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 
 namespace {
 // What buyContract's gas is bounded by for the balance check (the real limit is estimated when
-// it is sent): its cost with 5 verifiers in contracts/gas-report.sh's figures, with head-room.
+// it is sent): ~129,000 in contracts/gas-report.sh's figures, with ample head-room.
 constexpr std::uint64_t kBuyContractGas = 400'000;
 }  // namespace
 
@@ -345,7 +345,7 @@ Result<PurchaseVerdict> check_against_market(NodeContext& n, const PurchasePlan&
         m.workers.push_back(o);
     }
     m.balance = ZP_TRY(n.rpc->get_balance(n.me));
-    if (auto fees = n.rpc->suggest_fees()) m.gas_cost = u256{market::buy_contract_gas_limit(kBuyContractGas)} * fees->max_fee;
+    if (auto fees = n.rpc->suggest_fees()) m.gas_cost = u256{kBuyContractGas} * fees->max_fee;
     return check_purchase(plan, m, PurchaseRules::v2(n.config.verifier_fee_bps, n.config.min_verifier_pay));
 }
 

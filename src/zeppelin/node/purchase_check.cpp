@@ -171,19 +171,12 @@ const std::vector<Rule>& rules_table() {
                            });
          }},
         {"not_enough_workers", Stage::market, [](Ctx& c) -> std::optional<std::string> {
-             // The contract's draw: the worker and `verifiers` more, distinct, none of them the buyer's.
-             // The contract sets one more aside for a buyer registered as a worker even when that
-             // worker is not active (then it is not among the active ones it counts).
-             const auto others = c.verdict.active_workers;
-             const auto& ws = c.market.workers;
-             const bool own_inactive = c.market.client_worker_id != 0 &&
-                                       std::none_of(ws.begin(), ws.end(), [&](const auto& w) { return w.id == c.market.client_worker_id; });
-             const auto usable = own_inactive && others > 0 ? others - 1 : others;
-             if (others == 0 || c.plan.verifiers + 1 <= usable) return std::nullopt;  // none at all: said above
+             // The contract's draws: the worker and `verifiers` more, distinct, none of them the buyer's
+             // (too few verifiers at the verifier draw end the agreement with the deposit back).
+             const auto usable = c.verdict.active_workers;
+             if (usable == 0 || c.plan.verifiers + 1 <= usable) return std::nullopt;  // none at all: said above
              std::string s = fmt::format("1 worker and {} need {} active workers other than yours; the market has {}",
                                          plural(c.plan.verifiers, "verifier", "verifiers"), c.plan.verifiers + 1, usable);
-             if (own_inactive) s += " (the contract sets one aside since yours is registered but not active)";
-             if (usable == 0) return s + fmt::format(": wait until {} are active", c.rules.min_verifiers + 1);
              auto most = static_cast<unsigned>(usable - 1);  // verifiers the market can give
              if (c.rules.odd_verifiers && most % 2 == 0 && most > 0) --most;
              if (most >= c.rules.min_verifiers) return s + ": ask for at most " + plural(most, "verifier", "verifiers");
@@ -205,19 +198,9 @@ const std::vector<Rule>& rules_table() {
 
 }  // namespace
 
-PurchaseRules PurchaseRules::v1(const u256& verifier_fee_bps) {
-    PurchaseRules r;
-    r.verifier_fee_bps = verifier_fee_bps;
-    return r;
-}
-
 PurchaseRules PurchaseRules::v2(const u256& verifier_fee_bps, const u256& min_verifier_pay) {
     PurchaseRules r;
-    r.min_verifiers = 3;
-    r.max_verifiers = 5;
-    r.odd_verifiers = true;
     r.min_verifier_pay = min_verifier_pay;
-    r.max_min_reputation = 1000;
     r.verifier_fee_bps = verifier_fee_bps;
     return r;
 }

@@ -2,13 +2,13 @@
 // snapshot of the market (the offers of the active workers, the buyer's balance, the gas price)
 // and the protocol's rules, each failed check a sentence that says what to change, with numbers.
 //
-//   const auto verdict = check_purchase(plan, snapshot, PurchaseRules::v1(fee_bps));
+//   const auto verdict = check_purchase(plan, snapshot, PurchaseRules::v2(fee_bps, min_verifier_pay));
 //   for (const auto& r : verdict.refusals) ...   // {"price_below_market", "the cheapest worker ..."}
 //
 // One place for the CLI (`zeppelin run` through POST /api/agreements) and the dashboard ("Show the
-// cost" through POST /api/agreements/check). The protocol's limits are data (PurchaseRules): v2's
-// "3 or 5 verifiers" and "too small to pay its verifiers" are fields, and each check is one entry
-// of a table (purchase_check.cpp), so a new rule is one field and one entry.
+// cost" through POST /api/agreements/check). The protocol's limits are data (PurchaseRules): "3 or
+// 5 verifiers" and "too small to pay its verifiers" are fields, and each check is one entry of a
+// table (purchase_check.cpp), so a new rule is one field and one entry.
 #pragma once
 
 #include <cstdint>
@@ -20,20 +20,20 @@
 
 namespace zeppelin::node {
 
-/// The contract's limits on a purchase (contracts/src/WorkerDispatcher.sol `_checkRequirements`,
-/// contracts/src/v2/DispatcherStateV2.sol constants).
+/// The contract's limits on a purchase (contracts/src/v2/WorkerDispatcherV2.sol `_checkRequirements`
+/// and `buyContract`, DispatcherStateV2.sol constants); the defaults are the contract's constants.
 struct PurchaseRules {
     std::uint32_t min_period_seconds{10};
     std::uint32_t max_periods{10'080};
-    unsigned min_verifiers{1};
+    unsigned min_verifiers{3};
     unsigned max_verifiers{5};
-    bool odd_verifiers{false};      // v2: a majority needs an odd count
-    u256 min_verifier_pay{0};       // v2: the verifiers' pay in all must reach this (wei)
+    bool odd_verifiers{true};       // a majority needs an odd count
+    u256 min_verifier_pay{0};       // the verifiers' pay in all must reach this (wei; 0: not checked)
     std::uint16_t max_min_reputation{1000};
     u256 verifier_fee_bps{500};     // each verifier's reward per period: price * period * bps / 10000
     bool client_worker_excluded{true};  // the buyer's own worker neither works nor verifies for it
 
-    static PurchaseRules v1(const u256& verifier_fee_bps);
+    /// The rules of a deployment: its verifier fee and minimum verifier pay (config()).
     static PurchaseRules v2(const u256& verifier_fee_bps, const u256& min_verifier_pay);
 };
 

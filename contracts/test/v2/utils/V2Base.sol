@@ -20,7 +20,7 @@ contract CountingWallet {
     }
 }
 
-/// @notice Cheatcodes the v1 test base does not declare (Foundry's cheatcode spec, crates/cheatcodes/spec).
+/// @notice Cheatcodes test/utils/Test.sol does not declare (Foundry's cheatcode spec, crates/cheatcodes/spec).
 interface VmExtra {
     function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
     function getBlockNumber() external view returns (uint256);
