@@ -232,7 +232,8 @@ echo "$status" | jq -c '.reachability | {state, reason, announced_host, external
 [ "$(echo "$status" | jq -r "[.reachability.mappings[] | select(.external_address != \"$NEW_WAN\")] | length")" = 0 ] \
   || fail "a mapping still holds the old address: $(echo "$status" | jq -c .reachability.mappings)"
 echo "$status" | jq -r .reachability.reason | grep -q "external address changed from $WAN" || fail "the reason does not say the address changed"
-grep -q "changed its external address from $WAN to $NEW_WAN: 2 of 2 mapping(s) made again; new agreements are told $NEW_WAN" \
+# Every mapping made again: transfer and log (and, with an agreement running, its service).
+grep -Eq "changed its external address from $WAN to $NEW_WAN: ([0-9]+) of \1 mapping\(s\) made again; new agreements are told $NEW_WAN" \
   "$T/worker/node.log" || fail "no log line about the address change"
 reaches $NEW_WAN $TRANSFER_PORT || fail "the client does not reach the transfer port at the new address"
 reaches $NEW_WAN $LOG_PORT || fail "the client does not reach the log port at the new address"

@@ -116,9 +116,7 @@ void NodeContext::on_message(const v2::EventRecord& rec, const v2::MessagePosted
                            row.rec.salt = b.salt;
                            row.rec.service = HostPort{b.host, b.port};
                        });
-                   },
-                   // v1's probe spec to verifiers: v2 briefs them through the worker.
-                   [&](const msg::ProbeSpec&) {}},
+                   }},
                *payload);
     if (!taken) return ignore_message(id, refused.empty() ? fmt_reason(*payload, role) : refused);
     (void)store->mark_seen(key);

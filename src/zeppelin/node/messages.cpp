@@ -44,7 +44,6 @@ std::string_view type_name(const Payload& p) noexcept {
     return std::visit(overloaded{[](const TransferOffer&) { return std::string_view{"transfer"}; },
                                  [](const ServiceReady&) { return std::string_view{"service"}; },
                                  [](const ImageRejected&) { return std::string_view{"rejected"}; },
-                                 [](const ProbeSpec&) { return std::string_view{"probe"}; },
                                  [](const SpecReveal&) { return std::string_view{"spec"}; },
                                  [](const VerifierBrief&) { return std::string_view{"brief"}; }},
                       p);
@@ -57,7 +56,6 @@ std::string encode(const Payload& p) {
                    },
                    [](const ServiceReady& m) { return nlohmann::json{{"host", m.host}, {"port", m.port}}; },
                    [](const ImageRejected& m) { return nlohmann::json{{"reason", m.reason}}; },
-                   [](const ProbeSpec& m) { return nlohmann::json{{"spec", m.spec_json}}; },
                    [](const SpecReveal& m) { return nlohmann::json{{"spec", m.spec_json}, {"salt", to_hex(m.salt)}}; },
                    [](const VerifierBrief& m) {
                        return nlohmann::json{{"spec", m.spec_json}, {"salt", to_hex(m.salt)}, {"host", m.host}, {"port", m.port}};
@@ -94,10 +92,6 @@ Result<Payload> decode(std::string_view json) {
     if (type == "rejected") {
         auto reason = ZP_TRY(text_field(j, "reason"));
         return Payload{ImageRejected{std::move(reason)}};
-    }
-    if (type == "probe") {
-        auto spec = ZP_TRY(text_field(j, "spec"));
-        return Payload{ProbeSpec{std::move(spec)}};
     }
     if (type == "spec") {
         SpecReveal m;

@@ -1,26 +1,27 @@
 // The private messages the parties of an agreement exchange through the chain's event log
-// (WorkerDispatcher.postMessage -> MessagePosted), DESIGN.md protocol step 4.
+// (WorkerDispatcherV2.postMessage, or the envelopes acceptAgreement, startAgreement and
+// drawVerifiers carry -> MessagePosted), DESIGN.md protocol step 4.
 //
 // Each message is a small JSON document sealed with ECIES (eth/ecies.hpp) to the recipient's
 // secp256k1 public key, with
 //     aad = "zeppelin/msg/v1" || uint256(agreementId) || sender || recipient
-// so an envelope copied into another agreement, or re-posted by another account, does not open.
-// The chain authenticates the sender (msg.sender is in the event), so a recipient also checks
-// that the sender plays the role the message needs (only the worker announces endpoints, only
-// the client sends the probe spec); the node does that, this file only encodes and seals.
+// (the envelope format's own version) so an envelope copied into another agreement, or re-posted by
+// another account, does not open. The chain authenticates the sender (msg.sender is in the event),
+// so a recipient also checks that the sender plays the role the message needs (only the worker
+// announces endpoints, only the client reveals the spec); the node does that, this file only
+// encodes and seals. market/protocol_v2.hpp packs one envelope per recipient of a transaction.
 //
 //   worker -> client     transfer   {"type":"transfer","host","port","secret","logs_port"}  where to send the image
-//   worker -> client,    service    {"type":"service","host","port"}            where the work is served
-//             verifiers
+//   worker -> client     service    {"type":"service","host","port"}            where the work is served (in the
+//                                   start; again if the worker's router changed its address)
 //   worker -> client     rejected   {"type":"rejected","reason"}                the image failed verification
-//   client -> verifiers  probe      {"type":"probe","spec"}                     canonical probe spec JSON
-// Protocol v2 (market/protocol_v2.hpp packs one envelope per recipient of a transaction):
 //   client -> worker     spec       {"type":"spec","spec","salt"}               the spec behind the salted commit
 //                                   (sent by older clients; a client now reveals it in the image
 //                                   transfer's HELLO, transfer/protocol.hpp; a worker takes both)
-//   worker -> verifiers  brief      {"type":"brief","spec","salt","host","port"}  what to probe, and where
+//   worker -> verifiers  brief      {"type":"brief","spec","salt","host","port"}  what to probe, and where (in
+//                                   the verifiers' draw; again to a re-drawn set or after a move)
 // A recipient of "spec" or "brief" checks spec_commit(spec, salt) against the agreement's commit
-// (matches_commit) before it believes either.
+// (matches_commit) before it believes either. Any other type ("probe", v1's) is refused as unknown.
 #pragma once
 
 #include <cstdint>
@@ -54,10 +55,6 @@ struct ImageRejected {
     std::string reason;
     bool operator==(const ImageRejected&) const = default;
 };
-struct ProbeSpec {
-    std::string spec_json;  // probe::canonical_json; keccak256 of it is the agreement's probeSpecHash
-    bool operator==(const ProbeSpec&) const = default;
-};
 
 struct SpecReveal {
     std::string spec_json;  // probe::canonical_json
@@ -72,9 +69,9 @@ struct VerifierBrief {
     bool operator==(const VerifierBrief&) const = default;
 };
 
-using Payload = std::variant<TransferOffer, ServiceReady, ImageRejected, ProbeSpec, SpecReveal, VerifierBrief>;
+using Payload = std::variant<TransferOffer, ServiceReady, ImageRejected, SpecReveal, VerifierBrief>;
 
-/// "transfer", "service", "rejected", "probe", "spec", "brief".
+/// "transfer", "service", "rejected", "spec", "brief".
 std::string_view type_name(const Payload& p) noexcept;
 
 /// The JSON document of a payload.

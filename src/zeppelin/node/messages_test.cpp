@@ -21,7 +21,6 @@ TEST(Messages, EveryPayloadRoundTrips) {
         TransferOffer{"10.0.0.7", 7001, fixed_from_hex<32>(std::string(64, 'a')).value(), 7002},
         ServiceReady{"worker.example", 32768},
         ImageRejected{"digest mismatch: sha256:..."},
-        ProbeSpec{R"({"kind":"http","path":"/","status":200})"},
         SpecReveal{R"({"kind":"tcp"})", fixed_from_hex<32>(std::string(64, 'c')).value()},
         VerifierBrief{R"({"kind":"tcp"})", fixed_from_hex<32>(std::string(64, 'd')).value(), "203.0.113.9", 40001},
     };
@@ -44,7 +43,7 @@ TEST(Messages, MalformedDocumentsAreRejectedWithTheirReason) {
         {R"({"type":"service","host":"","port":1})", "'host'"},
         {R"({"type":"transfer","host":"h","port":1,"secret":"0x12"})", ""},
         {R"({"type":"transfer","host":"h","port":1,"secret":")" + std::string(64, 'b') + R"(","logs_port":-1})", "logs_port"},
-        {R"({"type":"probe","spec":5})", "'spec'"},
+        {R"({"type":"probe","spec":"{}"})", "unknown type"},  // v1's, gone with it
         {R"({"type":"spec","spec":"{}"})", "'salt'"},
         {R"({"type":"brief","spec":"{}","salt":")" + std::string(64, 'e') + R"("})", "'host'"},
     };
