@@ -326,10 +326,18 @@ protected:
     Market& m() { return *g_market; }
 
     /// `zeppelin run` through the client node, waiting for the service; returns the JSON it prints.
+    /// `run` returns once the service answers, which is from the worker's start on; the paid clock
+    /// (and the verifiers) come a block later: this waits for that too, so that the scenarios can
+    /// time themselves by the agreement's start.
     json run(const std::string& args) {
         const auto out = m().cli("--json run --timeout 120s " + shell_quote(m().image.string()) + " " + args);
         auto j = json::parse(out, nullptr, false);
-        if (j.is_discarded()) ADD_FAILURE() << "zeppelin run printed: " << out << "\n" << m().logs();
+        if (j.is_discarded()) {
+            ADD_FAILURE() << "zeppelin run printed: " << out << "\n" << m().logs();
+        } else if (j.contains("id")) {
+            EXPECT_TRUE(wait_until([&] { return m().view(j["id"].get<std::uint64_t>()).status != AgreementStatus::starting; }, 30s))
+                << "the verifiers of agreement " << j["id"] << " were not drawn\n" << m().logs();
+        }
         return j;
     }
 };

@@ -47,6 +47,10 @@ run_at_wan() {
     || fail "zeppelin run ($3) failed: $out"
   ID=$(echo "$out" | jq -r .id) PORT=$(echo "$out" | jq -r .port)
   [ "$(echo "$out" | jq -r .host)" = "$WAN" ] || fail "$3: the agreement was not told the router's address $WAN: $out"
+  # `run` returns once the service answers (from the worker's start on); the verifiers' draw, which
+  # starts the paid clock, follows a block later.
+  for _ in $(seq 100); do [ "$(client --json inspect "$ID" | jq -r .chain.status)" = running ] && break; sleep 0.2; done
+  [ "$(client --json inspect "$ID" | jq -r .chain.status)" = running ] || fail "$3: agreement $ID's verifiers were not drawn"
   STARTED=$(client --json inspect "$ID" | jq -r .chain.started_at)
 }
 

@@ -482,7 +482,18 @@ Result<json> Node::stop_agreement(std::uint64_t id) {
     auto& n = *ctx_;
     const auto a = ZP_TRY(n.local(id));
     if (a.role != Role::client) return make_error(Errc::invalid_argument, "only the client of agreement " + std::to_string(id) + " can stop it");
-    const auto v = ZP_TRY(n.dispatcher->get_agreement(id));
+    auto v = ZP_TRY(n.dispatcher->get_agreement(id));
+    // Started, its verifiers not drawn yet (`run` returns as soon as the service answers, a block
+    // before): the paid clock starts with that draw, and the stop waits for it (a stop in the
+    // start's second bills nothing).
+    for (int i = 0; i < 120 && v.status == AgreementStatus::starting; ++i) {
+        std::this_thread::sleep_for(250ms);
+        v = ZP_TRY(n.dispatcher->get_agreement(id));
+    }
+    if (v.status == AgreementStatus::starting)
+        return make_error(Errc::timeout, "agreement " + std::to_string(id) +
+                                             " is still starting after 30 s (its verifiers are drawn from the block after the "
+                                             "worker's start): try `zeppelin stop` again in a moment");
     if (v.status == AgreementStatus::running) {
         ZP_TRY(n.call(id, "stop", v2::calls::stop_agreement(id)));
         ZP_CHECK(n.mark_stopped(id));  // "stopping" until it settles, across restarts (client_role.cpp keeps it)
