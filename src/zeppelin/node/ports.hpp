@@ -4,7 +4,8 @@
 // the chain, the container engine, the clock and the services they probe only through these. The
 // node plugs in the live implementations (ports.cpp: the journal and the dispatcher, the Docker
 // Engine API, the system clock, a real probe); the roles' unit tests plug in fakes and walk every
-// transition, failure paths included, without a chain or an engine (roles_test.cpp).
+// transition, failure paths included, without a chain or an engine (client_role_test.cpp,
+// worker_role_test.cpp, verifier_role_test.cpp; the fakes are in roles_fixture.hpp).
 #pragma once
 
 #include <chrono>
