@@ -73,7 +73,10 @@ agreement() {
   [ "$($LAB exec client curl -sf -m 3 "http://$WAN:$port/")" = served-through-the-nat ] || fail "the service is not reached through the router"
   echo "   $label: run -> endpoint $secs s; $((b1 - b0)) blocks mined meanwhile; blocks on the path: $(path_blocks "$ID")"
   if [ "$mode" = cut ]; then
-    sleep 12  # into the second period
+    # `run` returns once the service answers, a block before the verifiers' draw starts the clock.
+    for _ in $(seq 100); do [ "$(client --json inspect "$ID" | jq -r .chain.status)" = running ] && break; sleep 0.2; done
+    local started now; started=$(client --json inspect "$ID" | jq -r .chain.started_at)
+    now=$(date +%s.%N); sleep "$(awk "BEGIN{d=$started + 12 - $now; print (d > 0 ? d : 0)}")"  # into the second period
     step "   the worker's uplink cut for 25 s"
     $LAB cut home >/dev/null
     $LAB exec client curl -sf -m 3 "http://$WAN:$port/" >/dev/null 2>&1 && fail "the service answers through a cut link"
