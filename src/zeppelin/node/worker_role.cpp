@@ -350,7 +350,8 @@ Result<void> NodeContext::tell_if_moved(const LocalAgreement& a, const v2::Agree
     ZP_TRY(chain->send(id, "post:moved:" + now, v2::calls::post_message(id, recipients, packed)));
     spdlog::info("agreement {}: its service moved from {}:{} to {}: the client and {} verifier(s) told", id,
                  a.rec.announced_host, a.rec.announced, now, v.verifier_ids.size());
-    return update(id, [&](LocalAgreement& la) {
+    // (Copied into the lambda: clang 14 does not capture structured bindings.)
+    return update(id, [host = host, external = external](LocalAgreement& la) {
         la.rec.announced = external;
         la.rec.announced_host = host;
     });
