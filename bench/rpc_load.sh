@@ -138,12 +138,24 @@ snapshot() {  # file
 
 ANVIL_WRAPPER=""
 if [ -n "$BLOCK_TIME$CHAIN_ID" ]; then
-  # `zeppelin devnet up` runs $ZEPPELIN_ANVIL with --port/--host; this adds the chain's shape.
+  # `zeppelin devnet up` runs $ZEPPELIN_ANVIL with --port/--host and its own pace (since protocol
+  # v2: --block-time 1 --mixed-mining); with --block-time this bench sets the pace instead (anvil
+  # refuses two), and adds the chain id.
   ANVIL_WRAPPER="$WORK/anvil"
   real_anvil="$ZEPPELIN_ROOT/node_modules/.bin/anvil"
   [ -x "$real_anvil" ] || real_anvil=$(command -v anvil)
-  printf '#!/bin/sh\nexec %q "$@"%s%s\n' "$real_anvil" "${BLOCK_TIME:+ --block-time $BLOCK_TIME}" \
-    "${CHAIN_ID:+ --chain-id $CHAIN_ID}" >"$ANVIL_WRAPPER"
+  {
+    echo '#!/bin/sh'
+    if [ -n "$BLOCK_TIME" ]; then
+      echo 'skip=0'
+      echo 'for a in "$@"; do shift'
+      echo '  if [ "$skip" = 1 ]; then skip=0; continue; fi'
+      echo '  case "$a" in --block-time) skip=1; continue ;; --mixed-mining) continue ;; esac'
+      echo '  set -- "$@" "$a"'
+      echo 'done'
+    fi
+    printf 'exec %q "$@"%s%s\n' "$real_anvil" "${BLOCK_TIME:+ --block-time $BLOCK_TIME}" "${CHAIN_ID:+ --chain-id $CHAIN_ID}"
+  } >"$ANVIL_WRAPPER"
   chmod +x "$ANVIL_WRAPPER"
 fi
 
