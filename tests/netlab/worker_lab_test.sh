@@ -300,7 +300,7 @@ if [ "$MODE" = agreement ]; then
   wait_closed "$id" 180
   echo "   verifier $v1_id (cut) reported: $(echo "$CLOSED" | jq -c --argjson v "$v1_id" '.verifiers[] | select(.verifier_id==$v) | .periods')"
   [ "$(echo "$CLOSED" | jq -r .worker)" = 40000000000 ] || fail "the worker was not paid for its four periods: $CLOSED"
-  # The cut verifier may pay for its own abstentions (its bond); the worker pays nothing.
+  # An abstention costs the cut verifier no bond (only silence does), and the worker pays nothing.
   [ "$(echo "$CLOSED" | jq -r .worker_slashed)" = 0 ] || fail "the worker was slashed for the verifier's outage: $CLOSED"
   [ "$(echo "$CLOSED" | jq -r --argjson v "$v1_id" '[.verifiers[] | select(.verifier_id != $v) | .penalty] | map(tonumber) | add')" = 0 ] \
     || fail "a verifier that saw the service was penalized: $CLOSED"
