@@ -302,6 +302,8 @@ struct NodeContext {
     /// While the work runs: the service's public endpoint is no longer the one announced (the
     /// router's external address changed): one message tells the client and the verifiers.
     Result<void> tell_if_moved(const LocalAgreement& a, const v2::AgreementView& v);
+    /// One brief per verifier of `ids`, each to be sealed to that verifier's key (in their order).
+    Result<std::vector<msg::Sealed>> briefs_for(const std::vector<std::uint32_t>& ids, const msg::VerifierBrief& brief);
     Result<void> brief_verifiers(const LocalAgreement& a, const v2::AgreementView& v);
     Result<void> record_received(std::uint64_t id, const Bytes& config_bytes, const std::vector<transfer::Digest>& ids);
     // ---- images into the engine (image_delivery.cpp)

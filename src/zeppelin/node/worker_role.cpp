@@ -1,6 +1,7 @@
 #include "zeppelin/node/context.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include <spdlog/spdlog.h>
 
@@ -329,6 +330,15 @@ Result<void> NodeContext::check_and_start(const LocalAgreement& a, const v2::Agr
     return {};
 }
 
+Result<std::vector<msg::Sealed>> NodeContext::briefs_for(const std::vector<std::uint32_t>& ids, const msg::VerifierBrief& brief) {
+    std::vector<msg::Sealed> to;
+    for (const auto vid : ids) {
+        const auto [owner, key] = ZP_TRY(chain->worker_identity(vid));
+        to.push_back(msg::Sealed{owner, key, brief});
+    }
+    return to;
+}
+
 Result<void> NodeContext::tell_if_moved(const LocalAgreement& a, const v2::AgreementView& v) {
     const auto id = a.id;
     if (a.rec.announced_host.empty() || a.rec.service_port == 0 || !a.rec.spec || !a.rec.salt) return {};
@@ -339,11 +349,8 @@ Result<void> NodeContext::tell_if_moved(const LocalAgreement& a, const v2::Agree
     // probe the old one until the end and report the periods failed.
     std::vector<msg::Sealed> to;
     to.push_back(msg::Sealed{v.client, ZP_TRY(chain->client_key(id)), msg::ServiceReady{host, external}});
-    const msg::VerifierBrief brief{*a.rec.spec, *a.rec.salt, host, external};
-    for (const auto vid : v.verifier_ids) {
-        const auto [owner, key] = ZP_TRY(chain->worker_identity(vid));
-        to.push_back(msg::Sealed{owner, key, brief});
-    }
+    auto briefs = ZP_TRY(briefs_for(v.verifier_ids, msg::VerifierBrief{*a.rec.spec, *a.rec.salt, host, external}));
+    to.insert(to.end(), std::make_move_iterator(briefs.begin()), std::make_move_iterator(briefs.end()));
     const auto packed = ZP_TRY(seal(id, to));
     const auto now = host + ":" + std::to_string(external);
     const auto recipients = u256{v2::kClientBit | v2::all_verifiers(v.verifier_ids.size())};
@@ -373,13 +380,9 @@ Result<void> NodeContext::brief_verifiers(const LocalAgreement& a, const v2::Agr
         wake_in(id, 1s);
         return {};
     }
-    std::vector<msg::Sealed> to;
     std::string list;
-    for (const auto vid : ids) {
-        const auto [owner, key] = ZP_TRY(chain->worker_identity(vid));
-        to.push_back(msg::Sealed{owner, key, brief});
-        list += (list.empty() ? "" : ",") + std::to_string(vid);
-    }
+    for (const auto vid : ids) list += (list.empty() ? "" : ",") + std::to_string(vid);
+    const auto to = ZP_TRY(briefs_for(ids, brief));
     const auto packed = ZP_TRY(seal(id, to));
     if (drawing) {
         ZP_TRY(chain->send(id, "draw-verifiers:" + std::to_string(v.draw_block), v2::calls::draw_verifiers(id, packed)));
