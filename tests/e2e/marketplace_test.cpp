@@ -437,6 +437,8 @@ TEST_F(Marketplace, HappyPathPaysExactlyAndIgnoresForgedMessages) {
     }, 20s)) << inspect.dump(2);
     EXPECT_EQ(inspect["local"]["service"]["port"], r["port"]);
     EXPECT_TRUE(inspect["payments"]["balanced"].get<bool>()) << inspect["payments"].dump(2);
+    EXPECT_EQ(inspect["payments"]["worker_slashed"], "0") << inspect["payments"].dump(2);
+    EXPECT_EQ(inspect["payments"]["verifier_penalties"], "0") << inspect["payments"].dump(2);
 }
 
 TEST_F(Marketplace, WorkerThatStopsServingIsNotPaidAndItsStakeIsBurned) {
@@ -475,6 +477,17 @@ TEST_F(Marketplace, WorkerThatStopsServingIsNotPaidAndItsStakeIsBurned) {
         if (const auto* e = std::get_if<v2::StakeBurned>(&rec.event)) burned_from_the_worker |= e->worker_id == worker_id;
     EXPECT_TRUE(burned_from_the_worker);
     EXPECT_EQ(p.worker + p.client + p.verifiers, p.deposit) << "the client gets its unused money back, never the slashed stake";
+    // The node's summary tells the worker's slash apart from the verifiers' penalties.
+    u256 worker_burned = 0;
+    for (const auto& rec : m().events(id))
+        if (const auto* e = std::get_if<v2::StakeBurned>(&rec.event); e && e->worker_id == worker_id) worker_burned += e->amount;
+    json summary;
+    EXPECT_TRUE(wait_until([&] {
+        summary = json::parse(m().cli("--json inspect " + std::to_string(id)), nullptr, false);
+        return !summary.is_discarded() && summary["payments"].value("closed", false);
+    }, 30s)) << summary.dump(2);
+    EXPECT_EQ(summary["payments"]["worker_slashed"], to_dec(worker_burned)) << summary["payments"].dump(2);
+    EXPECT_EQ(summary["payments"]["slashed"], to_dec(p.burned)) << summary["payments"].dump(2);
     EXPECT_GE(m().dispatcher->reputation_counters(worker_id).value().failed_periods, 2U);
     // Below the minimum stake the worker gets no work; its node tops the stake up by itself.
     EXPECT_TRUE(wait_until([&] { return m().dispatcher->get_worker(worker_id).value().stake >= config().min_stake; }, 30s))
